@@ -1,0 +1,66 @@
+# nodeguard — build, test and benchmark.
+#
+#   make deps    install the Debian bookworm packages the build and tests need
+#   make         build BPF objects, skeletons, nodeguard and test helpers
+#   make test    unit + integration (root) + k8s suites
+#   make bench   overhead ratios (agent vs no agent, interleaved)
+
+CC       ?= cc
+CLANG    ?= clang
+BPFTOOL  ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+# vmlinux.h comes from the BTF of the kernel we build on (CO-RE makes the
+# objects portable to other kernels). Point VMLINUX_BTF elsewhere to build
+# against another kernel's BTF.
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+
+BUILD    := build
+PKGS     := libbpf libelf zlib libcjson yaml-0.1 libcurl libmicrohttpd
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation \
+            -D_GNU_SOURCE -Iinclude -Iagent -I$(BUILD) \
+            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -lcjson -lyaml -lcurl -lmicrohttpd)
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+SKELS    := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+
+AGENT_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c))
+AGENT_OBJS := $(patsubst agent/%.c,$(BUILD)/agent/%.o,$(AGENT_SRCS))
+
+.SECONDARY:
+.PHONY: all deps test unit integration k8s bench clean fmt
+all: nodeguard tests-build
+
+$(BUILD):
+	mkdir -p $(BUILD)/agent $(BUILD)/tests
+
+$(BUILD)/vmlinux.h: | $(BUILD)
+	@test -r $(VMLINUX_BTF) || { echo "nodeguard: no kernel BTF at $(VMLINUX_BTF); set VMLINUX_BTF=<file>" >&2; exit 1; }
+	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/common.bpf.h include/nodeguard/event.h $(BUILD)/vmlinux.h | $(BUILD)
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+		-Iinclude -I$(BUILD) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name ngsk_$* > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/agent/%.o: agent/%.c $(SKELS) $(wildcard agent/*.h) include/nodeguard/event.h | $(BUILD)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+nodeguard: $(BUILD)/agent/main.o $(AGENT_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+include tests/tests.mk
+
+deps:
+	./scripts/deps.sh
+
+clean:
+	rm -rf $(BUILD) nodeguard
+
+fmt:
+	clang-format -i agent/*.c agent/*.h bpf/*.c bpf/*.h include/nodeguard/*.h

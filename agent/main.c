@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: Apache-2.0
+/* nodeguard: command-line entry points. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "evfmt.h"
+#include "jsonw.h"
+#include "log.h"
+#include "probe.h"
+#include "sensor.h"
+
+#ifndef NG_VERSION
+#define NG_VERSION "0.1.0"
+#endif
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int need_root(const char *what)
+{
+	if (geteuid() == 0)
+		return 0;
+	log_err("%s needs root (it loads BPF programs: CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, "
+		"CAP_NET_ADMIN); run it with sudo", what);
+	return -EPERM;
+}
+
+/* ---------------------------------------------------------------- trace */
+
+struct trace_ctx {
+	bool json;
+	struct jsonw w;
+	int64_t boot_off;
+	uint64_t events;
+};
+
+static int trace_event(const struct ng_event *ev, void *ctx)
+{
+	struct trace_ctx *t = ctx;
+
+	t->events++;
+	if (t->json) {
+		const char *s;
+
+		jsonw_reset(&t->w);
+		evfmt_json(&t->w, ev, t->boot_off);
+		s = jsonw_str(&t->w);
+		if (s) {
+			fputs(s, stdout);
+			fputc('\n', stdout);
+		}
+	} else {
+		evfmt_text(stdout, ev, t->boot_off);
+	}
+	return exiting;
+}
+
+static void report_drops(struct sensor *s, struct ng_counter *last, bool final, bool json)
+{
+	struct ng_counter now[NG_EV_KIND_MAX];
+	unsigned k;
+
+	if (sensor_counters(s, now))
+		return;
+	for (k = 1; k < NG_EV_KIND_MAX; k++) {
+		uint64_t d = now[k].dropped - last[k].dropped;
+
+		if (d)
+			log_warn("%llu %s events dropped: ring buffer full (total %llu); "
+				 "raise --ringbuf or lower --argv-max",
+				 (unsigned long long)d, ng_kind_name(k),
+				 (unsigned long long)now[k].dropped);
+	}
+	if (final) {
+		uint64_t em = 0, dr = 0;
+
+		for (k = 1; k < NG_EV_KIND_MAX; k++) {
+			em += now[k].emitted;
+			dr += now[k].dropped;
+		}
+		if (json) {
+			/* a last machine-readable line with the counters */
+			struct jsonw w;
+
+			jsonw_init(&w);
+			jsonw_obj_open(&w);
+			jsonw_kv_str(&w, "kind", "stats");
+			jsonw_kv_u64(&w, "emitted", em);
+			jsonw_kv_u64(&w, "dropped", dr);
+			jsonw_kv_u64(&w, "decode_errors", sensor_decode_errors(s));
+			jsonw_key(&w, "per_kind");
+			jsonw_obj_open(&w);
+			for (k = 1; k < NG_EV_KIND_MAX; k++) {
+				jsonw_key(&w, ng_kind_name(k));
+				jsonw_obj_open(&w);
+				jsonw_kv_u64(&w, "emitted", now[k].emitted);
+				jsonw_kv_u64(&w, "dropped", now[k].dropped);
+				jsonw_kv_u64(&w, "filtered", now[k].filtered);
+				jsonw_obj_close(&w);
+			}
+			jsonw_obj_close(&w);
+			jsonw_obj_close(&w);
+			if (jsonw_str(&w))
+				fprintf(stdout, "%s\n", jsonw_str(&w));
+			jsonw_free(&w);
+		}
+		log_info("%llu events emitted, %llu dropped, %llu undecodable", (unsigned long long)em,
+			 (unsigned long long)dr, (unsigned long long)sensor_decode_errors(s));
+	}
+	memcpy(last, now, sizeof(now));
+}
+
+static void trace_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: nodeguard trace [--json] [--all] [--duration S] [--argv-max N]\n"
+		"                       [--ringbuf BYTES] [--creds-fallback] [-v]\n"
+		"  --json            one JSON object per line (stable field names)\n"
+		"  --all             trace host processes too (default: containers only)\n"
+		"  --duration S      stop after S seconds\n"
+		"  --argv-max N      argv bytes kept per exec (default %d, max %d)\n"
+		"  --ringbuf BYTES   ring buffer size, power of two (default 8 MiB)\n"
+		"  --creds-fallback  use tp_btf/sys_enter+sys_exit instead of syscall tracepoints\n",
+		NG_ARGV_DEFAULT, NG_ARGV_MAX);
+}
+
+static int parse_u32(const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > UINT32_MAX)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int cmd_trace(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },      { "all", no_argument, NULL, 'a' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "argv-max", required_argument, NULL, 'A' },
+		{ "ringbuf", required_argument, NULL, 'R' },
+		{ "creds-fallback", no_argument, NULL, 'F' },
+		{ "verbose", no_argument, NULL, 'v' },   { "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct sensor_opts so = { .argv_max = NG_ARGV_DEFAULT };
+	struct trace_ctx t = { 0 };
+	struct ng_counter last[NG_EV_KIND_MAX] = { 0 };
+	struct ng_features feat;
+	struct sensor *s;
+	uint32_t duration = 0;
+	uint64_t start, last_check;
+	char err[512];
+	int c, rc = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "jad:A:R:Fvh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'j': t.json = true; break;
+		case 'a': so.trace_host = true; break;
+		case 'd':
+			if (parse_u32(optarg, &duration)) {
+				log_err("--duration: not a number of seconds: %s", optarg);
+				return 2;
+			}
+			break;
+		case 'A':
+			if (parse_u32(optarg, &so.argv_max) || so.argv_max == 0 || so.argv_max > NG_ARGV_MAX) {
+				log_err("--argv-max: expected 1..%d, got %s", NG_ARGV_MAX, optarg);
+				return 2;
+			}
+			break;
+		case 'R':
+			if (parse_u32(optarg, &so.ringbuf_bytes) || so.ringbuf_bytes < 4096 ||
+			    (so.ringbuf_bytes & (so.ringbuf_bytes - 1))) {
+				log_err("--ringbuf: expected a power of two >= 4096, got %s", optarg);
+				return 2;
+			}
+			break;
+		case 'F': so.creds_mode = CREDS_RAW_SYSCALLS; break;
+		case 'v': ng_log_level = LOG_LVL_DEBUG; break;
+		case 'h': trace_usage(stdout); return 0;
+		default: trace_usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		log_err("trace: unexpected argument '%s'", argv[optind]);
+		trace_usage(stderr);
+		return 2;
+	}
+	if (need_root("nodeguard trace"))
+		return 1;
+
+	probe_features(&feat, true);
+	install_signals();
+	s = sensor_open(&so, &feat, trace_event, &t, err, sizeof(err));
+	if (!s) {
+		log_err("%s", err);
+		return 1;
+	}
+	log_info("tracing %s; credentials via %s; Ctrl-C to stop",
+		 so.trace_host ? "all processes" : "containers only", sensor_creds_attach(s));
+	jsonw_init(&t.w);
+	t.boot_off = evfmt_boot_offset_ns();
+	start = last_check = now_ms();
+	while (!exiting) {
+		int n = sensor_poll(s, 200);
+		uint64_t now;
+
+		if (n < 0) {
+			log_err("Failed to poll the ring buffer: %s", strerror(-n));
+			rc = 1;
+			break;
+		}
+		fflush(stdout);
+		now = now_ms();
+		if (now - last_check >= 1000) {
+			report_drops(s, last, false, t.json);
+			last_check = now;
+		}
+		if (duration && now - start >= (uint64_t)duration * 1000)
+			break;
+	}
+	/* drain what is already in the buffer, then report */
+	sensor_poll(s, 0);
+	report_drops(s, last, true, t.json);
+	fflush(stdout);
+	sensor_free(s);
+	jsonw_free(&t.w);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- probe */
+
+static int cmd_probe(int argc, char **argv)
+{
+	struct ng_features f;
+
+	(void)argc;
+	(void)argv;
+	probe_features(&f, true);
+	probe_print(stdout, &f);
+	if (!f.root) {
+		log_err("run 'sudo nodeguard probe' to test BPF program types");
+		return 1;
+	}
+	return f.btf && f.ringbuf && f.tp_btf ? 0 : 1;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"nodeguard %s — eBPF node agent\n"
+		"usage: nodeguard [COMMAND] [OPTIONS]\n"
+		"  trace [--json] [--all] [--duration S]   stream decoded kernel events\n"
+		"  probe                                   what this kernel supports, which attach points are used\n"
+		"  version                                 print the version\n"
+		"Run 'nodeguard COMMAND --help' for a command's options.\n",
+		NG_VERSION);
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : "trace";
+
+	ng_log_setup_libbpf();
+	if (!strcmp(cmd, "trace"))
+		return cmd_trace(argc > 1 ? argc - 1 : argc, argc > 1 ? argv + 1 : argv);
+	if (!strcmp(cmd, "probe"))
+		return cmd_probe(argc - 1, argv + 1);
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf("nodeguard %s (event ABI %d)\n", NG_VERSION, NG_ABI_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	log_err("unknown command '%s'", cmd);
+	usage(stderr);
+	return 2;
+}

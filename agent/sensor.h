@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Loads the BPF objects, picks attach points from the probed features,
+ * attaches, and turns ring-buffer records into struct ng_event callbacks.
+ */
+#ifndef NODEGUARD_SENSOR_H
+#define NODEGUARD_SENSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decode.h"
+#include "probe.h"
+
+enum sensor_creds_mode { CREDS_AUTO = 0, CREDS_TRACEPOINTS, CREDS_RAW_SYSCALLS };
+
+struct sensor_opts {
+	bool trace_host;        /* emit host processes too */
+	uint32_t argv_max;      /* argv bytes per exec, <= NG_ARGV_MAX */
+	uint32_t ringbuf_bytes; /* power of two, >= page size */
+	enum sensor_creds_mode creds_mode;
+	bool no_net;            /* do not attach the network sensors */
+};
+
+/* return non-zero to stop polling */
+typedef int (*sensor_event_fn)(const struct ng_event *ev, void *ctx);
+
+struct sensor;
+
+/* load and attach everything; NULL with errno set, reason in errbuf */
+struct sensor *sensor_open(const struct sensor_opts *opts, const struct ng_features *feat,
+			   sensor_event_fn cb, void *ctx, char *errbuf, size_t errlen);
+/* wait up to timeout_ms and dispatch; events handled, or -errno */
+int sensor_poll(struct sensor *s, int timeout_ms);
+/* the fd to add to an epoll set */
+int sensor_fd(struct sensor *s);
+/* counters summed over CPUs, indexed by enum ng_kind */
+int sensor_counters(struct sensor *s, struct ng_counter out[NG_EV_KIND_MAX]);
+/* records the decoder rejected */
+uint64_t sensor_decode_errors(const struct sensor *s);
+/* "tracepoint/syscalls/..." or "tp_btf/sys_enter+sys_exit (fallback)" */
+const char *sensor_creds_attach(const struct sensor *s);
+/* detach and free; accepts NULL */
+void sensor_free(struct sensor *s);
+
+#endif
