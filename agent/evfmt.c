@@ -110,6 +110,17 @@ void evfmt_json_fields(struct jsonw *w, const struct ng_event *ev, int64_t offse
 		for (i = 0; i < ev->exec.nargs; i++)
 			jsonw_bytes_val(w, ev->exec.args[i], ev->exec.arg_lens[i]);
 		jsonw_arr_close(w);
+		for (i = 0; i < ev->exec.nargs; i++)
+			if (!utf8_valid(ev->exec.args[i], ev->exec.arg_lens[i]))
+				break;
+		if (i < ev->exec.nargs) {
+			/* some argument is not UTF-8: keep every argument's exact bytes */
+			jsonw_key(w, "argv_hex");
+			jsonw_arr_open(w);
+			for (i = 0; i < ev->exec.nargs; i++)
+				jsonw_hex_val(w, ev->exec.args[i], ev->exec.arg_lens[i]);
+			jsonw_arr_close(w);
+		}
 		jsonw_kv_u64(w, "argc", ev->exec.argc);
 		jsonw_kv_bool(w, "argv_truncated", f & NG_EXEC_ARGV_TRUNC);
 		jsonw_kv_bool(w, "argv_unreadable", f & NG_EXEC_ARGV_FAULT);

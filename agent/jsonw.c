@@ -276,6 +276,22 @@ void jsonw_raw_val(struct jsonw *w, const char *json)
 	after_value(w);
 }
 
+void jsonw_hex_val(struct jsonw *w, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	value_start(w);
+	putc_(w, '"');
+	for (i = 0; i < n; i++) {
+		char h[2] = { hex[(unsigned char)s[i] >> 4], hex[(unsigned char)s[i] & 15] };
+
+		put(w, h, 2);
+	}
+	putc_(w, '"');
+	after_value(w);
+}
+
 void jsonw_kv_str(struct jsonw *w, const char *key, const char *s)
 {
 	jsonw_kv_bytes(w, key, s, s ? strlen(s) : 0);
@@ -283,9 +299,7 @@ void jsonw_kv_str(struct jsonw *w, const char *key, const char *s)
 
 void jsonw_kv_bytes(struct jsonw *w, const char *key, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
 	bool exact;
-	size_t i;
 
 	if (!s) {
 		s = "";
@@ -303,15 +317,7 @@ void jsonw_kv_bytes(struct jsonw *w, const char *key, const char *s, size_t n)
 
 		snprintf(k, sizeof(k), "%s_hex", key);
 		jsonw_key(w, k);
-		value_start(w);
-		putc_(w, '"');
-		for (i = 0; i < n; i++) {
-			char h[2] = { hex[(unsigned char)s[i] >> 4], hex[(unsigned char)s[i] & 15] };
-
-			put(w, h, 2);
-		}
-		putc_(w, '"');
-		after_value(w);
+		jsonw_hex_val(w, s, n);
 	}
 }
 

@@ -42,6 +42,8 @@ void jsonw_i64_val(struct jsonw *w, int64_t v);
 void jsonw_bool_val(struct jsonw *w, bool v);
 void jsonw_null_val(struct jsonw *w);
 void jsonw_raw_val(struct jsonw *w, const char *json);
+/* the bytes as a lowercase hex string value */
+void jsonw_hex_val(struct jsonw *w, const char *s, size_t n);
 
 /* key/value helpers */
 void jsonw_kv_str(struct jsonw *w, const char *key, const char *s);
