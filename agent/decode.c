@@ -6,11 +6,13 @@
 #include <sys/socket.h>
 
 #include "decode.h"
+#include "nodeguard/credcheck.h"
 
 static const char *const kind_names[NG_EV_KIND_MAX] = {
 	[NG_EV_EXEC] = "exec",       [NG_EV_FORK] = "fork",
 	[NG_EV_EXIT] = "exit",       [NG_EV_CRED] = "cred",
 	[NG_EV_CONNECT] = "connect", [NG_EV_SENDMSG] = "sendmsg",
+	[NG_EV_ANOMALY] = "anomaly",
 };
 
 static const char *const op_names[NG_CRED_OP_MAX] = {
@@ -29,6 +31,27 @@ const char *ng_kind_name(unsigned kind)
 const char *ng_cred_op_name(unsigned op)
 {
 	return op < NG_CRED_OP_MAX && op_names[op] ? op_names[op] : "unknown";
+}
+
+const char *ng_anomaly_reasons(uint32_t r, char *buf, size_t n)
+{
+	static const char *const names[] = { "euid_root", "fsuid_root", "uid_root", "caps_gained",
+					      "ids_changed", "host_mntns", "host_netns" };
+	size_t off = 0, i;
+
+	if (n)
+		buf[0] = '\0';
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		int w;
+
+		if (!(r & (1u << i)))
+			continue;
+		w = snprintf(buf + off, n - off, "%s%s", off ? "," : "", names[i]);
+		if (w < 0 || (size_t)w >= n - off)
+			break;
+		off += (size_t)w;
+	}
+	return buf;
 }
 
 const char *ng_proto_name(unsigned proto, char *buf, size_t n)
@@ -139,6 +162,21 @@ int ng_decode(const void *data, size_t len, struct ng_event *ev)
 		ev->cred.op = e->op;
 		ev->cred.ret = e->ret;
 		memcpy(ev->cred.args, e->args, sizeof(e->args));
+		return 0;
+	}
+	case NG_EV_ANOMALY: {
+		const struct ng_anomaly *e = data;
+
+		if (len < sizeof(*e) || !e->reasons)
+			return -EBADMSG;
+		ev->anomaly.reasons = e->reasons;
+		ev->anomaly.hook = e->hook;
+		ev->anomaly.old = e->old;
+		ev->anomaly.cur = e->cur;
+		ev->anomaly.old_mntns = e->old_mntns;
+		ev->anomaly.old_netns = e->old_netns;
+		ev->anomaly.cur_mntns = e->cur_mntns;
+		ev->anomaly.cur_netns = e->cur_netns;
 		return 0;
 	}
 	case NG_EV_CONNECT:

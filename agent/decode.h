@@ -52,6 +52,12 @@ struct ng_event {
 			int64_t args[3];
 		} cred;
 		struct {
+			uint32_t reasons;
+			uint32_t hook;
+			struct ng_creds old, cur;
+			uint32_t old_mntns, old_netns, cur_mntns, cur_netns;
+		} anomaly;
+		struct {
 			uint16_t family, protocol, sock_type, dport, sport;
 			uint8_t daddr[16], saddr[16];
 			uint32_t verdict;
@@ -64,6 +70,8 @@ int ng_decode(const void *data, size_t len, struct ng_event *ev);
 
 const char *ng_kind_name(unsigned kind);
 const char *ng_cred_op_name(unsigned op);
+/* "euid_root,caps_gained" for NG_AN_* bits */
+const char *ng_anomaly_reasons(uint32_t reasons, char *buf, size_t n);
 /* "tcp", "udp", or the number */
 const char *ng_proto_name(unsigned proto, char *buf, size_t n);
 /* printable address (inet_ntop), "" for an unknown family */

@@ -170,6 +170,22 @@ void evfmt_json_fields(struct jsonw *w, const struct ng_event *ev, int64_t offse
 		creds_json(w, "new", &ev->cred.cur);
 		caps_list(w, "caps_gained_names", ev->cred.cur.cap_prm & ~ev->cred.old.cap_prm);
 		break;
+	case NG_EV_ANOMALY: {
+		char rb[128];
+
+		jsonw_kv_str(w, "reasons", ng_anomaly_reasons(ev->anomaly.reasons, rb, sizeof(rb)));
+		jsonw_kv_str(w, "hook", ng_kind_name(ev->anomaly.hook));
+		creds_json(w, "old", &ev->anomaly.old);
+		creds_json(w, "new", &ev->anomaly.cur);
+		jsonw_kv_u64(w, "old_mntns", ev->anomaly.old_mntns);
+		jsonw_kv_u64(w, "new_mntns", ev->anomaly.cur_mntns);
+		jsonw_kv_u64(w, "old_netns", ev->anomaly.old_netns);
+		jsonw_kv_u64(w, "new_netns", ev->anomaly.cur_netns);
+		caps_list(w, "caps_gained_names",
+			  (ev->anomaly.cur.cap_eff | ev->anomaly.cur.cap_prm) &
+				  ~(ev->anomaly.old.cap_eff | ev->anomaly.old.cap_prm));
+		break;
+	}
 	case NG_EV_CONNECT:
 	case NG_EV_SENDMSG:
 		jsonw_kv_str(w, "family", ev->conn.family == AF_INET ? "ipv4" : "ipv6");
@@ -265,6 +281,15 @@ void evfmt_text(FILE *out, const struct ng_event *ev, int64_t offset_ns)
 			ev->cred.old.euid, ev->cred.cur.euid, ev->cred.old.gid, ev->cred.cur.gid,
 			(unsigned long long)ev->cred.old.cap_eff,
 			(unsigned long long)ev->cred.cur.cap_eff);
+		break;
+	case NG_EV_ANOMALY:
+		fprintf(out, " UNEXPLAINED %s at %s: uid %u->%u euid %u->%u cap_eff %#llx->%#llx mntns %u->%u",
+			ng_anomaly_reasons(ev->anomaly.reasons, ab, sizeof(ab)),
+			ng_kind_name(ev->anomaly.hook), ev->anomaly.old.uid, ev->anomaly.cur.uid,
+			ev->anomaly.old.euid, ev->anomaly.cur.euid,
+			(unsigned long long)ev->anomaly.old.cap_eff,
+			(unsigned long long)ev->anomaly.cur.cap_eff, ev->anomaly.old_mntns,
+			ev->anomaly.cur_mntns);
 		break;
 	case NG_EV_CONNECT:
 	case NG_EV_SENDMSG:

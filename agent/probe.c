@@ -177,6 +177,8 @@ void probe_features(struct ng_features *f, bool mount_tracefs)
 	 * initial namespaces: every kernel thread does. */
 	f->host_pidns = probe_ns_inode("1", "pid");
 	f->host_mntns = probe_ns_inode("1", "mnt");
+	f->host_userns = probe_ns_inode("1", "user");
+	f->host_netns = probe_ns_inode("1", "net");
 	if (!f->host_pidns || !f->host_mntns) {
 		FILE *c = fopen("/proc/2/comm", "re");
 
@@ -184,6 +186,8 @@ void probe_features(struct ng_features *f, bool mount_tracefs)
 			if (fgets(buf, sizeof(buf), c) && !strcmp(buf, "kthreadd\n")) {
 				f->host_pidns = probe_ns_inode("2", "pid");
 				f->host_mntns = probe_ns_inode("2", "mnt");
+				f->host_userns = probe_ns_inode("2", "user");
+				f->host_netns = probe_ns_inode("2", "net");
 			}
 			fclose(c);
 		}
@@ -242,7 +246,8 @@ void probe_print(FILE *out, const struct ng_features *f)
 	fprintf(out, "cgroup v2 mount:   %s\n", f->cgroup2 ? f->cgroup2_path : "not found");
 	fprintf(out, "tracefs:           %s%s\n", f->tracefs ? f->tracefs_path : "not mounted",
 		f->tracefs_mounted_by_us ? " (mounted by nodeguard)" : "");
-	fprintf(out, "host pid/mnt ns:   %u / %u\n", f->host_pidns, f->host_mntns);
+	fprintf(out, "host namespaces:   pid %u, mnt %u, user %u, net %u\n", f->host_pidns,
+		f->host_mntns, f->host_userns, f->host_netns);
 	if (!f->root) {
 		fprintf(out, "BPF probes:        skipped (needs root)\n");
 		return;

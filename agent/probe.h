@@ -30,6 +30,7 @@ struct ng_features {
 	char cgroup2_path[PATH_MAX];
 	char kernel[128];
 	unsigned host_pidns, host_mntns; /* inodes of PID 1's namespaces */
+	unsigned host_userns, host_netns;
 };
 
 /* fill *f; never fails as a whole, each probe records its own result */

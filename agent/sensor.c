@@ -6,9 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nodeguard/event.h"
+#include "nodeguard/credcheck.h"
 #include "creds.skel.h"
 #include "net.skel.h"
 #include "process.skel.h"
@@ -53,6 +57,120 @@ static int share_map(struct bpf_map *dst, struct bpf_map *src)
 	return bpf_map__reuse_fd(dst, bpf_map__fd(src));
 }
 
+static uint64_t parse_hex(const char *s)
+{
+	return strtoull(s, NULL, 16);
+}
+
+/* one task's state from /proc/<pid>/task/<tid>; 0 or -errno */
+static int read_task_state(const char *dir, struct ng_taskstate *st, unsigned *pidns)
+{
+	char path[PATH_MAX], line[512];
+	struct stat sb;
+	FILE *f;
+	int seen = 0;
+
+	memset(st, 0, sizeof(*st));
+	snprintf(path, sizeof(path), "%s/status", dir);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned a, b, c, d;
+
+		if (sscanf(line, "Uid: %u %u %u %u", &a, &b, &c, &d) == 4) {
+			st->c.uid = a;
+			st->c.euid = b;
+			st->c.suid = c;
+			st->c.fsuid = d;
+			seen |= 1;
+		} else if (sscanf(line, "Gid: %u %u %u %u", &a, &b, &c, &d) == 4) {
+			st->c.gid = a;
+			st->c.egid = b;
+			st->c.sgid = c;
+			st->c.fsgid = d;
+			seen |= 2;
+		} else if (!strncmp(line, "CapEff:", 7)) {
+			st->c.cap_eff = parse_hex(line + 7);
+			seen |= 4;
+		} else if (!strncmp(line, "CapPrm:", 7)) {
+			st->c.cap_prm = parse_hex(line + 7);
+			seen |= 8;
+		} else if (!strncmp(line, "CapInh:", 7)) {
+			st->c.cap_inh = parse_hex(line + 7);
+		} else if (!strncmp(line, "Groups:", 7)) {
+			char *p = line + 7, *end;
+
+			for (;;) {
+				strtoul(p, &end, 10);
+				if (end == p)
+					break;
+				st->c.ngroups++;
+				p = end;
+			}
+		}
+	}
+	fclose(f);
+	if (seen != 15)
+		return -EBADMSG;
+#define NSINO(name, dst)                                            \
+	do {                                                        \
+		snprintf(path, sizeof(path), "%s/ns/" name, dir);   \
+		if (stat(path, &sb))                                \
+			return -errno;                              \
+		dst = (unsigned)sb.st_ino;                          \
+	} while (0)
+	NSINO("mnt", st->mntns);
+	NSINO("net", st->netns);
+	NSINO("user", st->c.userns);
+	NSINO("pid", *pidns);
+#undef NSINO
+	return 0;
+}
+
+/*
+ * Record the state of in-scope tasks that predate the agent, so the first
+ * unexplained change of an old task is caught too. BPF_NOEXIST: a record the
+ * sensors made since attaching is fresher than what /proc said.
+ */
+static int seed_tasks(struct sensor *s, const struct ng_features *feat, bool trace_host)
+{
+	int fd = bpf_map__fd(s->proc->maps.ng_tasks), n = 0;
+	DIR *procd = opendir("/proc"), *taskd;
+	struct dirent *pe, *te;
+	char dir[PATH_MAX];
+
+	if (!procd)
+		return -errno;
+	while ((pe = readdir(procd))) {
+		if (pe->d_name[0] < '1' || pe->d_name[0] > '9')
+			continue;
+		snprintf(dir, sizeof(dir), "/proc/%s/task", pe->d_name);
+		taskd = opendir(dir);
+		if (!taskd)
+			continue;
+		while ((te = readdir(taskd))) {
+			struct ng_taskstate st;
+			unsigned pidns = 0;
+			__u32 tid;
+
+			if (te->d_name[0] < '1' || te->d_name[0] > '9')
+				continue;
+			snprintf(dir, sizeof(dir), "/proc/%s/task/%s", pe->d_name, te->d_name);
+			if (read_task_state(dir, &st, &pidns))
+				continue;
+			if (!trace_host && pidns == feat->host_pidns && st.mntns == feat->host_mntns)
+				continue;
+			tid = (__u32)strtoul(te->d_name, NULL, 10);
+			if (!bpf_map_update_elem(fd, &tid, &st, BPF_NOEXIST))
+				n++;
+		}
+		closedir(taskd);
+	}
+	closedir(procd);
+	return n;
+}
+
 #define FAIL(...)                                            \
 	do {                                                 \
 		snprintf(errbuf, errlen, __VA_ARGS__);       \
@@ -68,6 +186,8 @@ struct sensor *sensor_open(const struct sensor_opts *opts, const struct ng_featu
 		.trace_host = opts->trace_host,
 		.argv_max = opts->argv_max ? opts->argv_max : NG_ARGV_DEFAULT,
 		.self_pid = (uint32_t)getpid(),
+		.host_userns = feat->host_userns,
+		.host_netns = feat->host_netns,
 	};
 	struct bpf_program *prog;
 	struct sensor *s;
@@ -119,7 +239,8 @@ struct sensor *sensor_open(const struct sensor_opts *opts, const struct ng_featu
 	set_cfg(&s->creds->rodata->ng_cfg, &cfg);
 	if (share_map(s->creds->maps.ng_events, s->proc->maps.ng_events) ||
 	    share_map(s->creds->maps.ng_counters, s->proc->maps.ng_counters) ||
-	    share_map(s->creds->maps.ng_stash, s->proc->maps.ng_stash))
+	    share_map(s->creds->maps.ng_stash, s->proc->maps.ng_stash) ||
+	    share_map(s->creds->maps.ng_tasks, s->proc->maps.ng_tasks))
 		FAIL("Failed to share maps with the credential sensor: %s", strerror(errno));
 	bpf_object__for_each_program(prog, s->creds->obj) {
 		bool raw = !strncmp(bpf_program__section_name(prog), "tp_btf/", 7);
@@ -147,7 +268,8 @@ struct sensor *sensor_open(const struct sensor_opts *opts, const struct ng_featu
 		set_cfg(&s->net->rodata->ng_cfg, &cfg);
 		if (share_map(s->net->maps.ng_events, s->proc->maps.ng_events) ||
 		    share_map(s->net->maps.ng_counters, s->proc->maps.ng_counters) ||
-		    share_map(s->net->maps.ng_stash, s->proc->maps.ng_stash))
+		    share_map(s->net->maps.ng_stash, s->proc->maps.ng_stash) ||
+		    share_map(s->net->maps.ng_tasks, s->proc->maps.ng_tasks))
 			FAIL("Failed to share maps with the network sensor: %s", strerror(errno));
 		err = ngsk_net__load(s->net);
 		if (err)
@@ -168,6 +290,11 @@ struct sensor *sensor_open(const struct sensor_opts *opts, const struct ng_featu
 #undef ATTACH_CG
 	}
 
+	err = seed_tasks(s, feat, opts->trace_host);
+	if (err < 0)
+		FAIL("Failed to read /proc to seed the task table: %s", strerror(-err));
+	err = 0;
+
 	s->rb = ring_buffer__new(bpf_map__fd(s->proc->maps.ng_events), on_record, s, NULL);
 	if (!s->rb)
 		FAIL("Failed to create the ring buffer reader: %s", strerror(errno));
@@ -185,6 +312,11 @@ int sensor_poll(struct sensor *s, int timeout_ms)
 	if (n == -EINTR)
 		return 0;
 	return n;
+}
+
+int sensor_tasks_fd(struct sensor *s)
+{
+	return bpf_map__fd(s->proc->maps.ng_tasks);
 }
 
 int sensor_fd(struct sensor *s)

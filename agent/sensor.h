@@ -33,6 +33,8 @@ struct sensor *sensor_open(const struct sensor_opts *opts, const struct ng_featu
 			   sensor_event_fn cb, void *ctx, char *errbuf, size_t errlen);
 /* wait up to timeout_ms and dispatch; events handled, or -errno */
 int sensor_poll(struct sensor *s, int timeout_ms);
+/* fd of the task-state map (tid -> struct ng_taskstate) */
+int sensor_tasks_fd(struct sensor *s);
 /* the fd to add to an epoll set */
 int sensor_fd(struct sensor *s);
 /* counters summed over CPUs, indexed by enum ng_kind */

@@ -15,6 +15,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_endian.h>
 #include "nodeguard/event.h"
+#include "nodeguard/credcheck.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -49,6 +50,16 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ng_stash);
 } ng_stash SEC(".maps");
+
+/* Last recorded credentials and namespaces of every in-scope task, keyed by
+ * tid (see nodeguard/credcheck.h). LRU: a task we lose track of is simply
+ * re-recorded at its next hook, never falsely flagged. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536); /* resized by the loader */
+	__type(key, __u32);
+	__type(value, struct ng_taskstate);
+} ng_tasks SEC(".maps");
 
 static __always_inline void ng_count(__u32 kind, int what)
 {
@@ -117,7 +128,8 @@ static __always_inline void ng_task_pidns(struct task_struct *t, __u32 *inum, __
  * hostPID pods their own pid namespace. A task whose namespaces are already
  * torn down (mnt 0 while exiting) is judged on its pid namespace alone.
  */
-static __always_inline int ng_hdr_fill(struct ng_hdr *h, struct task_struct *t, __u16 kind)
+static __always_inline int ng_hdr_fill_scoped(struct ng_hdr *h, struct task_struct *t, __u16 kind,
+					      int force)
 {
 	__u64 pt = bpf_get_current_pid_tgid();
 	__u32 pidns = 0, nspid = 0, mntns;
@@ -129,7 +141,7 @@ static __always_inline int ng_hdr_fill(struct ng_hdr *h, struct task_struct *t, 
 	if ((pidns && pidns != ng_cfg.host_pidns) ||
 	    (mntns && mntns != ng_cfg.host_mntns))
 		h->flags |= NG_HF_CONTAINER;
-	if (!(h->flags & NG_HF_CONTAINER) && !ng_cfg.trace_host) {
+	if (!(h->flags & NG_HF_CONTAINER) && !ng_cfg.trace_host && !force) {
 		ng_count(kind, 2);
 		return -1;
 	}
@@ -155,6 +167,11 @@ static __always_inline int ng_hdr_fill(struct ng_hdr *h, struct task_struct *t, 
 	return 0;
 }
 
+static __always_inline int ng_hdr_fill(struct ng_hdr *h, struct task_struct *t, __u16 kind)
+{
+	return ng_hdr_fill_scoped(h, t, kind, 0);
+}
+
 /* Cheap pre-check used at syscall entry: is the current task in scope? */
 static __always_inline int ng_task_in_scope(struct task_struct *t)
 {
@@ -167,6 +184,79 @@ static __always_inline int ng_task_in_scope(struct task_struct *t)
 	ng_task_pidns(t, &pidns, &nspid);
 	mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
 	return (pidns && pidns != ng_cfg.host_pidns) || (mntns && mntns != ng_cfg.host_mntns);
+}
+
+static __always_inline void ng_state_read(struct task_struct *t, struct ng_taskstate *s)
+{
+	ng_read_creds(BPF_CORE_READ(t, cred), &s->c);
+	s->mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
+	s->netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
+}
+
+/* Record a legitimate new state (after set*id, exec, for a new child). */
+static __always_inline void ng_state_record(struct task_struct *t, __u32 tid)
+{
+	struct ng_taskstate st;
+
+	ng_state_read(t, &st);
+	bpf_map_update_elem(&ng_tasks, &tid, &st, BPF_ANY);
+}
+
+static __always_inline void ng_anomaly_emit(struct task_struct *t, __u32 hook, __u32 reasons,
+					    const struct ng_taskstate *old,
+					    const struct ng_taskstate *cur)
+{
+	struct ng_anomaly *e;
+	struct ng_hdr h;
+
+	/* an escaped task may look like a host task now: report it anyway */
+	if (ng_hdr_fill_scoped(&h, t, NG_EV_ANOMALY, 1))
+		return;
+	e = bpf_ringbuf_reserve(&ng_events, sizeof(*e), 0);
+	if (!e) {
+		ng_count(NG_EV_ANOMALY, 1);
+		return;
+	}
+	e->hdr = h;
+	e->hdr.size = sizeof(*e);
+	e->reasons = reasons;
+	e->hook = hook;
+	e->old = old->c;
+	e->cur = cur->c;
+	e->old_mntns = old->mntns;
+	e->old_netns = old->netns;
+	e->cur_mntns = cur->mntns;
+	e->cur_netns = cur->netns;
+	bpf_ringbuf_submit(e, 0);
+	ng_count(NG_EV_ANOMALY, 0);
+}
+
+/*
+ * Compare the task's state with the last one recorded, report a difference
+ * nothing explains, then record the current state so a change is reported
+ * once. A task without a record is recorded if it is in scope.
+ * Returns the anomaly reasons (0 if none).
+ */
+static __always_inline __u32 ng_task_check(struct task_struct *t, __u32 hook)
+{
+	__u32 tid = BPF_CORE_READ(t, pid), reasons = 0;
+	struct ng_taskstate *old, cur;
+
+	if (ng_cfg.self_pid && BPF_CORE_READ(t, tgid) == ng_cfg.self_pid)
+		return 0;
+	old = bpf_map_lookup_elem(&ng_tasks, &tid);
+	if (!old) {
+		if (ng_task_in_scope(t))
+			ng_state_record(t, tid);
+		return 0;
+	}
+	ng_state_read(t, &cur);
+	reasons = ng_credcheck(old, &cur, ng_cfg.host_userns, ng_cfg.host_mntns, ng_cfg.host_netns);
+	if (reasons) {
+		ng_anomaly_emit(t, hook, reasons, old, &cur);
+		bpf_map_update_elem(&ng_tasks, &tid, &cur, BPF_ANY);
+	}
+	return reasons;
 }
 
 #endif /* NODEGUARD_COMMON_BPF_H */

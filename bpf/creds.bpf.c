@@ -32,6 +32,8 @@ static __always_inline int stash_enter(__u32 op, __u64 a0, __u64 a1, __u64 a2)
 	struct ng_stash st = {};
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
+	/* anything that changed since the last hook is unexplained */
+	ng_task_check(t, op == NG_STASH_EXEC ? NG_EV_EXEC : NG_EV_CRED);
 	if (!ng_task_in_scope(t))
 		return 0;
 	ng_read_creds(BPF_CORE_READ(t, cred), &st.old);
@@ -58,6 +60,8 @@ static __always_inline int report_exit(__u32 op, __s64 ret)
 		bpf_map_delete_elem(&ng_stash, &tid);
 		return 0;
 	}
+	/* the syscall explains the change: record the new state */
+	ng_state_record(t, tid);
 	if (ng_hdr_fill(&h, t, NG_EV_CRED)) {
 		bpf_map_delete_elem(&ng_stash, &tid);
 		return 0;

@@ -16,6 +16,7 @@ static __always_inline int report(struct bpf_sock_addr *ctx, __u16 kind, int v6)
 	struct ng_conn *e;
 	struct ng_hdr h;
 
+	ng_task_check(t, kind);
 	if (ng_hdr_fill(&h, t, kind))
 		return 1;
 	e = bpf_ringbuf_reserve(&ng_events, sizeof(*e), 0);

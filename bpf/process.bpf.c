@@ -42,6 +42,12 @@ int BPF_PROG(ng_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	long n;
 	char name[6];
 
+	/* the exec's own credential change is legitimate: record it (the state
+	 * before it was checked at execve entry) */
+	tid = BPF_CORE_READ(t, pid);
+	if (bpf_map_lookup_elem(&ng_tasks, &tid) || ng_task_in_scope(t))
+		ng_state_record(t, tid);
+
 	e = bpf_map_lookup_elem(&ng_exec_heap, &zero);
 	if (!e)
 		return 0;
@@ -149,11 +155,17 @@ int BPF_PROG(ng_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(ng_fork, struct task_struct *parent, struct task_struct *child)
 {
+	__u32 ptid = BPF_CORE_READ(parent, pid), ctid = BPF_CORE_READ(child, pid);
 	struct ng_fork *e;
 	struct ng_hdr h;
 
+	/* the child starts with a copy of the parent's credentials */
+	ng_task_check(parent, NG_EV_FORK);
+	if (bpf_map_lookup_elem(&ng_tasks, &ptid))
+		ng_state_record(child, ctid);
+
 	/* threads share the process entry: only new thread groups matter */
-	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+	if (ctid != BPF_CORE_READ(child, tgid))
 		return 0;
 	if (ng_hdr_fill(&h, parent, NG_EV_FORK))
 		return 0;
@@ -175,8 +187,12 @@ int BPF_PROG(ng_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(ng_exit, struct task_struct *t)
 {
+	__u32 tid = BPF_CORE_READ(t, pid);
 	struct ng_exit *e;
 	struct ng_hdr h;
+
+	ng_task_check(t, NG_EV_EXIT);
+	bpf_map_delete_elem(&ng_tasks, &tid);
 
 	/* report the process once, when its last thread leaves */
 	if (BPF_CORE_READ(t, signal, live.counter) != 0)

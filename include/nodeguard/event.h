@@ -32,6 +32,7 @@ enum ng_kind {
 	NG_EV_CRED = 4,
 	NG_EV_CONNECT = 5,
 	NG_EV_SENDMSG = 6,
+	NG_EV_ANOMALY = 7, /* a state change no traced syscall explains */
 	NG_EV_KIND_MAX, /* counters are indexed by kind */
 };
 
@@ -157,6 +158,19 @@ struct ng_conn {
 };
 _Static_assert(sizeof(struct ng_conn) == 88 + 16 + 32, "ng_conn ABI");
 
+/* An unexplained change of a task's credentials or namespaces, caught at the
+ * hook named by `hook` (an enum ng_kind: the event the task was doing). */
+struct ng_anomaly {
+	struct ng_hdr hdr;
+	__u32 reasons;        /* NG_AN_* (nodeguard/credcheck.h) */
+	__u32 hook;           /* enum ng_kind of the hook that caught it */
+	struct ng_creds old;  /* last recorded */
+	struct ng_creds cur;  /* now */
+	__u32 old_mntns, old_netns;
+	__u32 cur_mntns, cur_netns;
+};
+_Static_assert(sizeof(struct ng_anomaly) == 88 + 8 + 128 + 16, "ng_anomaly ABI");
+
 /* Per-CPU counters, indexed by enum ng_kind (ng_counters map). */
 struct ng_counter {
 	__u64 emitted;
@@ -172,6 +186,8 @@ struct ng_bpf_config {
 	__u32 trace_host;   /* 1: emit host processes too */
 	__u32 argv_max;     /* <= NG_ARGV_MAX, power of two not required */
 	__u32 self_pid;     /* the agent: never emitted */
+	__u32 host_userns;
+	__u32 host_netns;
 	__u32 _pad0;
 };
 
