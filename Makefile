@@ -28,7 +28,7 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS    := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
 AGENT_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c))
-AGENT_OBJS := $(patsubst agent/%.c,$(BUILD)/agent/%.o,$(AGENT_SRCS))
+AGENT_OBJS := $(patsubst agent/%.c,$(BUILD)/agent/%.o,$(AGENT_SRCS)) $(BUILD)/agent/default_policy.o
 
 .SECONDARY:
 .PHONY: all deps test unit integration k8s bench clean fmt
@@ -50,6 +50,9 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 
 $(BUILD)/agent/%.o: agent/%.c $(SKELS) $(wildcard agent/*.h) include/nodeguard/event.h | $(BUILD)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/agent/default_policy.o: agent/default_policy.S policy/default.yaml | $(BUILD)
+	$(CC) -c $< -o $@
 
 nodeguard: $(BUILD)/agent/main.o $(AGENT_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
