@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Incidents: detections correlated per container (or per host process tree)
+ * within a window, with an ordered timeline, process tree, attribution,
+ * severity escalation, status and (later) actions.
+ *
+ * Every change is written to the journal as one delta record (see
+ * docs/journal.md); replaying the records with incmgr_apply_record rebuilds
+ * the same incidents, which is how the agent restores open incidents and how
+ * nodeguardctl reads them.
+ */
+#ifndef NODEGUARD_INCIDENT_H
+#define NODEGUARD_INCIDENT_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jsonw.h"
+#include "policy.h"
+
+#define INC_MAX_ENTRIES 256
+#define INC_MAX_PROCS 128
+#define INC_MAX_ACTIONS 128
+#define INC_MAX_CATS 16
+
+enum inc_status { INC_OPEN = 0, INC_CONTAINED, INC_RELEASED, INC_CLOSED };
+
+struct inc_proc {
+	uint32_t pid, ppid;
+	uint32_t uid, euid;
+	uint64_t start_ns;
+	char *exe;
+	char *cmdline;
+};
+
+struct inc_entry {
+	uint64_t first_ns, last_ns;  /* wall clock ns */
+	uint32_t count;              /* identical repeats included */
+	char *source;                /* "kernel" or "k8s" */
+	char *rule;
+	enum ng_severity severity;
+	char *category;
+	char **mitre;
+	size_t nmitre;
+	char *summary;
+	uint32_t pid;
+	char *fingerprint;           /* what makes a repeat identical */
+	char *event_json;            /* the raw event fields, one JSON object */
+	uint64_t journaled_count;    /* count last written to the journal */
+	uint64_t journaled_ns;
+};
+
+struct inc_action {
+	uint64_t ts_ns;
+	char *action;                /* "isolate", ... */
+	char *phase;                 /* "intent", "result", "release" */
+	char *target;
+	char *result;                /* "ok", "failed", "would", "suppressed" */
+	char *detail;                /* error text, undo data summary, who released */
+	bool dry_run;
+};
+
+struct inc_attr {                    /* attribution */
+	bool is_container;
+	char runtime[16];
+	char container_id[65];
+	char pod_uid[37];
+	char qos[16];
+	char cgroup_path[512];
+	uint64_t cgroup_id;
+	char *pod_namespace, *pod_name;  /* NULL until the pod is known */
+	char *pod_json;                  /* extra pod fields as one JSON object, or NULL */
+};
+
+struct incident {
+	char id[48];
+	char *node;
+	char key[128];                   /* correlation key: ctr:<id> or host:<pid>:<start> */
+	enum inc_status status;
+	enum ng_severity severity;       /* after escalation */
+	enum ng_severity max_detection;  /* highest single detection */
+	char *severity_reason;
+	uint64_t first_ns, last_ns;      /* wall clock ns */
+	struct inc_attr attr;
+	struct inc_proc *procs;
+	size_t nprocs;
+	uint64_t procs_dropped;
+	struct inc_entry *entries;
+	size_t nentries;
+	uint64_t entries_dropped;
+	struct inc_action *actions;
+	size_t nactions;
+	char *cats[INC_MAX_CATS];        /* categories, in order of first appearance */
+	size_t ncats;
+	struct incident *next;
+};
+
+/* What a detection brings; strings are copied. */
+struct inc_detection {
+	const char *source;              /* "kernel" / "k8s" */
+	const char *rule;
+	enum ng_severity severity;
+	const char *category;
+	const struct strlist *mitre;
+	uint64_t wall_ns;
+	const char *summary;
+	const char *fingerprint;
+	const char *event_json;          /* may be NULL */
+	uint32_t pid;
+	const char *key;
+	const struct inc_attr *attr;
+	const struct inc_proc *tree;     /* ancestry, the acting process first */
+	size_t ntree;
+};
+
+/* writes one journal record; returns 0 once it is written */
+typedef int (*inc_write_fn)(const char *line, size_t len, void *ctx);
+
+struct incmgr_opts {
+	const char *node;
+	uint32_t window_s;
+	inc_write_fn write;              /* NULL: in-memory only (nodeguardctl) */
+	void *write_ctx;
+};
+
+struct incmgr;
+
+struct incmgr *incmgr_new(const struct incmgr_opts *o);
+void incmgr_free(struct incmgr *m);
+void incmgr_set_window(struct incmgr *m, uint32_t window_s);
+
+/* Join the open incident with the same key within the window, or open one.
+ * *out is the incident; *opened tells whether it is new. 0, or -errno when
+ * the journal write failed (the in-memory incident is still updated). */
+int incmgr_detect(struct incmgr *m, const struct inc_detection *d, struct incident **out,
+		  bool *opened);
+/* record an action on an incident (intent, result, release) */
+int incmgr_action(struct incmgr *m, struct incident *inc, const struct inc_action *a);
+/* change status (contained, released, closed) with a reason */
+int incmgr_set_status(struct incmgr *m, struct incident *inc, enum inc_status st, const char *reason,
+		      uint64_t wall_ns);
+/* close open incidents idle for longer than the window; returns how many */
+int incmgr_tick(struct incmgr *m, uint64_t wall_ns);
+/* write a snapshot record of every open incident (after a journal rotation) */
+int incmgr_snapshot_open(struct incmgr *m);
+
+/* rebuild from one journal record; unknown record types are ignored (0),
+ * malformed ones return -EBADMSG and change nothing */
+int incmgr_apply_record(struct incmgr *m, const cJSON *rec);
+
+struct incident *incmgr_find(struct incmgr *m, const char *id);
+/* id or a unique prefix of it */
+struct incident *incmgr_find_prefix(struct incmgr *m, const char *prefix);
+struct incident *incmgr_first(struct incmgr *m);   /* oldest first */
+size_t incmgr_count(const struct incmgr *m, bool open_only);
+
+/* the whole incident as one JSON object */
+void incident_to_json(const struct incident *inc, struct jsonw *w);
+const char *inc_status_name(enum inc_status s);
+int inc_status_from_name(const char *s);
+
+#endif
