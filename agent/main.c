@@ -9,9 +9,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "evfmt.h"
 #include "jsonw.h"
 #include "log.h"
+#include "policy.h"
 #include "probe.h"
 #include "sensor.h"
 
@@ -20,11 +22,14 @@
 #endif
 
 static volatile sig_atomic_t exiting;
+static volatile sig_atomic_t reload;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	exiting = 1;
+	if (sig == SIGHUP)
+		reload = 1;
+	else
+		exiting = 1;
 }
 
 static void install_signals(void)
@@ -34,6 +39,7 @@ static void install_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -264,6 +270,101 @@ static int cmd_trace(int argc, char **argv)
 	return rc;
 }
 
+/* ---------------------------------------------------------------- run */
+
+static void run_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: nodeguard [run] [--policy FILE] [--journal-dir DIR] [--node-name NAME]\n"
+		"                 [--dry-run] [--all] [--duration S] [--quiet] [-v]\n"
+		"  --policy FILE      policy YAML (default: the embedded policy); SIGHUP reloads it\n"
+		"  --journal-dir DIR  incident journal directory (default from the policy: /var/lib/nodeguard)\n"
+		"  --node-name NAME   node name in incidents (default $NODE_NAME, then the hostname)\n"
+		"  --dry-run          record what actions would do, do nothing\n"
+		"  --all              watch host processes too (default: containers only)\n"
+		"  --duration S       stop after S seconds\n"
+		"  --quiet            no detection lines on stdout (the journal still gets everything)\n");
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "policy", required_argument, NULL, 'p' },
+		{ "journal-dir", required_argument, NULL, 'J' },
+		{ "node-name", required_argument, NULL, 'N' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct agent_opts ao = { 0 };
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "p:J:N:nad:qvh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'p': ao.policy_path = optarg; break;
+		case 'J': ao.journal_dir = optarg; break;
+		case 'N': ao.node_name = optarg; break;
+		case 'n': ao.dry_run = true; break;
+		case 'a': ao.trace_host = true; break;
+		case 'd':
+			if (parse_u32(optarg, &ao.duration_s)) {
+				log_err("--duration: not a number of seconds: %s", optarg);
+				return 2;
+			}
+			break;
+		case 'q': ao.quiet = true; break;
+		case 'v': ng_log_level = LOG_LVL_DEBUG; break;
+		case 'h': run_usage(stdout); return 0;
+		default: run_usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		log_err("unexpected argument '%s'", argv[optind]);
+		run_usage(stderr);
+		return 2;
+	}
+	if (need_root("nodeguard"))
+		return 1;
+	install_signals();
+	return agent_run(&ao, &exiting, &reload);
+}
+
+/* ---------------------------------------------------------------- policy */
+
+static int cmd_policy(int argc, char **argv)
+{
+	struct policy_errors errs = { 0 };
+	struct policy *p = NULL;
+	char line[600];
+	size_t i;
+	int err;
+
+	if (argc < 2 || strcmp(argv[1], "check") || argc > 3) {
+		fprintf(stderr, "usage: nodeguard policy check [FILE]   (no FILE: the embedded policy)\n");
+		return 2;
+	}
+	err = argc == 3 ? policy_load_file(argv[2], &p, &errs) : policy_load_default(&p, &errs);
+	if (err) {
+		for (i = 0; i < errs.n; i++) {
+			policy_error_format(&errs.v[i], line, sizeof(line));
+			fprintf(stderr, "%s\n", line);
+		}
+		if (!errs.n)
+			fprintf(stderr, "%s: %s\n", argc == 3 ? argv[2] : "<embedded>", strerror(-err));
+		policy_errors_free(&errs);
+		return 1;
+	}
+	printf("%s: ok, %zu rules\n", p->source, p->nrules);
+	policy_free(p);
+	policy_errors_free(&errs);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- probe */
 
 static int cmd_probe(int argc, char **argv)
@@ -286,7 +387,9 @@ static void usage(FILE *out)
 	fprintf(out,
 		"nodeguard %s — eBPF node agent\n"
 		"usage: nodeguard [COMMAND] [OPTIONS]\n"
+		"  run (default)                           detect and journal incidents (--policy FILE, --dry-run, ...)\n"
 		"  trace [--json] [--all] [--duration S]   stream decoded kernel events\n"
+		"  policy check [FILE]                     validate a policy: FILE:LINE:COL: errors\n"
 		"  probe                                   what this kernel supports, which attach points are used\n"
 		"  version                                 print the version\n"
 		"Run 'nodeguard COMMAND --help' for a command's options.\n",
@@ -295,11 +398,20 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-	const char *cmd = argc > 1 ? argv[1] : "trace";
+	const char *cmd = argc > 1 ? argv[1] : "run";
 
 	ng_log_setup_libbpf();
+	/* no command, or options only: run the agent */
+	if (argc == 1 || cmd[0] == '-') {
+		if (strcmp(cmd, "--help") && strcmp(cmd, "-h") && strcmp(cmd, "--version"))
+			return cmd_run(argc, argv);
+	}
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "policy"))
+		return cmd_policy(argc - 1, argv + 1);
 	if (!strcmp(cmd, "trace"))
-		return cmd_trace(argc > 1 ? argc - 1 : argc, argc > 1 ? argv + 1 : argv);
+		return cmd_trace(argc - 1, argv + 1);
 	if (!strcmp(cmd, "probe"))
 		return cmd_probe(argc - 1, argv + 1);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

@@ -1,0 +1,564 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "container.h"
+#include "evfmt.h"
+#include "incident.h"
+#include "journal.h"
+#include "jsonw.h"
+#include "log.h"
+#include "nodeguard/credcheck.h"
+#include "policy.h"
+#include "probe.h"
+#include "proctab.h"
+#include "rules.h"
+#include "sensor.h"
+
+/* a shell started within this long of its process's (or parent's) connect */
+#define PARENT_CONNECT_WINDOW_NS (60ull * 1000000000ull)
+
+struct agent {
+	struct agent_opts opts;
+	struct policy *pol;
+	struct ng_features feat;
+	struct sensor *sensor;
+	struct proctab *pt;
+	struct ctr_cache *ctr;
+	struct journal *jr;
+	struct incmgr *im;
+	char node[256];
+	int64_t boot_off;
+	struct jsonw ev_json;
+	struct jsonw out;
+	uint64_t events, detections, journal_errors;
+
+	/* per event, for the rule-hit callback */
+	const struct ng_event *ev;
+	struct proc *chain[OBS_MAX_ANCESTORS + 1];
+	size_t nchain;
+};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void log_policy_errors(const struct policy_errors *errs)
+{
+	char line[600];
+	size_t i;
+
+	for (i = 0; i < errs->n; i++) {
+		policy_error_format(&errs->v[i], line, sizeof(line));
+		log_err("%s", line);
+	}
+}
+
+static struct policy *load_policy(const char *path)
+{
+	struct policy_errors errs = { 0 };
+	struct policy *p = NULL;
+	int err;
+
+	err = path ? policy_load_file(path, &p, &errs) : policy_load_default(&p, &errs);
+	if (err) {
+		log_policy_errors(&errs);
+		if (!errs.n)
+			log_err("Failed to load policy %s: %s", path ? path : "<embedded>", strerror(-err));
+		policy_errors_free(&errs);
+		return NULL;
+	}
+	policy_errors_free(&errs);
+	return p;
+}
+
+/* ---------------------------------------------------------------- journal glue */
+
+static int journal_write(const char *line, size_t len, void *ctx)
+{
+	struct agent *a = ctx;
+	int err = journal_append(a->jr, line, len);
+
+	if (err) {
+		a->journal_errors++;
+		log_err("Failed to write the journal %s: %s", journal_path(a->jr), strerror(-err));
+	}
+	return err;
+}
+
+static void on_rotate(struct journal *j, void *ctx)
+{
+	struct agent *a = ctx;
+
+	(void)j;
+	if (incmgr_snapshot_open(a->im))
+		log_err("Failed to write incident snapshots after journal rotation");
+}
+
+static int restore_record(const cJSON *rec, const char *file, uint64_t line, void *ctx)
+{
+	struct agent *a = ctx;
+
+	if (incmgr_apply_record(a->im, rec))
+		log_warn("journal %s:%" PRIu64 ": record not applicable, skipped", file, line);
+	return 0;
+}
+
+static void restore_bad(const char *file, uint64_t line, const char *why, void *ctx)
+{
+	(void)ctx;
+	log_warn("journal %s:%" PRIu64 ": %s: skipped", file, line, why);
+}
+
+/* ---------------------------------------------------------------- observation */
+
+static bool recently(uint64_t then, uint64_t now)
+{
+	return then && now >= then && now - then <= PARENT_CONNECT_WINDOW_NS;
+}
+
+static void build_obs(struct agent *a, const struct ng_event *ev, struct obs *o,
+		      struct ctr_info *ci, bool *have_ci)
+{
+	const struct ng_hdr *h = &ev->hdr;
+	struct proc *self;
+	size_t i;
+
+	memset(o, 0, sizeof(*o));
+	a->nchain = proctab_ancestry(a->pt, h->pid, a->chain, a->pol->settings.ancestry_depth + 1);
+	self = a->nchain ? a->chain[0] : NULL;
+
+	*have_ci = ctr_cache_lookup(a->ctr, h->cgroup_id, ci) == 0;
+	o->is_container = (h->flags & NG_HF_CONTAINER) || (*have_ci && ci->is_container);
+	o->exe = self && self->exe ? self->exe : "";
+	o->parent_exe = a->nchain > 1 && a->chain[1]->exe ? a->chain[1]->exe : "";
+	for (i = 1; i < a->nchain && o->nancestors < OBS_MAX_ANCESTORS; i++)
+		o->ancestors[o->nancestors++] = a->chain[i]->exe ? a->chain[i]->exe : "";
+	o->comm = ev->comm;
+	o->cmdline = self && self->cmdline ? self->cmdline : "";
+	o->uid = h->uid;
+
+	switch (h->kind) {
+	case NG_EV_EXEC: {
+		uint32_t f = ev->exec.flags;
+
+		o->events = RE_EXEC;
+		if (f & (NG_EXEC_SETUID | NG_EXEC_SETGID | NG_EXEC_CAPS_GAINED | NG_EXEC_SECURE))
+			o->events |= RE_SETUID_EXEC;
+		o->exe = ev->exec.filename;
+		o->tty = f & NG_EXEC_TTY;
+		o->stdio_socket = f & (NG_EXEC_STDIN_SOCK | NG_EXEC_STDOUT_SOCK | NG_EXEC_STDERR_SOCK);
+		o->locations = rules_exe_location(ev->exec.filename, f);
+		o->has_creds = true;
+		o->old_known = f & NG_EXEC_OLD_KNOWN;
+		o->old = ev->exec.old;
+		o->cur = ev->exec.cur;
+		o->success = true;
+		o->parent_connected =
+			(self && recently(self->last_connect_ns, h->ts_ns)) ||
+			(a->nchain > 1 && recently(a->chain[1]->last_connect_ns, h->ts_ns));
+		break;
+	}
+	case NG_EV_CRED:
+		o->events = RE_CRED_CHANGE;
+		o->op = ev->cred.op;
+		o->has_creds = o->old_known = true;
+		o->old = ev->cred.old;
+		o->cur = ev->cred.cur;
+		o->success = ev->cred.ret >= 0;
+		break;
+	case NG_EV_ANOMALY:
+		o->events = RE_ANOMALY;
+		o->has_creds = o->old_known = true;
+		o->old = ev->anomaly.old;
+		o->cur = ev->anomaly.cur;
+		o->anomaly_reasons = ev->anomaly.reasons;
+		o->success = true;
+		break;
+	case NG_EV_CONNECT:
+	case NG_EV_SENDMSG:
+		o->events = RE_CONNECT;
+		o->family = ev->conn.family;
+		memcpy(o->daddr, ev->conn.daddr, 16);
+		o->dport = ev->conn.dport;
+		o->protocol = (uint8_t)ev->conn.protocol;
+		break;
+	}
+}
+
+static void summarize(const struct ng_event *ev, const struct obs *o, char *buf, size_t n,
+		      char *fp, size_t fpn)
+{
+	const struct ng_hdr *h = &ev->hdr;
+	char ab[64], rb[128], pb[8];
+
+	switch (h->kind) {
+	case NG_EV_EXEC:
+		snprintf(buf, n, "exec %s [%s] by uid %u (euid %u)%s%s", ev->exec.filename, o->cmdline,
+			 ev->exec.cur.uid, ev->exec.cur.euid,
+			 ev->exec.flags & NG_EXEC_SETUID ? " setuid" : "",
+			 o->stdio_socket ? " with socket stdio" : "");
+		snprintf(fp, fpn, "exec|%s|%s", ev->exec.filename, o->cmdline);
+		break;
+	case NG_EV_CRED:
+		snprintf(buf, n, "%s(%" PRId64 ", %" PRId64 ", %" PRId64 ") = %" PRId64
+			 " by %s: uid %u->%u euid %u->%u fsuid %u->%u",
+			 ng_cred_op_name(ev->cred.op), ev->cred.args[0], ev->cred.args[1],
+			 ev->cred.args[2], ev->cred.ret, o->exe, ev->cred.old.uid, ev->cred.cur.uid,
+			 ev->cred.old.euid, ev->cred.cur.euid, ev->cred.old.fsuid, ev->cred.cur.fsuid);
+		snprintf(fp, fpn, "cred|%s|%s|%u>%u|%u>%u", ng_cred_op_name(ev->cred.op), o->exe,
+			 ev->cred.old.uid, ev->cred.cur.uid, ev->cred.old.euid, ev->cred.cur.euid);
+		break;
+	case NG_EV_ANOMALY:
+		ng_anomaly_reasons(ev->anomaly.reasons, rb, sizeof(rb));
+		snprintf(buf, n, "unexplained change (%s) seen at %s by %s: uid %u->%u euid %u->%u cap_eff %#" PRIx64 "->%#" PRIx64,
+			 rb, ng_kind_name(ev->anomaly.hook), o->exe, ev->anomaly.old.uid,
+			 ev->anomaly.cur.uid, ev->anomaly.old.euid, ev->anomaly.cur.euid,
+			 (uint64_t)ev->anomaly.old.cap_eff, (uint64_t)ev->anomaly.cur.cap_eff);
+		snprintf(fp, fpn, "anomaly|%s|%s|%u", rb, o->exe, h->pid);
+		break;
+	default:
+		ng_addr_str(ev->conn.family, ev->conn.daddr, ab, sizeof(ab));
+		snprintf(buf, n, "%s %s %s%s%s:%u by %s", h->kind == NG_EV_CONNECT ? "connect" : "sendmsg",
+			 ng_proto_name(ev->conn.protocol, pb, sizeof(pb)),
+			 ev->conn.family == AF_INET6 ? "[" : "", ab, ev->conn.family == AF_INET6 ? "]" : "",
+			 ev->conn.dport, o->exe);
+		snprintf(fp, fpn, "conn|%s|%s|%u|%u", o->exe, ab, ev->conn.dport, ev->conn.protocol);
+		break;
+	}
+}
+
+static void host_key(struct agent *a, char *key, size_t n)
+{
+	/* the tree below init (or the topmost ancestor we know) */
+	struct proc *root = a->nchain ? a->chain[a->nchain - 1] : NULL;
+
+	if (a->nchain >= 2 && (root->pid == 1 || root->ppid == 0))
+		root = a->chain[a->nchain - 2];
+	if (root)
+		snprintf(key, n, "host:%u:%" PRIu64, root->pid, root->start_ns);
+	else
+		snprintf(key, n, "host:%u", a->ev->hdr.pid);
+}
+
+static void on_hit(const struct rule *r, const struct obs *o, void *ctx)
+{
+	struct agent *a = ctx;
+	const struct ng_event *ev = a->ev;
+	struct inc_proc tree[OBS_MAX_ANCESTORS + 1];
+	struct inc_attr attr = { 0 };
+	struct ctr_info ci;
+	struct incident *inc;
+	char summary[1024], fp[768], key[128];
+	const char *ej;
+	bool opened;
+	size_t i;
+	int err;
+
+	a->detections++;
+	attr.is_container = o->is_container;
+	if (ctr_cache_lookup(a->ctr, ev->hdr.cgroup_id, &ci) == 0) {
+		attr.is_container = attr.is_container || ci.is_container;
+		snprintf(attr.runtime, sizeof(attr.runtime), "%s", ctr_runtime_name(ci.runtime));
+		snprintf(attr.container_id, sizeof(attr.container_id), "%s", ci.container_id);
+		snprintf(attr.pod_uid, sizeof(attr.pod_uid), "%s", ci.pod_uid);
+		snprintf(attr.qos, sizeof(attr.qos), "%s", ctr_qos_name(ci.qos));
+		snprintf(attr.cgroup_path, sizeof(attr.cgroup_path), "%s", ci.path);
+	}
+	attr.cgroup_id = ev->hdr.cgroup_id;
+	if (attr.container_id[0])
+		snprintf(key, sizeof(key), "ctr:%s", attr.container_id);
+	else if (o->is_container)
+		snprintf(key, sizeof(key), "cg:%" PRIu64, (uint64_t)ev->hdr.cgroup_id);
+	else
+		host_key(a, key, sizeof(key));
+
+	for (i = 0; i < a->nchain; i++) {
+		struct proc *p = a->chain[i];
+
+		tree[i] = (struct inc_proc){ .pid = p->pid, .ppid = p->ppid, .uid = p->creds.uid,
+					     .euid = p->creds.euid, .start_ns = p->start_ns,
+					     .exe = p->exe, .cmdline = p->cmdline };
+	}
+	summarize(ev, o, summary, sizeof(summary), fp, sizeof(fp));
+	jsonw_reset(&a->ev_json);
+	evfmt_json(&a->ev_json, ev, a->boot_off);
+	ej = jsonw_str(&a->ev_json);
+
+	{
+		struct inc_detection d = {
+			.source = "kernel", .rule = r->name, .severity = r->severity,
+			.category = r->category, .mitre = &r->mitre,
+			.wall_ns = (uint64_t)((int64_t)ev->hdr.ts_ns + a->boot_off),
+			.summary = summary, .fingerprint = fp, .event_json = ej, .pid = ev->hdr.pid,
+			.key = key, .attr = &attr, .tree = tree, .ntree = a->nchain,
+		};
+
+		err = incmgr_detect(a->im, &d, &inc, &opened);
+	}
+	if (err && err != -ENOSPC)
+		log_err("incident for rule %s: journal write failed (%s); kept in memory", r->name,
+			strerror(-err));
+	log_info("%s %s [%s] %s: %s", opened ? "opened" : "updated", inc->id,
+		 severity_name(inc->severity), r->name, summary);
+	if (!a->opts.quiet) {
+		jsonw_reset(&a->out);
+		jsonw_obj_open(&a->out);
+		jsonw_kv_str(&a->out, "kind", "detection");
+		jsonw_kv_str(&a->out, "incident", inc->id);
+		jsonw_kv_bool(&a->out, "incident_opened", opened);
+		jsonw_kv_str(&a->out, "incident_severity", severity_name(inc->severity));
+		jsonw_kv_str(&a->out, "rule", r->name);
+		jsonw_kv_str(&a->out, "severity", severity_name(r->severity));
+		jsonw_kv_str(&a->out, "category", r->category);
+		jsonw_key(&a->out, "mitre");
+		jsonw_arr_open(&a->out);
+		for (i = 0; i < r->mitre.n; i++)
+			jsonw_str_val(&a->out, r->mitre.v[i]);
+		jsonw_arr_close(&a->out);
+		jsonw_kv_str(&a->out, "summary", summary);
+		jsonw_kv_str(&a->out, "container_id", attr.container_id);
+		jsonw_kv_str(&a->out, "pod_uid", attr.pod_uid);
+		jsonw_kv_bool(&a->out, "journaled", err == 0);
+		jsonw_key(&a->out, "event");
+		if (ej)
+			jsonw_raw_val(&a->out, ej);
+		else
+			jsonw_null_val(&a->out);
+		jsonw_obj_close(&a->out);
+		if (jsonw_str(&a->out)) {
+			fputs(jsonw_str(&a->out), stdout);
+			fputc('\n', stdout);
+		}
+	}
+}
+
+static int on_event(const struct ng_event *ev, void *ctx)
+{
+	struct agent *a = ctx;
+	struct ctr_info ci;
+	bool have_ci;
+	struct obs o;
+
+	a->events++;
+	proctab_apply(a->pt, ev);
+	if (ev->hdr.kind == NG_EV_FORK || ev->hdr.kind == NG_EV_EXIT)
+		return 0;
+	a->ev = ev;
+	build_obs(a, ev, &o, &ci, &have_ci);
+	rules_eval(a->pol, &o, on_hit, a);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+static void agent_close(struct agent *a)
+{
+	sensor_free(a->sensor);
+	journal_close(a->jr);
+	incmgr_free(a->im);
+	ctr_cache_free(a->ctr);
+	proctab_free(a->pt);
+	policy_free(a->pol);
+	jsonw_free(&a->ev_json);
+	jsonw_free(&a->out);
+}
+
+static void pick_node_name(struct agent *a)
+{
+	const char *env = getenv("NODE_NAME");
+
+	if (a->opts.node_name)
+		snprintf(a->node, sizeof(a->node), "%s", a->opts.node_name);
+	else if (a->pol->settings.node_name && *a->pol->settings.node_name)
+		snprintf(a->node, sizeof(a->node), "%s", a->pol->settings.node_name);
+	else if (env && *env)
+		snprintf(a->node, sizeof(a->node), "%s", env);
+	else if (gethostname(a->node, sizeof(a->node) - 1))
+		snprintf(a->node, sizeof(a->node), "unknown");
+}
+
+static void reload_policy(struct agent *a)
+{
+	struct policy *np;
+
+	if (!a->opts.policy_path) {
+		log_info("SIGHUP: running the embedded default policy; nothing to reload");
+		return;
+	}
+	np = load_policy(a->opts.policy_path);
+	if (!np) {
+		log_err("SIGHUP: new policy %s rejected; the running policy stays", a->opts.policy_path);
+		return;
+	}
+	if (np->settings.argv_max != a->pol->settings.argv_max ||
+	    np->settings.trace_host != a->pol->settings.trace_host ||
+	    strcmp(np->settings.journal_dir, a->pol->settings.journal_dir))
+		log_warn("SIGHUP: argv_max, trace_host and journal_dir take effect at the next start");
+	if (a->opts.dry_run)
+		np->settings.dry_run = true;
+	incmgr_set_window(a->im, np->settings.incident_window_s);
+	policy_free(a->pol);
+	a->pol = np;
+	log_info("SIGHUP: policy %s reloaded: %zu rules", a->opts.policy_path, np->nrules);
+}
+
+int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
+	      volatile sig_atomic_t *reload)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+	struct journal_recovery rec = { 0 };
+	struct journal_replay_stats rs = { 0 };
+	struct sensor_opts so = { 0 };
+	struct journal_opts jo = { 0 };
+	struct incmgr_opts io = { 0 };
+	uint64_t start, last_tick, last_sweep, last_drops = 0;
+	char err[512];
+	int rc = 1, n;
+
+	if (!a) {
+		log_err("Failed to allocate the agent: %s", strerror(errno));
+		return 1;
+	}
+	a->opts = *o;
+	jsonw_init(&a->ev_json);
+	jsonw_init(&a->out);
+
+	a->pol = load_policy(o->policy_path);
+	if (!a->pol)
+		goto out;
+	if (o->dry_run)
+		a->pol->settings.dry_run = true;
+	if (o->trace_host)
+		a->pol->settings.trace_host = true;
+	pick_node_name(a);
+
+	/* journal first: what is already there is restored before new events */
+	jo.dir = o->journal_dir ? o->journal_dir : a->pol->settings.journal_dir;
+	jo.fsync = a->pol->settings.journal_fsync;
+	jo.fsync_interval_ms = a->pol->settings.journal_fsync_interval_ms;
+	jo.max_bytes = a->pol->settings.journal_max_bytes;
+	jo.keep = a->pol->settings.journal_keep;
+	a->jr = journal_open(&jo, &rec);
+	if (!a->jr) {
+		log_err("Failed to open the journal in %s: %s", jo.dir,
+			errno == EBUSY ? "another nodeguard holds its lock" : strerror(errno));
+		goto out;
+	}
+	if (rec.torn_tail)
+		log_warn("journal: the last record was torn by a crash; %" PRIu64
+			 " bytes moved to %s, every complete record kept",
+			 rec.torn_bytes, rec.torn_saved_to);
+	io.node = a->node;
+	io.window_s = a->pol->settings.incident_window_s;
+	io.write = journal_write;
+	io.write_ctx = a;
+	a->im = incmgr_new(&io);
+	if (!a->im) {
+		log_err("Failed to create the incident manager: %s", strerror(errno));
+		goto out;
+	}
+	n = journal_replay(jo.dir, restore_record, restore_bad, a, &rs);
+	if (n < 0)
+		log_err("Failed to replay the journal in %s: %s", jo.dir, strerror(-n));
+	else
+		log_info("journal %s: %" PRIu64 " records in %" PRIu64 " files, %" PRIu64
+			 " malformed; %zu open incidents restored",
+			 journal_path(a->jr), rs.records, rs.files, rs.malformed,
+			 incmgr_count(a->im, true));
+	journal_set_rotate_cb(a->jr, on_rotate, a);
+
+	probe_features(&a->feat, true);
+	a->pt = proctab_new(a->pol->settings.proctab_max);
+	a->ctr = a->feat.cgroup2 ? ctr_cache_new(a->feat.cgroup2_path, 16384) : NULL;
+	if (!a->pt || !a->ctr) {
+		log_err("Failed to set up the process table / container cache: %s",
+			a->feat.cgroup2 ? strerror(errno) : "no cgroup v2 mount");
+		goto out;
+	}
+
+	so.trace_host = a->pol->settings.trace_host;
+	so.argv_max = a->pol->settings.argv_max;
+	a->sensor = sensor_open(&so, &a->feat, on_event, a, err, sizeof(err));
+	if (!a->sensor) {
+		log_err("%s", err);
+		goto out;
+	}
+	n = proctab_seed(a->pt, "/proc", a->feat.host_pidns, a->feat.host_mntns);
+	if (n < 0)
+		log_warn("Failed to seed the process table from /proc: %s", strerror(-n));
+	a->boot_off = evfmt_boot_offset_ns();
+	log_info("nodeguard running on node %s: policy %s (%zu rules%s), journal %s, %s",
+		 a->node, a->pol->source, a->pol->nrules, a->pol->settings.dry_run ? ", dry-run" : "",
+		 journal_path(a->jr), a->pol->settings.trace_host ? "containers and host" : "containers");
+
+	start = last_tick = last_sweep = mono_ms();
+	while (!*exiting) {
+		uint64_t now;
+
+		n = sensor_poll(a->sensor, 200);
+		if (n < 0) {
+			log_err("Failed to poll the ring buffer: %s", strerror(-n));
+			goto out;
+		}
+		fflush(stdout);
+		if (*reload) {
+			*reload = 0;
+			reload_policy(a);
+		}
+		now = mono_ms();
+		if (now - last_tick >= 1000) {
+			struct ng_counter c[NG_EV_KIND_MAX];
+			uint64_t drops = 0;
+			unsigned k;
+
+			last_tick = now;
+			journal_tick(a->jr, now);
+			incmgr_tick(a->im, wall_ns());
+			proctab_gc(a->pt, (uint64_t)((int64_t)wall_ns() - a->boot_off), 120ull * 1000000000ull);
+			if (!sensor_counters(a->sensor, c)) {
+				for (k = 1; k < NG_EV_KIND_MAX; k++)
+					drops += c[k].dropped;
+				if (drops > last_drops)
+					log_warn("%" PRIu64 " kernel events dropped (ring buffer full); "
+						 "detections may be missing", drops - last_drops);
+				last_drops = drops;
+			}
+		}
+		if (now - last_sweep >= 30000) {
+			last_sweep = now;
+			ctr_cache_sweep(a->ctr);
+		}
+		if (o->duration_s && now - start >= (uint64_t)o->duration_s * 1000)
+			break;
+	}
+	sensor_poll(a->sensor, 0);
+	fflush(stdout);
+	rc = 0;
+	log_info("stopping: %" PRIu64 " events, %" PRIu64 " detections, %zu open incidents, "
+		 "%" PRIu64 " journal errors", a->events, a->detections, incmgr_count(a->im, true),
+		 a->journal_errors);
+out:
+	agent_close(a);
+	free(a);
+	return rc;
+}
