@@ -58,8 +58,10 @@ const char *caps_format(uint64_t set, char *buf, size_t n)
 			nm = tmp;
 		}
 		w = snprintf(buf + off, n - off, "%s%s", off ? "," : "", nm);
-		if (w < 0 || (size_t)w >= n - off)
+		if (w < 0 || (size_t)w >= n - off) {
+			buf[off] = '\0'; /* whole names only */
 			break;
+		}
 		off += (size_t)w;
 	}
 	return buf;

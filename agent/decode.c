@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -47,8 +48,11 @@ const char *ng_anomaly_reasons(uint32_t r, char *buf, size_t n)
 		if (!(r & (1u << i)))
 			continue;
 		w = snprintf(buf + off, n - off, "%s%s", off ? "," : "", names[i]);
-		if (w < 0 || (size_t)w >= n - off)
+		if (w < 0 || (size_t)w >= n - off) {
+			if (n)
+				buf[off] = '\0'; /* whole names only */
 			break;
+		}
 		off += (size_t)w;
 	}
 	return buf;
@@ -77,12 +81,14 @@ const char *ng_addr_str(unsigned family, const uint8_t addr[16], char *buf, size
 	return buf;
 }
 
-static void split_args(struct ng_event *ev)
+/* terminated: argv[argv_len] was the last argument's NUL, so an argument
+ * (perhaps empty) ends at argv_len */
+static void split_args(struct ng_event *ev, bool terminated)
 {
 	size_t i = 0, start = 0, n = ev->exec.argv_len;
 
 	ev->exec.nargs = 0;
-	while (start < n && ev->exec.nargs < NG_MAX_ARGS) {
+	while ((start < n || (terminated && start == n)) && ev->exec.nargs < NG_MAX_ARGS) {
 		for (i = start; i < n && ev->exec.argv[i]; i++)
 			;
 		ev->exec.args[ev->exec.nargs] = ev->exec.argv + start;
@@ -108,6 +114,7 @@ int ng_decode(const void *data, size_t len, struct ng_event *ev)
 	switch (h->kind) {
 	case NG_EV_EXEC: {
 		const struct ng_exec *e = data;
+		bool terminated;
 
 		if (len < NG_EXEC_FIXED_SIZE)
 			return -EBADMSG;
@@ -128,10 +135,11 @@ int ng_decode(const void *data, size_t len, struct ng_event *ev)
 		memcpy(ev->exec.argv, e->data + e->filename_len, e->argv_len);
 		ev->exec.argv[e->argv_len] = '\0';
 		/* argv from memory ends with a NUL; don't count it as an empty arg */
-		if (ev->exec.argv_len && ev->exec.argv[ev->exec.argv_len - 1] == '\0' &&
-		    !(e->eflags & NG_EXEC_ARGV_TRUNC))
+		terminated = ev->exec.argv_len && ev->exec.argv[ev->exec.argv_len - 1] == '\0' &&
+			     !(e->eflags & NG_EXEC_ARGV_TRUNC);
+		if (terminated)
 			ev->exec.argv_len--;
-		split_args(ev);
+		split_args(ev, terminated);
 		return 0;
 	}
 	case NG_EV_FORK: {

@@ -283,8 +283,9 @@ void evfmt_text(FILE *out, const struct ng_event *ev, int64_t offset_ns)
 			(unsigned long long)ev->cred.cur.cap_eff);
 		break;
 	case NG_EV_ANOMALY:
+		/* all reasons need more than ab's 64 bytes; eb is free again here */
 		fprintf(out, " UNEXPLAINED %s at %s: uid %u->%u euid %u->%u cap_eff %#llx->%#llx mntns %u->%u",
-			ng_anomaly_reasons(ev->anomaly.reasons, ab, sizeof(ab)),
+			ng_anomaly_reasons(ev->anomaly.reasons, eb, sizeof(eb)),
 			ng_kind_name(ev->anomaly.hook), ev->anomaly.old.uid, ev->anomaly.cur.uid,
 			ev->anomaly.old.euid, ev->anomaly.cur.euid,
 			(unsigned long long)ev->anomaly.old.cap_eff,

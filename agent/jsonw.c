@@ -178,7 +178,7 @@ static bool put_escaped(struct jsonw *w, const char *s, size_t n)
 	while (i < n) {
 		unsigned char c = p[i];
 
-		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
 			i++;
 			continue;
 		}

@@ -32,9 +32,13 @@ static void unescape_octal(char *s)
 
 int probe_fs_mount(FILE *mi, const char *fstype, char *out, size_t n)
 {
-	char line[4096];
+	/* whole lines: overlay options and escaped mount points outgrow any fixed
+	 * buffer, and the tail of a cut line must not parse as a line of its own */
+	char *line = NULL;
+	size_t cap = 0;
+	int r = -ENOENT;
 
-	while (fgets(line, sizeof(line), mi)) {
+	while (getline(&line, &cap, mi) > 0) {
 		/* id parent maj:min root mountpoint opts [optional...] - fstype source superopts */
 		char *save = NULL, *tok, *mnt = NULL;
 		int field = 0;
@@ -47,10 +51,13 @@ int probe_fs_mount(FILE *mi, const char *fstype, char *out, size_t n)
 			if (after_sep) {
 				if (mnt && !strcmp(tok, fstype)) {
 					unescape_octal(mnt);
-					if (strlen(mnt) >= n)
-						return -ENAMETOOLONG;
-					strcpy(out, mnt);
-					return 0;
+					if (strlen(mnt) >= n) {
+						r = -ENAMETOOLONG;
+					} else {
+						strcpy(out, mnt);
+						r = 0;
+					}
+					goto out;
 				}
 				break;
 			}
@@ -58,7 +65,9 @@ int probe_fs_mount(FILE *mi, const char *fstype, char *out, size_t n)
 				after_sep = true;
 		}
 	}
-	return -ENOENT;
+out:
+	free(line);
+	return r;
 }
 
 int probe_cgroup2_mount(FILE *mi, char *out, size_t n)

@@ -1,0 +1,34 @@
+# cmocka unit tests: pure logic, no root. Included from tests/tests.mk.
+#
+#   make unit           build and run every unit test, fail if any fails
+#   make unit-valgrind  the same under valgrind (invalid reads fail the run)
+#
+# Each test links only the agent objects it exercises.
+
+UNIT_TESTS  := jsonw decode evfmt probe
+UNIT_BINS   := $(patsubst %,$(BUILD)/tests/test_%,$(UNIT_TESTS))
+UNIT_LDLIBS := -lcmocka $(LDLIBS)
+UNIT_HDRS   := tests/unit/unit_helpers.h $(wildcard agent/*.h) include/nodeguard/event.h
+
+$(BUILD)/tests/test_jsonw:  $(BUILD)/agent/jsonw.o
+$(BUILD)/tests/test_decode: $(BUILD)/agent/decode.o
+$(BUILD)/tests/test_evfmt:  $(BUILD)/agent/evfmt.o $(BUILD)/agent/decode.o \
+                            $(BUILD)/agent/jsonw.o $(BUILD)/agent/caps.o
+$(BUILD)/tests/test_probe:  $(BUILD)/agent/probe.o $(BUILD)/agent/caps.o
+
+$(UNIT_BINS): $(BUILD)/tests/test_%: tests/unit/test_%.c $(UNIT_HDRS) | $(BUILD)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(filter %.c %.o,$^) -o $@ $(UNIT_LDLIBS)
+
+.PHONY: unit unit-valgrind
+unit: $(UNIT_BINS)
+	@fail=0; for t in $(UNIT_BINS); do \
+		echo "== $$t"; ./$$t || { echo "FAILED: $$t" >&2; fail=1; }; \
+	done; exit $$fail
+
+unit-valgrind: $(UNIT_BINS)
+	@fail=0; for t in $(UNIT_BINS); do \
+		echo "== valgrind $$t"; \
+		valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+			./$$t || { echo "FAILED: $$t" >&2; fail=1; }; \
+	done; exit $$fail
