@@ -32,3 +32,7 @@ unit-valgrind: $(UNIT_BINS)
 		valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
 			./$$t || { echo "FAILED: $$t" >&2; fail=1; }; \
 	done; exit $$fail
+
+# per-module test fragments (each adds to UNIT_BINS and the unit targets)
+-include tests/unit/journal.mk
+-include tests/unit/container.mk

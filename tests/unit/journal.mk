@@ -1,0 +1,15 @@
+# agent/journal.c: unit tests and the kill -9 crash test (one binary).
+# Included at the end of tests/unit/unit.mk, after its UNIT_BINS rules: the
+# binary has its own rule (it wraps write() and fdatasync() to inject
+# failures) and is added to UNIT_BINS and to the unit targets here.
+
+JOURNAL_BINS := $(BUILD)/tests/test_journal
+UNIT_BINS    += $(JOURNAL_BINS)
+
+$(BUILD)/tests/test_journal: tests/unit/test_journal.c $(BUILD)/agent/journal.o \
+                             agent/journal.h agent/policy.h | $(BUILD)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(filter %.c %.o,$^) -o $@ \
+		-Wl,--wrap=write -Wl,--wrap=fdatasync $(UNIT_LDLIBS)
+
+unit unit-valgrind: $(JOURNAL_BINS)
