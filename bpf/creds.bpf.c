@@ -199,6 +199,20 @@ int BPF_PROG(ng_raw_enter, struct pt_regs *regs, long id)
 		return 0;
 	if (op == NG_STASH_EXEC)
 		return stash_enter(op, 0, 0, 0);
+	/* registers past the syscall's arity hold leftovers: report 0 there,
+	 * as the per-syscall tracepoints do */
+	switch (op) {
+	case NG_CRED_SETUID:
+	case NG_CRED_SETGID:
+	case NG_CRED_SETFSUID:
+	case NG_CRED_SETFSGID:
+		return stash_enter(op, NG_ARG0(regs), 0, 0);
+	case NG_CRED_SETREUID:
+	case NG_CRED_SETREGID:
+	case NG_CRED_SETGROUPS:
+	case NG_CRED_CAPSET:
+		return stash_enter(op, NG_ARG0(regs), NG_ARG1(regs), 0);
+	}
 	return stash_enter(op, NG_ARG0(regs), NG_ARG1(regs), NG_ARG2(regs));
 }
 
