@@ -163,13 +163,23 @@ struct policy_error {
 	char msg[256];
 };
 
+/* Errors past POLICY_MAX_ERRORS are dropped (truncated is set) and parsing
+ * stops there. */
+#define POLICY_MAX_ERRORS 100
+/* Largest policy text accepted, by policy_parse and policy_load_file. */
+#define POLICY_MAX_BYTES (4u << 20)
+
 struct policy_errors {
 	struct policy_error *v;
 	size_t n;
+	bool truncated;                /* more than POLICY_MAX_ERRORS were found */
 };
 
 /* Parse YAML text. 0 with *out set, or -EINVAL with errs filled (all errors
- * found, up to a bound), or -ENOMEM. `name` is used in error locations. */
+ * found, up to a bound), or -ENOMEM, or -EFBIG above POLICY_MAX_BYTES. `name`
+ * is used in error locations. *out is written only on success. errs may be
+ * NULL; otherwise it must be zeroed or hold a previous result, which is freed
+ * and replaced. */
 int policy_parse(const char *name, const char *text, size_t len, struct policy **out,
 		 struct policy_errors *errs);
 /* Read and parse a file (bounded to 4 MiB); -errno on I/O errors (also in errs). */
@@ -184,9 +194,9 @@ void policy_errors_free(struct policy_errors *e);
 /* "FILE:LINE:COL: message" */
 void policy_error_format(const struct policy_error *e, char *buf, size_t n);
 
-const char *severity_name(enum ng_severity s);
+const char *severity_name(enum ng_severity s); /* "unknown" if out of range */
 int severity_from_name(const char *s); /* -1 if unknown */
-const char *action_name(uint32_t act_bit);
+const char *action_name(uint32_t act_bit); /* "unknown" unless one ACT_* bit */
 int action_from_name(const char *s);   /* ACT_* bit, or 0 if unknown */
 /* "log,kill" */
 const char *actions_format(uint32_t actions, char *buf, size_t n);

@@ -36,3 +36,4 @@ unit-valgrind: $(UNIT_BINS)
 # per-module test fragments (each adds to UNIT_BINS and the unit targets)
 -include tests/unit/journal.mk
 -include tests/unit/container.mk
+-include tests/unit/policy.mk
