@@ -354,6 +354,8 @@ static int cmd_policy(int argc, char **argv)
 			policy_error_format(&errs.v[i], line, sizeof(line));
 			fprintf(stderr, "%s\n", line);
 		}
+		if (errs.truncated)
+			fprintf(stderr, "(more errors not shown: stopped after %zu)\n", errs.n);
 		if (!errs.n)
 			fprintf(stderr, "%s: %s\n", argc == 3 ? argv[2] : "<embedded>", strerror(-err));
 		policy_errors_free(&errs);

@@ -164,10 +164,17 @@ bool match_eval(const struct match *m, const struct obs *o, uint32_t rule_events
 
 	/* network */
 	if (m->ncidrs) {
-		bool hit = false;
+		static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+		uint8_t v4[16] = { 0 };
+		bool hit = false, mapped;
 
+		/* a dual-stack socket reaches 169.254.169.254 as ::ffff:169.254.169.254 */
+		mapped = o->family == AF_INET6 && !memcmp(o->daddr, v4mapped, 12);
+		if (mapped)
+			memcpy(v4, o->daddr + 12, 4);
 		for (i = 0; i < m->ncidrs && !hit; i++)
-			hit = cidr_contains(&m->cidrs[i], o->family, o->daddr);
+			hit = cidr_contains(&m->cidrs[i], o->family, o->daddr) ||
+			      (mapped && cidr_contains(&m->cidrs[i], AF_INET, v4));
 		if (!hit)
 			return false;
 	}
