@@ -392,6 +392,49 @@ static void copy_fixed(char *dst, size_t n, const char *src)
 	snprintf(dst, n, "%s", src ? src : "");
 }
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * A copy of the string member k, or of dflt when it is missing. jsonw writes
+ * bytes that are not UTF-8 as U+FFFD and keeps the exact bytes in a sibling
+ * "<k>_hex": take those, so replayed command lines and fingerprints are the
+ * bytes the agent saw (a repeat after a restart must still match).
+ */
+static char *jdup(const cJSON *o, const char *k, const char *dflt)
+{
+	const char *s = jstr(o, k), *h;
+	char hk[64], *b;
+	size_t n, i;
+
+	snprintf(hk, sizeof(hk), "%s_hex", k);
+	h = s ? jstr(o, hk) : NULL;
+	n = h ? strlen(h) : 0;
+	if (n && n % 2 == 0 && (b = malloc(n / 2 + 1))) {
+		for (i = 0; i < n / 2; i++) {
+			int hi = hexval(h[2 * i]), lo = hexval(h[2 * i + 1]);
+
+			if (hi < 0 || lo < 0 || (hi | lo) == 0)
+				break;
+			b[i] = (char)(hi << 4 | lo);
+		}
+		if (i == n / 2) {
+			b[i] = '\0';
+			return b;
+		}
+		free(b);
+	}
+	return xstrdup(s ? s : dflt);
+}
+
 static int proc_from_json(const cJSON *o, struct inc_proc *p)
 {
 	if (!cJSON_IsObject(o))
@@ -402,14 +445,15 @@ static int proc_from_json(const cJSON *o, struct inc_proc *p)
 	p->uid = (uint32_t)ju64(o, "uid");
 	p->euid = (uint32_t)ju64(o, "euid");
 	p->start_ns = ju64(o, "start_ns");
-	p->exe = xstrdup(jstr(o, "exe") ? jstr(o, "exe") : "");
-	p->cmdline = xstrdup(jstr(o, "cmdline") ? jstr(o, "cmdline") : "");
+	p->exe = jdup(o, "exe", "");
+	p->cmdline = jdup(o, "cmdline", "");
 	return 0;
 }
 
 static int attr_from_json(const cJSON *o, struct inc_attr *a)
 {
 	const cJSON *pod;
+	char *b;
 
 	if (!cJSON_IsObject(o))
 		return -EBADMSG;
@@ -419,7 +463,9 @@ static int attr_from_json(const cJSON *o, struct inc_attr *a)
 	copy_fixed(a->container_id, sizeof(a->container_id), jstr(o, "container_id"));
 	copy_fixed(a->pod_uid, sizeof(a->pod_uid), jstr(o, "pod_uid"));
 	copy_fixed(a->qos, sizeof(a->qos), jstr(o, "qos"));
-	copy_fixed(a->cgroup_path, sizeof(a->cgroup_path), jstr(o, "cgroup_path"));
+	b = jdup(o, "cgroup_path", "");
+	copy_fixed(a->cgroup_path, sizeof(a->cgroup_path), b);
+	free(b);
 	a->cgroup_id = ju64(o, "cgroup_id");
 	a->pod_namespace = xstrdup(jstr(o, "pod_namespace"));
 	a->pod_name = xstrdup(jstr(o, "pod_name"));
@@ -456,9 +502,9 @@ static int entry_from_json(const cJSON *o, struct inc_entry *e)
 			if (cJSON_IsString(it) && e->mitre)
 				e->mitre[e->nmitre++] = xstrdup(it->valuestring);
 	}
-	e->summary = xstrdup(jstr(o, "summary") ? jstr(o, "summary") : "");
+	e->summary = jdup(o, "summary", "");
 	e->pid = (uint32_t)ju64(o, "pid");
-	e->fingerprint = xstrdup(jstr(o, "fingerprint") ? jstr(o, "fingerprint") : "");
+	e->fingerprint = jdup(o, "fingerprint", "");
 	ev = cJSON_GetObjectItemCaseSensitive(o, "event");
 	if (cJSON_IsObject(ev))
 		e->event_json = cJSON_PrintUnformatted(ev);
@@ -474,9 +520,9 @@ static int action_from_json(const cJSON *o, struct inc_action *a)
 	a->ts_ns = ju64(o, "time_ns");
 	a->action = xstrdup(jstr(o, "action"));
 	a->phase = xstrdup(jstr(o, "phase") ? jstr(o, "phase") : "");
-	a->target = xstrdup(jstr(o, "target") ? jstr(o, "target") : "");
+	a->target = jdup(o, "target", "");
 	a->result = xstrdup(jstr(o, "result") ? jstr(o, "result") : "");
-	a->detail = xstrdup(jstr(o, "detail") ? jstr(o, "detail") : "");
+	a->detail = jdup(o, "detail", "");
 	a->dry_run = jbool(o, "dry_run");
 	return 0;
 }
@@ -1014,7 +1060,10 @@ int incmgr_apply_record(struct incmgr *m, const cJSON *rec)
 	}
 	if (!inc)
 		return -EBADMSG; /* a change to an incident we never saw open */
-	if (ts > inc->last_ns)
+	/* as live: actions and closing do not move last_ns (incmgr_action,
+	 * incmgr_set_status) */
+	if (ts > inc->last_ns && strcmp(type, "action") &&
+	    !(!strcmp(type, "status") && inc_status_from_name(jstr(rec, "status")) == INC_CLOSED))
 		inc->last_ns = ts;
 
 	if (!strcmp(type, "proc")) {
@@ -1033,8 +1082,10 @@ int incmgr_apply_record(struct incmgr *m, const cJSON *rec)
 
 		if (entry_from_json(cJSON_GetObjectItemCaseSensitive(rec, "detection"), &e))
 			return -EBADMSG;
-		if (ju64(rec, "entry") < inc->nentries)
+		if (ju64(rec, "entry") < inc->nentries) {
+			entry_clear(&e);
 			return 0; /* already known (from a snapshot) */
+		}
 		add_category(inc, e.category);
 		if (e.severity > inc->max_detection || inc->nentries == 0)
 			inc->max_detection = e.severity > inc->max_detection ? e.severity : inc->max_detection;
@@ -1079,8 +1130,22 @@ int incmgr_apply_record(struct incmgr *m, const cJSON *rec)
 	if (!strcmp(type, "action")) {
 		struct inc_action a;
 
+		size_t i;
+
 		if (action_from_json(cJSON_GetObjectItemCaseSensitive(rec, "action"), &a))
 			return -EBADMSG;
+		/* a record replayed twice (retried after a failed sync, or also in
+		 * a snapshot) is one action */
+		for (i = 0; i < inc->nactions; i++) {
+			const struct inc_action *x = &inc->actions[i];
+
+			if (x->ts_ns == a.ts_ns && !strcmp(x->action, a.action) &&
+			    !strcmp(x->phase, a.phase) && !strcmp(x->target, a.target) &&
+			    !strcmp(x->result, a.result)) {
+				action_clear(&a);
+				return 0;
+			}
+		}
 		return add_action(inc, &a);
 	}
 	return 0; /* a record type from a newer version: ignore */

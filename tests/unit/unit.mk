@@ -37,3 +37,4 @@ unit-valgrind: $(UNIT_BINS)
 -include tests/unit/journal.mk
 -include tests/unit/container.mk
 -include tests/unit/policy.mk
+-include tests/unit/report.mk
