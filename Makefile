@@ -32,7 +32,7 @@ AGENT_OBJS := $(patsubst agent/%.c,$(BUILD)/agent/%.o,$(AGENT_SRCS)) $(BUILD)/ag
 
 .SECONDARY:
 .PHONY: all deps test unit integration k8s bench clean fmt
-all: nodeguard tests-build
+all: nodeguard nodeguardctl tests-build
 
 $(BUILD):
 	mkdir -p $(BUILD)/agent $(BUILD)/tests
@@ -58,12 +58,13 @@ nodeguard: $(BUILD)/agent/main.o $(AGENT_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 include tests/tests.mk
+-include tools/tools.mk
 
 deps:
 	./scripts/deps.sh
 
 clean:
-	rm -rf $(BUILD) nodeguard
+	rm -rf $(BUILD) nodeguard nodeguardctl
 
 fmt:
 	clang-format -i agent/*.c agent/*.h bpf/*.c bpf/*.h include/nodeguard/*.h

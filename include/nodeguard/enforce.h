@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Enforcement ABI: the maps user space compiles the policy and containment
+ * state into, and the record the kernel sends back when it enforced.
+ *
+ * Kill rules are evaluated by the sensor programs at the hook where the
+ * forbidden change happens (set*id/capset exit, exec, unexplained change),
+ * so bpf_send_signal(SIGKILL) lands before the task returns to user space.
+ * Deny and isolation live in bpf/enforce.bpf.c, whose maps and links are
+ * pinned under /sys/fs/bpf/nodeguard and survive an agent restart.
+ */
+#ifndef NODEGUARD_ENFORCE_H
+#define NODEGUARD_ENFORCE_H
+
+#include "nodeguard/event.h"
+
+#define NG_KILL_RULES_MAX 32
+#define NG_KILL_LIST_MAX 16
+
+/* ng_kill_rule.events (same bits as the policy's RE_*) */
+#define NG_KR_EXEC        (1u << 0)
+#define NG_KR_SETUID_EXEC (1u << 1)
+#define NG_KR_CRED        (1u << 2)
+#define NG_KR_ANOMALY     (1u << 4)
+
+enum ng_sel { NG_SEL_ANY = 0, NG_SEL_ROOT = 1, NG_SEL_NONROOT = 2 };
+enum ng_ktri { NG_KT_ANY = 0, NG_KT_TRUE = 1, NG_KT_FALSE = 2 };
+
+struct ng_kill_rule {
+	__u32 rule_id;      /* policy rule id; 0 marks an empty slot */
+	__u32 events;       /* NG_KR_* */
+	__u32 scope;        /* 0 container, 1 host, 2 any */
+	__u32 dry_run;      /* 1: report "would kill", do nothing */
+	__u32 ops;          /* 1 << enum ng_cred_op, 0 any */
+	__u32 anomaly;      /* NG_AN_*, 0 any */
+	__u8 uid, uid_from, uid_to, euid_from; /* enum ng_sel */
+	__u8 euid_to, fsuid_to, gains_root, success; /* ng_sel, ng_sel, ng_ktri, ng_ktri */
+	__u32 nbinary;      /* binary[] used: the exe must be one of them */
+	__u32 nallow;       /* allow[] used: these exes are exempt */
+	__u32 rate_per_min; /* kills per minute for this rule, 0 unlimited */
+	__u32 _pad0;
+	__u64 caps_gained;  /* any of these gained, 0 any */
+	__u64 binary[NG_KILL_LIST_MAX]; /* FNV-1a 64 of exact exec paths */
+	__u64 allow[NG_KILL_LIST_MAX];
+};
+_Static_assert(sizeof(struct ng_kill_rule) == 48 + 16 + 256, "ng_kill_rule ABI");
+
+struct ng_kill_rate {
+	__u64 window_start_ns;
+	__u32 count;
+	__u32 _pad0;
+};
+
+/* ng_enforce.action */
+enum ng_enf_action { NG_ENF_KILL = 1, NG_ENF_DENY = 2, NG_ENF_ISOLATE = 3 };
+/* ng_enforce.flags */
+#define NG_ENF_DRY_RUN    (1u << 0)
+#define NG_ENF_SUPPRESSED (1u << 1) /* rate limit reached: not enforced */
+#define NG_ENF_FAILED     (1u << 2) /* the helper returned an error (err) */
+#define NG_ENF_PROTECTED  (1u << 3) /* target protected: not enforced */
+
+/* NG_EV_ENFORCE record: the kernel enforced (or would have) */
+struct ng_enforce {
+	struct ng_hdr hdr;
+	__u32 action;       /* enum ng_enf_action */
+	__u32 rule_id;      /* 0 for isolation */
+	__u32 hook;         /* enum ng_kind where it happened */
+	__u32 flags;        /* NG_ENF_* */
+	__s32 err;
+	__u16 family, protocol;
+	__u16 dport, _pad0;
+	__u32 _pad1;
+	__u64 target_cgroup;/* the isolated/denied cgroup (ancestor that matched) */
+	__u8 daddr[16];
+};
+_Static_assert(sizeof(struct ng_enforce) == 88 + 32 + 8 + 16, "ng_enforce ABI");
+
+/* LPM keys: the first 64 bits are the cgroup id (0 = node-wide), exact;
+ * then the address. prefixlen = 64 + CIDR prefix. */
+struct ng_lpm4_key {
+	__u32 prefixlen;
+	__u8 cg[8];
+	__u8 addr[4];
+};
+struct ng_lpm6_key {
+	__u32 prefixlen;
+	__u8 cg[8];
+	__u8 addr[16];
+};
+
+#define NG_DENY_PORTS_MAX 8
+struct ng_deny_val {
+	__u32 rule_id;
+	__u16 protocol;     /* 0 any, 6 tcp, 17 udp */
+	__u16 nports;       /* 0: every port */
+	__u16 lo[NG_DENY_PORTS_MAX];
+	__u16 hi[NG_DENY_PORTS_MAX];
+};
+
+struct ng_isolation {
+	__u64 since_ns;
+	__u32 rule_id;
+	__u32 flags;
+};
+
+/* counters that let the hot path skip work when nothing is configured */
+struct ng_enf_state {
+	__u32 n_isolated;
+	__u32 n_deny;
+	__u32 n_kill;
+	__u32 _pad0;
+};
+
+/* FNV-1a 64 over a path, the same in the kernel and user space */
+#define NG_FNV_OFFSET 0xcbf29ce484222325ULL
+#define NG_FNV_PRIME 0x100000001b3ULL
+
+#endif
