@@ -260,6 +260,21 @@ static void host_key(struct agent *a, char *key, size_t n)
 		snprintf(key, n, "host:%u", a->ev->hdr.pid);
 }
 
+/*
+ * Is the detection on the incident's timeline? A full timeline
+ * (INC_MAX_ENTRIES) drops new entries without writing a record, so only a
+ * detection that is there has a record in the journal.
+ */
+static bool on_timeline(const struct incident *inc, const char *rule, const char *fp)
+{
+	size_t i;
+
+	for (i = inc->nentries; i > 0; i--)
+		if (!strcmp(inc->entries[i - 1].rule, rule) && !strcmp(inc->entries[i - 1].fingerprint, fp))
+			return true;
+	return false;
+}
+
 static void on_hit(const struct rule *r, const struct obs *o, void *ctx)
 {
 	struct agent *a = ctx;
@@ -267,10 +282,10 @@ static void on_hit(const struct rule *r, const struct obs *o, void *ctx)
 	struct inc_proc tree[OBS_MAX_ANCESTORS + 1];
 	struct inc_attr attr = { 0 };
 	struct ctr_info ci;
-	struct incident *inc;
+	struct incident *inc = NULL;
 	char summary[1024], fp[768], key[128];
 	const char *ej;
-	bool opened;
+	bool opened, journaled;
 	size_t i;
 	int err;
 
@@ -315,11 +330,17 @@ static void on_hit(const struct rule *r, const struct obs *o, void *ctx)
 
 		err = incmgr_detect(a->im, &d, &inc, &opened);
 	}
+	if (!inc) {
+		log_err("Failed to record a detection of rule %s: %s", r->name, strerror(-err));
+		return;
+	}
 	if (err && err != -ENOSPC)
 		log_err("incident for rule %s: journal write failed (%s); kept in memory", r->name,
 			strerror(-err));
-	log_info("%s %s [%s] %s: %s", opened ? "opened" : "updated", inc->id,
-		 severity_name(inc->severity), r->name, summary);
+	journaled = err == 0 && on_timeline(inc, r->name, fp);
+	log_info("%s %s [%s] %s: %s%s", opened ? "opened" : "updated", inc->id,
+		 severity_name(inc->severity), r->name, summary,
+		 !err && !journaled ? " (timeline full: counted, not journaled)" : "");
 	if (!a->opts.quiet) {
 		jsonw_reset(&a->out);
 		jsonw_obj_open(&a->out);
@@ -338,7 +359,7 @@ static void on_hit(const struct rule *r, const struct obs *o, void *ctx)
 		jsonw_kv_str(&a->out, "summary", summary);
 		jsonw_kv_str(&a->out, "container_id", attr.container_id);
 		jsonw_kv_str(&a->out, "pod_uid", attr.pod_uid);
-		jsonw_kv_bool(&a->out, "journaled", err == 0);
+		jsonw_kv_bool(&a->out, "journaled", journaled);
 		jsonw_key(&a->out, "event");
 		if (ej)
 			jsonw_raw_val(&a->out, ej);
