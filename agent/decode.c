@@ -8,13 +8,24 @@
 
 #include "decode.h"
 #include "nodeguard/credcheck.h"
+#include "nodeguard/enforce.h"
 
 static const char *const kind_names[NG_EV_KIND_MAX] = {
 	[NG_EV_EXEC] = "exec",       [NG_EV_FORK] = "fork",
 	[NG_EV_EXIT] = "exit",       [NG_EV_CRED] = "cred",
 	[NG_EV_CONNECT] = "connect", [NG_EV_SENDMSG] = "sendmsg",
-	[NG_EV_ANOMALY] = "anomaly",
+	[NG_EV_ANOMALY] = "anomaly", [NG_EV_ENFORCE] = "enforce",
 };
+
+const char *ng_enf_action_name(unsigned action)
+{
+	switch (action) {
+	case NG_ENF_KILL: return "kill";
+	case NG_ENF_DENY: return "deny";
+	case NG_ENF_ISOLATE: return "isolate";
+	}
+	return "unknown";
+}
 
 static const char *const op_names[NG_CRED_OP_MAX] = {
 	[NG_CRED_SETUID] = "setuid",       [NG_CRED_SETGID] = "setgid",
@@ -185,6 +196,23 @@ int ng_decode(const void *data, size_t len, struct ng_event *ev)
 		ev->anomaly.old_netns = e->old_netns;
 		ev->anomaly.cur_mntns = e->cur_mntns;
 		ev->anomaly.cur_netns = e->cur_netns;
+		return 0;
+	}
+	case NG_EV_ENFORCE: {
+		const struct ng_enforce *e = data;
+
+		if (len < sizeof(*e) || e->action < NG_ENF_KILL || e->action > NG_ENF_ISOLATE)
+			return -EBADMSG;
+		ev->enforce.action = e->action;
+		ev->enforce.rule_id = e->rule_id;
+		ev->enforce.hook = e->hook;
+		ev->enforce.flags = e->flags;
+		ev->enforce.err = e->err;
+		ev->enforce.family = e->family;
+		ev->enforce.protocol = e->protocol;
+		ev->enforce.dport = e->dport;
+		ev->enforce.target_cgroup = e->target_cgroup;
+		memcpy(ev->enforce.daddr, e->daddr, 16);
 		return 0;
 	}
 	case NG_EV_CONNECT:

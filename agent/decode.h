@@ -58,6 +58,13 @@ struct ng_event {
 			uint32_t old_mntns, old_netns, cur_mntns, cur_netns;
 		} anomaly;
 		struct {
+			uint32_t action, rule_id, hook, flags;
+			int32_t err;
+			uint16_t family, protocol, dport;
+			uint64_t target_cgroup;
+			uint8_t daddr[16];
+		} enforce;
+		struct {
 			uint16_t family, protocol, sock_type, dport, sport;
 			uint8_t daddr[16], saddr[16];
 			uint32_t verdict;
@@ -69,6 +76,8 @@ struct ng_event {
 int ng_decode(const void *data, size_t len, struct ng_event *ev);
 
 const char *ng_kind_name(unsigned kind);
+/* "kill", "deny", "isolate" */
+const char *ng_enf_action_name(unsigned action);
 const char *ng_cred_op_name(unsigned op);
 /* "euid_root,caps_gained" for NG_AN_* bits */
 const char *ng_anomaly_reasons(uint32_t reasons, char *buf, size_t n);

@@ -6,6 +6,7 @@
 
 #include "caps.h"
 #include "evfmt.h"
+#include "nodeguard/enforce.h"
 
 int64_t evfmt_boot_offset_ns(void)
 {
@@ -184,6 +185,25 @@ void evfmt_json_fields(struct jsonw *w, const struct ng_event *ev, int64_t offse
 		caps_list(w, "caps_gained_names",
 			  (ev->anomaly.cur.cap_eff | ev->anomaly.cur.cap_prm) &
 				  ~(ev->anomaly.old.cap_eff | ev->anomaly.old.cap_prm));
+		break;
+	}
+	case NG_EV_ENFORCE: {
+		uint32_t f = ev->enforce.flags;
+
+		jsonw_kv_str(w, "action", ng_enf_action_name(ev->enforce.action));
+		jsonw_kv_u64(w, "rule_id", ev->enforce.rule_id);
+		jsonw_kv_str(w, "hook", ng_kind_name(ev->enforce.hook));
+		jsonw_kv_bool(w, "dry_run", f & NG_ENF_DRY_RUN);
+		jsonw_kv_bool(w, "suppressed", f & NG_ENF_SUPPRESSED);
+		jsonw_kv_bool(w, "protected", f & NG_ENF_PROTECTED);
+		jsonw_kv_bool(w, "failed", f & NG_ENF_FAILED);
+		jsonw_kv_i64(w, "err", ev->enforce.err);
+		jsonw_kv_u64(w, "target_cgroup", ev->enforce.target_cgroup);
+		if (ev->enforce.family) {
+			jsonw_kv_str(w, "daddr", ng_addr_str(ev->enforce.family, ev->enforce.daddr, ab, sizeof(ab)));
+			jsonw_kv_u64(w, "dport", ev->enforce.dport);
+			jsonw_kv_str(w, "protocol", ng_proto_name(ev->enforce.protocol, pb, sizeof(pb)));
+		}
 		break;
 	}
 	case NG_EV_CONNECT:

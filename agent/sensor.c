@@ -13,6 +13,7 @@
 
 #include "nodeguard/event.h"
 #include "nodeguard/credcheck.h"
+#include "nodeguard/enforce.h"
 #include "creds.skel.h"
 #include "net.skel.h"
 #include "process.skel.h"
@@ -55,6 +56,16 @@ static void set_cfg(volatile struct ng_bpf_config *dst, const struct ng_bpf_conf
 static int share_map(struct bpf_map *dst, struct bpf_map *src)
 {
 	return bpf_map__reuse_fd(dst, bpf_map__fd(src));
+}
+
+uint64_t ng_fnv1a(const char *s, size_t n)
+{
+	uint64_t h = NG_FNV_OFFSET;
+	size_t i;
+
+	for (i = 0; i < n && i < NG_PATH_MAX - 1; i++)
+		h = (h ^ (uint8_t)s[i]) * NG_FNV_PRIME;
+	return h;
 }
 
 static uint64_t parse_hex(const char *s)
@@ -125,6 +136,14 @@ static int read_task_state(const char *dir, struct ng_taskstate *st, unsigned *p
 	NSINO("user", st->c.userns);
 	NSINO("pid", *pidns);
 #undef NSINO
+	{
+		char exe[PATH_MAX];
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "%s/exe", dir);
+		n = readlink(path, exe, sizeof(exe) - 1);
+		st->exe_hash = n > 0 ? ng_fnv1a(exe, (size_t)n) : 0;
+	}
 	return 0;
 }
 
@@ -169,6 +188,45 @@ static int seed_tasks(struct sensor *s, const struct ng_features *feat, bool tra
 	}
 	closedir(procd);
 	return n;
+}
+
+/* the kill-rule maps: shared by every sensor object */
+static const char *const enf_maps[] = { "ng_kill_rules", "ng_kill_rate", "ng_protected",
+					"ng_kill_state", "ng_kill_lists" };
+
+static int share_enf_maps(struct bpf_object *dst, struct bpf_object *src)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(enf_maps) / sizeof(enf_maps[0]); i++) {
+		struct bpf_map *d = bpf_object__find_map_by_name(dst, enf_maps[i]);
+		struct bpf_map *m = bpf_object__find_map_by_name(src, enf_maps[i]);
+
+		if (!d || !m || share_map(d, m))
+			return -1;
+	}
+	return 0;
+}
+
+/* pin the kill-rule maps so the compiled policy outlives the agent; an
+ * existing pin of the same shape is reused by libbpf at load */
+static int pin_enf_maps(struct bpf_object *obj, const char *dir)
+{
+	char path[PATH_MAX];
+	size_t i;
+	int err;
+
+	for (i = 0; i < sizeof(enf_maps) / sizeof(enf_maps[0]); i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(obj, enf_maps[i]);
+
+		if (!m)
+			return -ENOENT;
+		snprintf(path, sizeof(path), "%s/%s", dir, enf_maps[i]);
+		err = bpf_map__set_pin_path(m, path);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 #define FAIL(...)                                            \
@@ -225,6 +283,8 @@ struct sensor *sensor_open(const struct sensor_opts *opts, const struct ng_featu
 	set_cfg(&s->proc->rodata->ng_cfg, &cfg);
 	if (opts->ringbuf_bytes)
 		bpf_map__set_max_entries(s->proc->maps.ng_events, opts->ringbuf_bytes);
+	if (opts->pin_dir && (err = pin_enf_maps(s->proc->obj, opts->pin_dir)))
+		FAIL("Failed to set pin paths under %s: %s", opts->pin_dir, strerror(-err));
 	err = ngsk_process__load(s->proc);
 	if (err)
 		FAIL("Failed to load the process sensor: %s", strerror(-err));
@@ -240,7 +300,8 @@ struct sensor *sensor_open(const struct sensor_opts *opts, const struct ng_featu
 	if (share_map(s->creds->maps.ng_events, s->proc->maps.ng_events) ||
 	    share_map(s->creds->maps.ng_counters, s->proc->maps.ng_counters) ||
 	    share_map(s->creds->maps.ng_stash, s->proc->maps.ng_stash) ||
-	    share_map(s->creds->maps.ng_tasks, s->proc->maps.ng_tasks))
+	    share_map(s->creds->maps.ng_tasks, s->proc->maps.ng_tasks) ||
+	    share_enf_maps(s->creds->obj, s->proc->obj))
 		FAIL("Failed to share maps with the credential sensor: %s", strerror(errno));
 	bpf_object__for_each_program(prog, s->creds->obj) {
 		bool raw = !strncmp(bpf_program__section_name(prog), "tp_btf/", 7);
@@ -269,7 +330,8 @@ struct sensor *sensor_open(const struct sensor_opts *opts, const struct ng_featu
 		if (share_map(s->net->maps.ng_events, s->proc->maps.ng_events) ||
 		    share_map(s->net->maps.ng_counters, s->proc->maps.ng_counters) ||
 		    share_map(s->net->maps.ng_stash, s->proc->maps.ng_stash) ||
-		    share_map(s->net->maps.ng_tasks, s->proc->maps.ng_tasks))
+		    share_map(s->net->maps.ng_tasks, s->proc->maps.ng_tasks) ||
+		    share_enf_maps(s->net->obj, s->proc->obj))
 			FAIL("Failed to share maps with the network sensor: %s", strerror(errno));
 		err = ngsk_net__load(s->net);
 		if (err)
@@ -312,6 +374,13 @@ int sensor_poll(struct sensor *s, int timeout_ms)
 	if (n == -EINTR)
 		return 0;
 	return n;
+}
+
+int sensor_map_fd(struct sensor *s, const char *name)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(s->proc->obj, name);
+
+	return m ? bpf_map__fd(m) : -ENOENT;
 }
 
 int sensor_tasks_fd(struct sensor *s)

@@ -21,6 +21,7 @@ struct sensor_opts {
 	uint32_t ringbuf_bytes; /* power of two, >= page size */
 	enum sensor_creds_mode creds_mode;
 	bool no_net;            /* do not attach the network sensors */
+	const char *pin_dir;    /* pin the kill-rule maps here (NULL: not pinned) */
 };
 
 /* return non-zero to stop polling */
@@ -33,6 +34,10 @@ struct sensor *sensor_open(const struct sensor_opts *opts, const struct ng_featu
 			   sensor_event_fn cb, void *ctx, char *errbuf, size_t errlen);
 /* wait up to timeout_ms and dispatch; events handled, or -errno */
 int sensor_poll(struct sensor *s, int timeout_ms);
+/* FNV-1a 64 of a path, as the kernel hashes exec paths (enforce.h) */
+uint64_t ng_fnv1a(const char *s, size_t n);
+/* fd of a map of the sensors by name (ng_kill_rules, ng_protected, ...) */
+int sensor_map_fd(struct sensor *s, const char *name);
 /* fd of the task-state map (tid -> struct ng_taskstate) */
 int sensor_tasks_fd(struct sensor *s);
 /* the fd to add to an epoll set */

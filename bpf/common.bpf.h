@@ -16,6 +16,7 @@
 #include <bpf/bpf_endian.h>
 #include "nodeguard/event.h"
 #include "nodeguard/credcheck.h"
+#include "nodeguard/enforce.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -60,6 +61,45 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ng_taskstate);
 } ng_tasks SEC(".maps");
+
+/* Kill rules compiled from the policy, their rate limits, and cgroups that
+ * must never be acted on (protected namespaces, the agent). Pinned by the
+ * loader so they outlive an agent restart. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NG_KILL_RULES_MAX);
+	__type(key, __u32);
+	__type(value, struct ng_kill_rule);
+} ng_kill_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NG_KILL_RULES_MAX);
+	__type(key, __u32);
+	__type(value, struct ng_kill_rate);
+} ng_kill_rate SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u32);
+} ng_protected SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NG_KILL_RULES_MAX * NG_KILL_LIST_MAX * 2);
+	__type(key, struct ng_kill_list_key);
+	__type(value, __u32);
+} ng_kill_lists SEC(".maps");
+
+/* [0]: how many kill rules are loaded (0: skip the evaluation) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ng_enf_state);
+} ng_kill_state SEC(".maps");
 
 static __always_inline void ng_count(__u32 kind, int what)
 {
@@ -193,31 +233,39 @@ static __always_inline void ng_state_read(struct task_struct *t, struct ng_tasks
 	s->netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
 }
 
-/* Record a legitimate new state (after set*id, exec, for a new child). */
-static __always_inline void ng_state_record(struct task_struct *t, __u32 tid)
+/* Record a legitimate new state (after set*id, exec, for a new child),
+ * keeping the exe hash unless a new one is given. */
+static __always_inline void ng_state_record_exe(struct task_struct *t, __u32 tid, __u64 exe_hash,
+						int set_exe)
 {
-	struct ng_taskstate st;
+	struct ng_taskstate st, *old;
 
 	ng_state_read(t, &st);
+	old = bpf_map_lookup_elem(&ng_tasks, &tid);
+	st.exe_hash = set_exe ? exe_hash : old ? old->exe_hash : 0;
 	bpf_map_update_elem(&ng_tasks, &tid, &st, BPF_ANY);
+}
+
+static __always_inline void ng_state_record(struct task_struct *t, __u32 tid)
+{
+	ng_state_record_exe(t, tid, 0, 0);
 }
 
 static __always_inline void ng_anomaly_emit(struct task_struct *t, __u32 hook, __u32 reasons,
 					    const struct ng_taskstate *old,
 					    const struct ng_taskstate *cur)
 {
-	struct ng_anomaly *e;
-	struct ng_hdr h;
+	struct ng_anomaly *e = bpf_ringbuf_reserve(&ng_events, sizeof(*e), 0);
 
-	/* an escaped task may look like a host task now: report it anyway */
-	if (ng_hdr_fill_scoped(&h, t, NG_EV_ANOMALY, 1))
-		return;
-	e = bpf_ringbuf_reserve(&ng_events, sizeof(*e), 0);
 	if (!e) {
 		ng_count(NG_EV_ANOMALY, 1);
 		return;
 	}
-	e->hdr = h;
+	/* an escaped task may look like a host task now: report it anyway */
+	if (ng_hdr_fill_scoped(&e->hdr, t, NG_EV_ANOMALY, 1)) {
+		bpf_ringbuf_discard(e, 0);
+		return;
+	}
 	e->hdr.size = sizeof(*e);
 	e->reasons = reasons;
 	e->hook = hook;
@@ -231,18 +279,197 @@ static __always_inline void ng_anomaly_emit(struct task_struct *t, __u32 hook, _
 	ng_count(NG_EV_ANOMALY, 0);
 }
 
+/* ---------------------------------------------------------------- kill */
+
+static __always_inline __u64 ng_fnv_step(__u64 h, __u8 c)
+{
+	return (h ^ c) * NG_FNV_PRIME;
+}
+
+static __always_inline int ng_sel_ok(__u8 sel, __u32 v)
+{
+	return sel == NG_SEL_ANY || (sel == NG_SEL_ROOT && v == 0) || (sel == NG_SEL_NONROOT && v != 0);
+}
+
+static __always_inline int ng_kt_ok(__u8 t, int v)
+{
+	return t == NG_KT_ANY || (t == NG_KT_TRUE) == !!v;
+}
+
+struct ng_kill_in {
+	__u32 events;               /* NG_KR_* of this observation */
+	const struct ng_creds *old; /* NULL when unknown */
+	const struct ng_creds *cur;
+	__u32 op;
+	__u32 anomaly;
+	int success;
+	__u64 exe_hash;
+	__u32 hook;                 /* enum ng_kind */
+};
+
+static __always_inline int ng_list_has(__u32 slot, __u32 kind, __u64 h)
+{
+	struct ng_kill_list_key k = { .slot = slot, .kind = kind, .hash = h };
+
+	return bpf_map_lookup_elem(&ng_kill_lists, &k) != NULL;
+}
+
+static __always_inline int ng_kill_rule_match(const struct ng_kill_rule *r, __u32 slot,
+					      const struct ng_kill_in *in, int container)
+{
+	const struct ng_creds *o = in->old, *c = in->cur;
+
+	if (!r->rule_id || !(r->events & in->events))
+		return 0;
+	if ((r->scope == 0 && !container) || (r->scope == 1 && container))
+		return 0;
+	if (r->ops && !(in->op && (r->ops & (1u << in->op))))
+		return 0;
+	if (r->anomaly && !(r->anomaly & in->anomaly))
+		return 0;
+	if (!ng_sel_ok(r->uid, c->uid) || !ng_sel_ok(r->uid_to, c->uid) ||
+	    !ng_sel_ok(r->euid_to, c->euid) || !ng_sel_ok(r->fsuid_to, c->fsuid))
+		return 0;
+	if (r->uid_from || r->euid_from || r->gains_root || r->caps_gained) {
+		int gains;
+		__u64 gained;
+
+		if (!o)
+			return 0;
+		if (!ng_sel_ok(r->uid_from, o->uid) || !ng_sel_ok(r->euid_from, o->euid))
+			return 0;
+		gains = (o->uid && !c->uid) || (o->euid && !c->euid) || (o->suid && !c->suid) ||
+			(o->fsuid && !c->fsuid);
+		if (!ng_kt_ok(r->gains_root, gains))
+			return 0;
+		gained = (c->cap_eff & ~o->cap_eff) | (c->cap_prm & ~o->cap_prm);
+		if (r->caps_gained && !(r->caps_gained & gained))
+			return 0;
+	}
+	if ((in->events & NG_KR_CRED) && !ng_kt_ok(r->success, in->success))
+		return 0;
+	if (r->nbinary && !ng_list_has(slot, NG_KL_BINARY, in->exe_hash))
+		return 0;
+	if (r->nallow && ng_list_has(slot, NG_KL_ALLOW, in->exe_hash))
+		return 0;
+	return 1;
+}
+
+static __always_inline void ng_enforce_emit(struct task_struct *t, __u32 action, __u32 rule_id,
+					    __u32 hook, __u32 flags, int err)
+{
+	struct ng_enforce *e = bpf_ringbuf_reserve(&ng_events, sizeof(*e), 0);
+
+	if (!e) {
+		ng_count(NG_EV_ENFORCE, 1);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	if (ng_hdr_fill_scoped(&e->hdr, t, NG_EV_ENFORCE, 1)) {
+		bpf_ringbuf_discard(e, 0);
+		return;
+	}
+	e->hdr.size = sizeof(*e);
+	e->action = action;
+	e->rule_id = rule_id;
+	e->hook = hook;
+	e->flags = flags;
+	e->err = err;
+	e->target_cgroup = e->hdr.cgroup_id;
+	bpf_ringbuf_submit(e, 0);
+	ng_count(NG_EV_ENFORCE, 0);
+}
+
+struct ng_kill_loop {
+	struct task_struct *t;
+	const struct ng_kill_in *in;
+	int container;
+	__u64 cg;
+	int done;
+};
+
+/* one rule slot per bpf_loop iteration: verified once, not 32 times */
+static int ng_kill_step(__u32 i, void *ctx)
+{
+	struct ng_kill_loop *lc = ctx;
+	struct ng_kill_rule *r;
+	struct ng_kill_rate *rt;
+	__u32 k = i, flags;
+	__u64 now;
+	int err = 0;
+
+	r = bpf_map_lookup_elem(&ng_kill_rules, &k);
+	if (!r || !r->rule_id)
+		return 1; /* rules are packed: the first empty slot ends the list */
+	if (!ng_kill_rule_match(r, k, lc->in, lc->container))
+		return 0;
+	flags = r->dry_run ? NG_ENF_DRY_RUN : 0;
+	if (bpf_map_lookup_elem(&ng_protected, &lc->cg))
+		flags |= NG_ENF_PROTECTED;
+	rt = bpf_map_lookup_elem(&ng_kill_rate, &k);
+	if (rt && r->rate_per_min && !(flags & (NG_ENF_PROTECTED | NG_ENF_DRY_RUN))) {
+		now = bpf_ktime_get_boot_ns();
+		if (now - rt->window_start_ns > 60000000000ULL) {
+			rt->window_start_ns = now;
+			rt->count = 0;
+		}
+		if (rt->count >= r->rate_per_min)
+			flags |= NG_ENF_SUPPRESSED;
+		else
+			rt->count++;
+	}
+	if (!(flags & (NG_ENF_DRY_RUN | NG_ENF_PROTECTED | NG_ENF_SUPPRESSED))) {
+		err = bpf_send_signal(9);
+		if (err)
+			flags |= NG_ENF_FAILED;
+	}
+	ng_enforce_emit(lc->t, NG_ENF_KILL, r->rule_id, lc->in->hook, flags, err);
+	lc->done = 1;
+	return 1; /* one kill is enough */
+}
+
+/*
+ * Kill the current task if a kill rule says so. The signal is queued now and
+ * delivered before the task runs another user-space instruction.
+ */
+static __always_inline void ng_kill_eval(struct task_struct *t, const struct ng_kill_in *in)
+{
+	__u32 zero = 0, pidns = 0, nspid = 0, mntns;
+	struct ng_enf_state *st = bpf_map_lookup_elem(&ng_kill_state, &zero);
+	struct ng_kill_loop lc = { .t = t, .in = in };
+
+	if (!st || !st->n_kill)
+		return;
+	if (ng_cfg.self_pid && (__u32)(bpf_get_current_pid_tgid() >> 32) == ng_cfg.self_pid)
+		return;
+	ng_task_pidns(t, &pidns, &nspid);
+	mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
+	lc.container = (pidns && pidns != ng_cfg.host_pidns) || (mntns && mntns != ng_cfg.host_mntns);
+	lc.cg = bpf_get_current_cgroup_id();
+	bpf_loop(NG_KILL_RULES_MAX, ng_kill_step, &lc, 0);
+}
+
 /*
  * Compare the task's state with the last one recorded, report a difference
  * nothing explains, then record the current state so a change is reported
  * once. A task without a record is recorded if it is in scope.
  * Returns the anomaly reasons (0 if none).
  */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ng_taskstate);
+} ng_scratch SEC(".maps");
+
 static __always_inline __u32 ng_task_check(struct task_struct *t, __u32 hook)
 {
-	__u32 tid = BPF_CORE_READ(t, pid), reasons = 0;
-	struct ng_taskstate *old, cur;
+	__u32 tid = BPF_CORE_READ(t, pid), reasons = 0, zero = 0;
+	struct ng_taskstate *old, *cur = bpf_map_lookup_elem(&ng_scratch, &zero);
 
 	if (ng_cfg.self_pid && BPF_CORE_READ(t, tgid) == ng_cfg.self_pid)
+		return 0;
+	if (!cur)
 		return 0;
 	old = bpf_map_lookup_elem(&ng_tasks, &tid);
 	if (!old) {
@@ -250,11 +477,22 @@ static __always_inline __u32 ng_task_check(struct task_struct *t, __u32 hook)
 			ng_state_record(t, tid);
 		return 0;
 	}
-	ng_state_read(t, &cur);
-	reasons = ng_credcheck(old, &cur, ng_cfg.host_userns, ng_cfg.host_mntns, ng_cfg.host_netns);
+	ng_state_read(t, cur);
+	cur->exe_hash = old->exe_hash;
+	reasons = ng_credcheck(old, cur, ng_cfg.host_userns, ng_cfg.host_mntns, ng_cfg.host_netns);
 	if (reasons) {
-		ng_anomaly_emit(t, hook, reasons, old, &cur);
-		bpf_map_update_elem(&ng_tasks, &tid, &cur, BPF_ANY);
+		struct ng_kill_in in = {
+			.events = NG_KR_ANOMALY, .anomaly = reasons, .success = 1,
+			.exe_hash = cur->exe_hash, .hook = hook,
+		};
+
+		ng_anomaly_emit(t, hook, reasons, old, cur);
+		bpf_map_update_elem(&ng_tasks, &tid, cur, BPF_ANY);
+		/* the transition itself is described by the anomaly reasons, so kill
+		 * rules for anomalies match on those, not on old/new ids */
+		in.cur = &cur->c;
+		in.old = NULL;
+		ng_kill_eval(t, &in);
 	}
 	return reasons;
 }

@@ -66,25 +66,37 @@ static __always_inline int report_exit(__u32 op, __s64 ret)
 		bpf_map_delete_elem(&ng_stash, &tid);
 		return 0;
 	}
-	e = bpf_ringbuf_reserve(&ng_events, sizeof(*e), 0);
-	if (!e) {
-		ng_count(NG_EV_CRED, 1);
+	{
+		struct ng_taskstate *ts = bpf_map_lookup_elem(&ng_tasks, &tid);
+		struct ng_creds oldc = st->old, newc;
+		struct ng_kill_in in = { .events = NG_KR_CRED, .op = op, .success = ret >= 0,
+					 .hook = NG_EV_CRED };
+
+		ng_read_creds(BPF_CORE_READ(t, cred), &newc);
+		in.old = &oldc;
+		in.cur = &newc;
+		in.exe_hash = ts ? ts->exe_hash : 0;
+		e = bpf_ringbuf_reserve(&ng_events, sizeof(*e), 0);
+		if (!e) {
+			ng_count(NG_EV_CRED, 1);
+		} else {
+			e->hdr = h;
+			e->hdr.size = sizeof(*e);
+			e->old = oldc;
+			e->cur = newc;
+			e->op = op;
+			e->_pad0 = 0;
+			e->ret = ret;
+			e->args[0] = st->args[0];
+			e->args[1] = st->args[1];
+			e->args[2] = st->args[2];
+			bpf_ringbuf_submit(e, 0);
+			ng_count(NG_EV_CRED, 0);
+		}
 		bpf_map_delete_elem(&ng_stash, &tid);
-		return 0;
+		/* after the report, so user space sees the change, then the kill */
+		ng_kill_eval(t, &in);
 	}
-	e->hdr = h;
-	e->hdr.size = sizeof(*e);
-	e->old = st->old;
-	ng_read_creds(BPF_CORE_READ(t, cred), &e->cur);
-	e->op = op;
-	e->_pad0 = 0;
-	e->ret = ret;
-	e->args[0] = st->args[0];
-	e->args[1] = st->args[1];
-	e->args[2] = st->args[2];
-	bpf_ringbuf_submit(e, 0);
-	ng_count(NG_EV_CRED, 0);
-	bpf_map_delete_elem(&ng_stash, &tid);
 	return 0;
 }
 

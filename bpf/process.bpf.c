@@ -25,11 +25,29 @@ static __always_inline int fd_is_socket(struct file **fds, unsigned int max_fds,
 	return (mode & S_IFMT) == S_IFSOCK;
 }
 
+struct fnv_ctx {
+	const char *s;
+	__u64 h;
+};
+
+static int fnv_step(__u32 i, void *ctx)
+{
+	struct fnv_ctx *fc = ctx;
+	char c = 0;
+
+	if (i >= NG_PATH_MAX)
+		return 1;
+	bpf_probe_read_kernel(&c, 1, fc->s + i);
+	fc->h = ng_fnv_step(fc->h, (__u8)c);
+	return 0;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(ng_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct task_struct *t = p;
 	__u32 zero = 0, tid, argv_max, flen, alen;
+	__u64 exe_hash = 0;
 	struct ng_stash *st;
 	struct ng_exec *e;
 	struct mm_struct *mm;
@@ -42,17 +60,36 @@ int BPF_PROG(ng_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	long n;
 	char name[6];
 
-	/* the exec's own credential change is legitimate: record it (the state
-	 * before it was checked at execve entry) */
-	tid = BPF_CORE_READ(t, pid);
-	if (bpf_map_lookup_elem(&ng_tasks, &tid) || ng_task_in_scope(t))
-		ng_state_record(t, tid);
-
 	e = bpf_map_lookup_elem(&ng_exec_heap, &zero);
 	if (!e)
 		return 0;
-	if (ng_hdr_fill(&e->hdr, t, NG_EV_EXEC))
+	tid = BPF_CORE_READ(t, pid);
+	/* the path as exec'ed, hashed for the in-kernel kill allow-lists */
+	n = bpf_probe_read_kernel_str(e->data, NG_PATH_MAX, BPF_CORE_READ(bprm, filename));
+	{
+		struct fnv_ctx fc = { .s = e->data, .h = NG_FNV_OFFSET };
+
+		bpf_loop(n > 1 ? (__u32)(n - 1) : 0, fnv_step, &fc, 0);
+		exe_hash = fc.h;
+	}
+	/* the exec's own credential change is legitimate: record it (the state
+	 * before it was checked at execve entry) */
+	if (bpf_map_lookup_elem(&ng_tasks, &tid) || ng_task_in_scope(t))
+		ng_state_record_exe(t, tid, exe_hash, 1);
+
+	if (ng_hdr_fill(&e->hdr, t, NG_EV_EXEC)) {
+		/* out of scope for the stream, but a host-scoped kill rule may apply */
+		struct ng_creds cur;
+		struct ng_kill_in in = { .events = NG_KR_EXEC, .success = 1, .hook = NG_EV_EXEC,
+					 .exe_hash = exe_hash };
+
+		ng_read_creds(BPF_CORE_READ(t, cred), &cur);
+		if (cur.euid != cur.uid || cur.egid != cur.gid)
+			in.events |= NG_KR_SETUID_EXEC;
+		in.cur = &cur;
+		ng_kill_eval(t, &in);
 		return 0;
+	}
 
 	tid = e->hdr.tid;
 	e->eflags = 0;
@@ -101,8 +138,7 @@ int BPF_PROG(ng_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	    name[4] == 'd' && name[5] == ':')
 		e->eflags |= NG_EXEC_MEMFD;
 
-	/* filename, then argv right behind it */
-	n = bpf_probe_read_kernel_str(e->data, NG_PATH_MAX, BPF_CORE_READ(bprm, filename));
+	/* filename (read above), then argv right behind it */
 	if (n <= 0)
 		n = 1;
 	if (n >= NG_PATH_MAX)
@@ -149,6 +185,17 @@ int BPF_PROG(ng_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		ng_count(NG_EV_EXEC, 1);
 	else
 		ng_count(NG_EV_EXEC, 0);
+
+	{
+		struct ng_kill_in in = { .events = NG_KR_EXEC, .success = 1, .hook = NG_EV_EXEC,
+					 .exe_hash = exe_hash, .cur = &e->cur };
+
+		if (e->eflags & (NG_EXEC_SETUID | NG_EXEC_SETGID | NG_EXEC_CAPS_GAINED | NG_EXEC_SECURE))
+			in.events |= NG_KR_SETUID_EXEC;
+		if (e->eflags & NG_EXEC_OLD_KNOWN)
+			in.old = &e->old;
+		ng_kill_eval(t, &in);
+	}
 	return 0;
 }
 

@@ -21,6 +21,7 @@ struct ng_taskstate {
 	struct ng_creds c;
 	__u32 mntns;
 	__u32 netns;
+	__u64 exe_hash;   /* FNV-1a 64 of the path the task last exec'ed (enforce.h) */
 };
 
 /* ng_anomaly.reasons */

@@ -35,15 +35,22 @@ struct ng_kill_rule {
 	__u32 anomaly;      /* NG_AN_*, 0 any */
 	__u8 uid, uid_from, uid_to, euid_from; /* enum ng_sel */
 	__u8 euid_to, fsuid_to, gains_root, success; /* ng_sel, ng_sel, ng_ktri, ng_ktri */
-	__u32 nbinary;      /* binary[] used: the exe must be one of them */
-	__u32 nallow;       /* allow[] used: these exes are exempt */
+	__u32 nbinary;      /* >0: the exe must be in ng_kill_lists (slot, BINARY) */
+	__u32 nallow;       /* >0: exes in ng_kill_lists (slot, ALLOW) are exempt */
 	__u32 rate_per_min; /* kills per minute for this rule, 0 unlimited */
 	__u32 _pad0;
 	__u64 caps_gained;  /* any of these gained, 0 any */
-	__u64 binary[NG_KILL_LIST_MAX]; /* FNV-1a 64 of exact exec paths */
-	__u64 allow[NG_KILL_LIST_MAX];
 };
-_Static_assert(sizeof(struct ng_kill_rule) == 48 + 16 + 256, "ng_kill_rule ABI");
+_Static_assert(sizeof(struct ng_kill_rule) == 56, "ng_kill_rule ABI");
+
+/* ng_kill_lists key: exact exec paths (FNV-1a 64) a rule requires or exempts */
+#define NG_KL_BINARY 1
+#define NG_KL_ALLOW 2
+struct ng_kill_list_key {
+	__u32 slot;
+	__u32 kind;
+	__u64 hash;
+};
 
 struct ng_kill_rate {
 	__u64 window_start_ns;

@@ -33,6 +33,7 @@ enum ng_kind {
 	NG_EV_CONNECT = 5,
 	NG_EV_SENDMSG = 6,
 	NG_EV_ANOMALY = 7, /* a state change no traced syscall explains */
+	NG_EV_ENFORCE = 8, /* the kernel enforced (struct ng_enforce, enforce.h) */
 	NG_EV_KIND_MAX, /* counters are indexed by kind */
 };
 

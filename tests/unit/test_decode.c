@@ -888,7 +888,7 @@ static void test_kind_names(void **state)
 		[NG_EV_EXEC] = "exec",       [NG_EV_FORK] = "fork",
 		[NG_EV_EXIT] = "exit",       [NG_EV_CRED] = "cred",
 		[NG_EV_CONNECT] = "connect", [NG_EV_SENDMSG] = "sendmsg",
-		[NG_EV_ANOMALY] = "anomaly",
+		[NG_EV_ANOMALY] = "anomaly", [NG_EV_ENFORCE] = "enforce",
 	};
 	unsigned k;
 
