@@ -376,6 +376,11 @@ int sensor_poll(struct sensor *s, int timeout_ms)
 	return n;
 }
 
+int sensor_add_ringbuf(struct sensor *s, int map_fd)
+{
+	return ring_buffer__add(s->rb, map_fd, on_record, s);
+}
+
 int sensor_map_fd(struct sensor *s, const char *name)
 {
 	struct bpf_map *m = bpf_object__find_map_by_name(s->proc->obj, name);

@@ -34,6 +34,8 @@ struct sensor *sensor_open(const struct sensor_opts *opts, const struct ng_featu
 			   sensor_event_fn cb, void *ctx, char *errbuf, size_t errlen);
 /* wait up to timeout_ms and dispatch; events handled, or -errno */
 int sensor_poll(struct sensor *s, int timeout_ms);
+/* deliver records of another ring buffer (the enforcer's) through the same callback */
+int sensor_add_ringbuf(struct sensor *s, int map_fd);
 /* FNV-1a 64 of a path, as the kernel hashes exec paths (enforce.h) */
 uint64_t ng_fnv1a(const char *s, size_t n);
 /* fd of a map of the sensors by name (ng_kill_rules, ng_protected, ...) */

@@ -108,6 +108,8 @@ struct ng_isolation {
 	__u64 since_ns;
 	__u32 rule_id;
 	__u32 flags;
+	__u64 dropped_packets;  /* cgroup_skb drops (atomic adds) */
+	__u64 denied_connects;  /* connect/sendmsg refused */
 };
 
 /* counters that let the hot path skip work when nothing is configured */
