@@ -1,0 +1,28 @@
+# `make bench`: overhead of `nodeguard trace` on container workloads, agent vs
+# no agent, interleaved. A benchmark, not a pass/fail test: it reports ratios
+# against the targets and writes tests/bench/results/{bench-<ts>,latest}.json.
+#
+#   make bench                          K=6 rounds per condition, ~5 minutes
+#   make bench BENCH_ROUNDS=8 BENCH_SCALE=0.5
+#   make bench BENCH_PROFILE=1          + per-BPF-program ns/run (bpf_stats)
+#
+# See tests/bench/run_bench.sh for every knob.
+
+BENCH_BINS := $(BUILD)/tests/bench-storm $(BUILD)/tests/bench-tiny
+
+$(BUILD)/tests/bench-storm: tests/bench/storm.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@
+
+# no libc, no loader: the exec storm measures the kernel's exec path
+$(BUILD)/tests/bench-tiny: tests/bench/tiny.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -static -nostdlib -ffreestanding -fno-stack-protector -fno-pie -no-pie \
+		-Wall -Werror $< -o $@
+
+tests-build: $(BENCH_BINS)
+
+.PHONY: bench
+bench: nodeguard $(BENCH_BINS)
+	BENCH_STORM=$(BUILD)/tests/bench-storm BENCH_TINY=$(BUILD)/tests/bench-tiny \
+		NODEGUARD=./nodeguard tests/bench/run_bench.sh
