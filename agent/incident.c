@@ -716,17 +716,28 @@ static int write_severity(struct incmgr *m, const struct incident *inc, uint64_t
 static int write_status(struct incmgr *m, const struct incident *inc, const char *reason,
 			uint64_t ts)
 {
+	char d[24];
 	size_t i;
 
 	rec_begin(m, "status", inc, ts);
 	jsonw_kv_str(&m->w, "status", inc_status_name(inc->status));
 	jsonw_kv_str(&m->w, "reason", reason ? reason : "");
-	/* final repeat counts, so no count is lost to repeat coalescing */
+	/* final repeat counts and times, so nothing is lost to repeat coalescing,
+	 * and what the bounds dropped */
 	jsonw_key(&m->w, "counts");
 	jsonw_arr_open(&m->w);
 	for (i = 0; i < inc->nentries; i++)
 		jsonw_u64_val(&m->w, inc->entries[i].count);
 	jsonw_arr_close(&m->w);
+	jsonw_key(&m->w, "last_seen_ns");
+	jsonw_arr_open(&m->w);
+	for (i = 0; i < inc->nentries; i++) {
+		snprintf(d, sizeof(d), "%" PRIu64, inc->entries[i].last_ns);
+		jsonw_str_val(&m->w, d);
+	}
+	jsonw_arr_close(&m->w);
+	jsonw_kv_u64(&m->w, "timeline_dropped", inc->entries_dropped);
+	jsonw_kv_u64(&m->w, "processes_dropped", inc->procs_dropped);
 	jsonw_obj_close(&m->w);
 	return emit(m);
 }
@@ -867,7 +878,7 @@ int incmgr_detect(struct incmgr *m, const struct inc_detection *d, struct incide
 	}
 	e2 = add_entry(inc, &e);
 	if (e2 == -ENOSPC)
-		return err; /* counted in entries_dropped */
+		return err ? err : -ENOSPC; /* counted in entries_dropped, not journaled */
 	if (e2)
 		return e2;
 	e2 = write_detection(m, inc, inc->nentries - 1);
@@ -1019,6 +1030,7 @@ int incmgr_apply_record(struct incmgr *m, const cJSON *rec)
 	const char *type = jstr(rec, "rec"), *id = jstr(rec, "incident");
 	struct incident *inc;
 	uint64_t ts = ju64(rec, "ts_ns");
+	bool bump;
 
 	if (!type || !id)
 		return -EBADMSG;
@@ -1061,10 +1073,10 @@ int incmgr_apply_record(struct incmgr *m, const cJSON *rec)
 	if (!inc)
 		return -EBADMSG; /* a change to an incident we never saw open */
 	/* as live: actions and closing do not move last_ns (incmgr_action,
-	 * incmgr_set_status) */
-	if (ts > inc->last_ns && strcmp(type, "action") &&
-	    !(!strcmp(type, "status") && inc_status_from_name(jstr(rec, "status")) == INC_CLOSED))
-		inc->last_ns = ts;
+	 * incmgr_set_status); a record that is rejected or not understood moves
+	 * nothing (bump is applied on the success paths below) */
+	bump = ts > inc->last_ns && strcmp(type, "action") &&
+	       !(!strcmp(type, "status") && inc_status_from_name(jstr(rec, "status")) == INC_CLOSED);
 
 	if (!strcmp(type, "proc")) {
 		struct inc_proc p;
@@ -1074,6 +1086,8 @@ int incmgr_apply_record(struct incmgr *m, const cJSON *rec)
 			return -EBADMSG;
 		add_proc(inc, &p, &added);
 		proc_clear(&p);
+		if (bump)
+			inc->last_ns = ts;
 		return 0;
 	}
 	if (!strcmp(type, "detection")) {
@@ -1082,6 +1096,8 @@ int incmgr_apply_record(struct incmgr *m, const cJSON *rec)
 
 		if (entry_from_json(cJSON_GetObjectItemCaseSensitive(rec, "detection"), &e))
 			return -EBADMSG;
+		if (bump)
+			inc->last_ns = ts;
 		if (ju64(rec, "entry") < inc->nentries) {
 			entry_clear(&e);
 			return 0; /* already known (from a snapshot) */
@@ -1097,6 +1113,8 @@ int incmgr_apply_record(struct incmgr *m, const cJSON *rec)
 
 		if (idx >= inc->nentries)
 			return -EBADMSG;
+		if (bump)
+			inc->last_ns = ts;
 		if (count > inc->entries[idx].count)
 			inc->entries[idx].count = (uint32_t)count;
 		if (ts > inc->entries[idx].last_ns)
@@ -1108,6 +1126,8 @@ int incmgr_apply_record(struct incmgr *m, const cJSON *rec)
 
 		if (s < 0)
 			return -EBADMSG;
+		if (bump)
+			inc->last_ns = ts;
 		inc->severity = (enum ng_severity)s;
 		replace_str(&inc->severity_reason, jstr(rec, "reason"));
 		return 0;
@@ -1119,12 +1139,29 @@ int incmgr_apply_record(struct incmgr *m, const cJSON *rec)
 
 		if (s < 0)
 			return -EBADMSG;
+		if (bump)
+			inc->last_ns = ts;
 		inc->status = (enum inc_status)s;
 		cJSON_ArrayForEach(it, counts) {
 			if (i < inc->nentries && cJSON_IsNumber(it) && it->valuedouble > inc->entries[i].count)
 				inc->entries[i].count = (uint32_t)it->valuedouble;
 			i++;
 		}
+		i = 0;
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(rec, "last_seen_ns")) {
+			uint64_t ns = cJSON_IsString(it) ? strtoull(it->valuestring, NULL, 10) : 0;
+
+			if (i < inc->nentries && ns > inc->entries[i].last_ns)
+				inc->entries[i].last_ns = ns;
+			/* the incident saw what its entries saw */
+			if (i < inc->nentries && inc->entries[i].last_ns > inc->last_ns)
+				inc->last_ns = inc->entries[i].last_ns;
+			i++;
+		}
+		if (ju64(rec, "timeline_dropped") > inc->entries_dropped)
+			inc->entries_dropped = ju64(rec, "timeline_dropped");
+		if (ju64(rec, "processes_dropped") > inc->procs_dropped)
+			inc->procs_dropped = ju64(rec, "processes_dropped");
 		return 0;
 	}
 	if (!strcmp(type, "action")) {

@@ -133,7 +133,9 @@ void incmgr_set_window(struct incmgr *m, uint32_t window_s);
 
 /* Join the open incident with the same key within the window, or open one.
  * *out is the incident; *opened tells whether it is new. 0, or -errno when
- * the journal write failed (the in-memory incident is still updated). */
+ * the journal write failed (the in-memory incident is still updated), or
+ * -ENOSPC when the timeline is full (INC_MAX_ENTRIES): the detection is only
+ * counted in entries_dropped, and has no journal record. */
 int incmgr_detect(struct incmgr *m, const struct inc_detection *d, struct incident **out,
 		  bool *opened);
 /* record an action on an incident (intent, result, release) */

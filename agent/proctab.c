@@ -196,7 +196,10 @@ bool proctab_join_argv(const char *argv, size_t n, char *out, size_t outsz)
 		return n > 0;
 	for (i = 0; i < n; i++) {
 		if (o + 1 >= outsz) {
-			trunc = true;
+			/* only trailing separators left: nothing is lost */
+			while (i < n && !argv[i])
+				i++;
+			trunc = i < n;
 			break;
 		}
 		out[o++] = argv[i] ? argv[i] : ' ';
@@ -420,9 +423,10 @@ static int seed_one(struct proctab *t, const char *procroot, const char *pidstr,
 	snprintf(path, sizeof(path), "%s/stat", dir);
 	if (read_file(path, buf, sizeof(buf), NULL))
 		return -ENOENT;
-	/* comm may contain ')' and spaces: parse after the last ')' */
+	/* comm may contain ')' and spaces: parse after the last ')', which must
+	 * not end the text (rp + 2 would be past the terminator) */
 	rp = strrchr(buf, ')');
-	if (!rp || sscanf(rp + 2, "%*c %u %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+	if (!rp || !rp[1] || sscanf(rp + 2, "%*c %u %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
 			  &ppid, &start) != 2)
 		return -EBADMSG;
 	p = proc_insert(t, pid);

@@ -38,3 +38,7 @@ unit-valgrind: $(UNIT_BINS)
 -include tests/unit/container.mk
 -include tests/unit/policy.mk
 -include tests/unit/report.mk
+-include tests/unit/rules.mk
+-include tests/unit/credcheck.mk
+-include tests/unit/incident.mk
+-include tests/unit/proctab.mk

@@ -1,0 +1,21 @@
+# agent/rules.c unit tests (cmocka, no root): every match key, exceptions,
+# and the embedded default policy against attack shapes and benign twins.
+# Included at the end of tests/unit/unit.mk, after its UNIT_BINS rules: the
+# binary has its own rule and is added to UNIT_BINS and to the unit targets.
+
+ifndef NG_RULES_UNIT_MK
+NG_RULES_UNIT_MK := 1
+
+RULES_UNIT_BIN := $(BUILD)/tests/test_rules
+UNIT_BINS += $(RULES_UNIT_BIN)
+
+$(RULES_UNIT_BIN): tests/unit/test_rules.c $(BUILD)/agent/rules.o $(BUILD)/agent/policy.o \
+		   $(BUILD)/agent/caps.o $(BUILD)/agent/default_policy.o agent/rules.h \
+		   agent/policy.h agent/caps.h include/nodeguard/event.h \
+		   include/nodeguard/credcheck.h | $(BUILD)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(filter %.c %.o,$^) -o $@ $(UNIT_LDLIBS)
+
+unit unit-valgrind: $(RULES_UNIT_BIN)
+
+endif
