@@ -208,8 +208,13 @@ int BPF_PROG(ng_fork, struct task_struct *parent, struct task_struct *child)
 
 	/* the child starts with a copy of the parent's credentials */
 	ng_task_check(parent, NG_EV_FORK);
-	if (bpf_map_lookup_elem(&ng_tasks, &ptid))
-		ng_state_record(child, ctid);
+	{
+		struct ng_taskstate *ps = bpf_map_lookup_elem(&ng_tasks, &ptid);
+
+		/* and runs the same executable: keep its hash for the kill allow-lists */
+		if (ps)
+			ng_state_record_exe(child, ctid, ps->exe_hash, 1);
+	}
 
 	/* threads share the process entry: only new thread groups matter */
 	if (ctid != BPF_CORE_READ(child, tgid))
