@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "ctl.h"
+#include "enforce.h"
 #include "evfmt.h"
 #include "jsonw.h"
 #include "log.h"
@@ -384,6 +386,83 @@ static int cmd_probe(int argc, char **argv)
 	return f.btf && f.ringbuf && f.tp_btf ? 0 : 1;
 }
 
+/* ---------------------------------------------------------------- uninstall */
+
+static void uninstall_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: nodeguard uninstall [--force] [--socket PATH] [--pin-dir DIR]\n"
+		"  removes every pinned object (links detach, maps go) under DIR\n"
+		"  (default " NG_PIN_DIR "): isolation, deny tables and kill rules stop\n"
+		"  --force        even while an agent answers on the control socket\n"
+		"  --socket PATH  the agent's control socket (default $NODEGUARD_SOCKET, else\n"
+		"                 " CTL_DEFAULT_PATH ")\n"
+		"  --pin-dir DIR  the pinned state (default " NG_PIN_DIR ")\n");
+}
+
+static int cmd_uninstall(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "pin-dir", required_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *sock = getenv("NODEGUARD_SOCKET"), *pin = NG_PIN_DIR;
+	char reply[512];
+	bool force = false;
+	size_t removed = 0;
+	int c, err;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "fh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'f': force = true; break;
+		case 'S': sock = optarg; break;
+		case 'P': pin = optarg; break;
+		case 'h': uninstall_usage(stdout); return 0;
+		default: uninstall_usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		log_err("uninstall: unexpected argument '%s'", argv[optind]);
+		uninstall_usage(stderr);
+		return 2;
+	}
+	if (!sock || !*sock)
+		sock = CTL_DEFAULT_PATH;
+	if (strlen(pin) >= 256 || pin[0] != '/') {
+		log_err("--pin-dir: want an absolute path");
+		return 2;
+	}
+	if (geteuid() != 0) {
+		log_err("nodeguard uninstall needs root (it removes pinned BPF objects); run it with sudo");
+		return 1;
+	}
+	/* an agent that answers (or listens but is busy) would lose its
+	 * enforcement under its feet */
+	err = ctl_request(sock, "{\"v\":1,\"cmd\":\"status\",\"who\":\"nodeguard uninstall\"}",
+			  reply, sizeof(reply), 3000);
+	if (!err || err == -ETIMEDOUT || err == -EPROTO || err == -EMSGSIZE || err == -ECONNRESET) {
+		if (!force) {
+			log_err("an agent is running (%s on %s): stop it first, or use --force",
+				err ? strerror(-err) : "it answers", sock);
+			return 1;
+		}
+		log_warn("an agent is running (%s on %s): removing its pinned state anyway (--force)",
+			 err ? strerror(-err) : "it answers", sock);
+	}
+	err = enforcer_uninstall(pin, &removed);
+	if (err) {
+		log_err("Failed to remove every pinned object under %s: %s (%zu removed)", pin,
+			strerror(-err), removed);
+		return 1;
+	}
+	printf("removed %zu pinned object%s under %s\n", removed, removed == 1 ? "" : "s", pin);
+	return 0;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -393,6 +472,7 @@ static void usage(FILE *out)
 		"  trace [--json] [--all] [--duration S]   stream decoded kernel events\n"
 		"  policy check [FILE]                     validate a policy: FILE:LINE:COL: errors\n"
 		"  probe                                   what this kernel supports, which attach points are used\n"
+		"  uninstall [--force]                     remove every pinned object under " NG_PIN_DIR "\n"
 		"  version                                 print the version\n"
 		"Run 'nodeguard COMMAND --help' for a command's options.\n",
 		NG_VERSION);
@@ -416,6 +496,8 @@ int main(int argc, char **argv)
 		return cmd_trace(argc - 1, argv + 1);
 	if (!strcmp(cmd, "probe"))
 		return cmd_probe(argc - 1, argv + 1);
+	if (!strcmp(cmd, "uninstall"))
+		return cmd_uninstall(argc - 1, argv + 1);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("nodeguard %s (event ABI %d)\n", NG_VERSION, NG_ABI_VERSION);
 		return 0;

@@ -1,39 +1,74 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * nodeguardctl: read the node's incident journal.
+ * nodeguardctl: read the node's incident journal, and act by hand through
+ * the running agent.
  *
  *   nodeguardctl list [--since DURATION|RFC3339] [--severity S] [--pod NS/NAME]
  *                     [--status S] [--json] [--dir DIR]
  *   nodeguardctl show ID [--dir DIR]
  *   nodeguardctl report ID [--format json|md|html] [-o FILE] [--dir DIR]
+ *   nodeguardctl isolate|freeze|kill-container --container ID [--socket PATH]
+ *   nodeguardctl release INCIDENT | --container ID [--socket PATH] [--dir DIR]
+ *   nodeguardctl status [--socket PATH]
  *
- * It only reads: the journal is replayed into memory (no lock is taken, so
- * it works next to a running agent, and without root when the files are
- * readable). Exit status: 0 ok, 1 not found or an error, 2 usage.
+ * list/show/report only read: the journal is replayed into memory (no lock
+ * is taken, so they work next to a running agent, and without root when the
+ * files are readable). The actions go to the agent over its control socket
+ * (agent/ctl.h), so they pass the same guardrails and land in the same
+ * journal as automatic ones. Only release also works with the agent down:
+ * it takes the journal's lock (proof that no agent runs), lifts what the
+ * journal says is still in place on the pinned state, and journals that.
+ * Exit status: 0 ok, 1 not found, refused or an error, 2 usage.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "container.h"
+#include "ctl.h"
+#include "enforce.h"
+#include "journal.h"
+#include "log.h"
+#include "probe.h"
 #include "report.h"
+#include "respond.h"
 
 #define DEFAULT_DIR "/var/lib/nodeguard"
 #define EXIT_NOTFOUND 1
 #define EXIT_USAGE 2
 #define ARG_MAX_LEN 512
+/* a manual action may take the agent a moment (freeze, kill); the agent's
+ * loop picks requests up within a fraction of a second */
+#define REQUEST_TIMEOUT_MS 15000
+#define NOT_RUNNING "the agent is not running; start it to act through the guarded path"
 
-enum { OPT_SINCE = 256, OPT_SEVERITY, OPT_POD, OPT_STATUS, OPT_JSON, OPT_DIR, OPT_FORMAT };
+enum {
+	OPT_SINCE = 256,
+	OPT_SEVERITY,
+	OPT_POD,
+	OPT_STATUS,
+	OPT_JSON,
+	OPT_DIR,
+	OPT_FORMAT,
+	OPT_CONTAINER,
+	OPT_SOCKET,
+};
 
 static const char usage_text[] =
 	"Usage: nodeguardctl COMMAND [OPTIONS]\n"
 	"\n"
-	"Commands:\n"
+	"Reading the journal:\n"
 	"  list [--since DURATION|TIME] [--severity S] [--pod NS/NAME] [--status S] [--json]\n"
 	"        one line per incident: id, severity, status, first seen, pod (or short\n"
 	"        container id, or host), top rule (+ further timeline entries)\n"
@@ -47,16 +82,42 @@ static const char usage_text[] =
 	"  report ID [--format json|md|html|text] [-o FILE]\n"
 	"        a full report (default: md) to stdout or FILE (created 0600)\n"
 	"\n"
+	"Acting by hand (root; through the running agent, with the same guardrails\n"
+	"and journal as automatic actions):\n"
+	"  isolate --container ID\n"
+	"        cut the container off the network (loopback and the allow-list stay)\n"
+	"  freeze --container ID\n"
+	"        freeze every process of the container (cgroup.freeze)\n"
+	"  kill-container --container ID\n"
+	"        kill every process of the container\n"
+	"        Each opens an incident for the container, or joins its open one, and\n"
+	"        prints it. ID: the full container id or a unique prefix of it, at least\n"
+	"        12 hex digits. With the agent down these fail: start the agent first.\n"
+	"  release INCIDENT\n"
+	"  release --container ID\n"
+	"        lift isolate, freeze and deny of the incident (ID or a unique prefix)\n"
+	"        or of every incident of the container, and journal who released it.\n"
+	"        With the agent down, release acts itself: it locks the journal (--dir),\n"
+	"        undoes the still-active actions the journal records on the pinned state\n"
+	"        under " NG_PIN_DIR " and the cgroup tree, and journals the release.\n"
+	"  status         whether the agent answers, its pid and incident counts\n"
+	"\n"
 	"Common options:\n"
 	"  --dir DIR      journal directory (default $NODEGUARD_JOURNAL_DIR, else " DEFAULT_DIR ")\n"
+	"  --socket PATH  the agent's control socket (default $NODEGUARD_SOCKET, else\n"
+	"                 " CTL_DEFAULT_PATH ")\n"
 	"  -h, --help     this help\n"
 	"\n"
-	"Exit status: 0 ok, 1 not found or error, 2 usage error.\n";
+	"Removing every pinned object (links, maps) when uninstalling: 'nodeguard uninstall'.\n"
+	"\n"
+	"Exit status: 0 ok, 1 not found, refused or error, 2 usage error.\n";
 
 struct ctl {
 	const char *cmd;
 	const char *dir;
+	const char *socket;
 	const char *id;
+	const char *container;
 	const char *out_path;
 	const char *format;
 	bool json;
@@ -87,6 +148,28 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static bool is_act_cmd(const char *cmd)
+{
+	return !strcmp(cmd, "isolate") || !strcmp(cmd, "freeze") || !strcmp(cmd, "kill-container");
+}
+
+/* the container id as the agent takes it; a clear word if not */
+static int check_container(const char *id)
+{
+	size_t n = strlen(id), i;
+
+	for (i = 0; i < n; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+			return usage_error("--container '%s': a container id is hex digits (0-9, a-f; "
+					   "as runc, containerd and CRI-O print it)", id);
+	if (n < CTR_ID_MIN_PREFIX)
+		return usage_error("--container '%s': too short; give the full id or a prefix of at "
+				   "least %d hex digits", id, CTR_ID_MIN_PREFIX);
+	if (n > 64)
+		return usage_error("--container '%s': longer than a container id (64 hex digits)", id);
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct ctl *c)
 {
 	static const struct option opts[] = {
@@ -98,11 +181,17 @@ static int parse_args(int argc, char **argv, struct ctl *c)
 		{ "dir", required_argument, NULL, OPT_DIR },
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "output", required_argument, NULL, 'o' },
+		{ "container", required_argument, NULL, OPT_CONTAINER },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	bool is_list = !strcmp(c->cmd, "list"), is_report = !strcmp(c->cmd, "report");
-	int opt, i, li;
+	bool is_act = is_act_cmd(c->cmd), is_release = !strcmp(c->cmd, "release");
+	bool is_status = !strcmp(c->cmd, "status");
+	/* commands that take no operand */
+	bool no_operand = is_list || is_act || is_status;
+	int opt, i, li, err;
 
 	for (i = 1; i < argc; i++)
 		if (strlen(argv[i]) > ARG_MAX_LEN)
@@ -127,6 +216,21 @@ static int parse_args(int argc, char **argv, struct ctl *c)
 		case 'o':
 			if (!is_report)
 				return usage_error("-%s%s: only 'report' takes it", li >= 0 ? "-" : "", name);
+			break;
+		case OPT_CONTAINER:
+			if (!is_act && !is_release)
+				return usage_error("--container: only isolate, freeze, kill-container and "
+						   "release take it");
+			break;
+		case OPT_SOCKET:
+			if (!is_act && !is_release && !is_status)
+				return usage_error("--socket: only isolate, freeze, kill-container, release "
+						   "and status take it");
+			break;
+		case OPT_DIR:
+			if (is_act || is_status)
+				return usage_error("--dir: '%s' goes through the agent, which has its own "
+						   "journal", c->cmd);
 			break;
 		}
 		switch (opt) {
@@ -166,11 +270,19 @@ static int parse_args(int argc, char **argv, struct ctl *c)
 		case 'o':
 			c->out_path = optarg;
 			break;
+		case OPT_CONTAINER:
+			if (c->container)
+				return usage_error("--container given twice");
+			c->container = optarg;
+			break;
+		case OPT_SOCKET:
+			c->socket = optarg;
+			break;
 		case 'h':
 			c->help = true;
 			return 0;
 		case 1:
-			if (is_list || c->id)
+			if (no_operand || c->id)
 				return usage_error("unexpected argument '%s'", optarg);
 			c->id = optarg;
 			break;
@@ -182,14 +294,26 @@ static int parse_args(int argc, char **argv, struct ctl *c)
 	}
 	/* operands after "--" */
 	for (i = optind; i < argc; i++) {
-		if (is_list || c->id)
+		if (no_operand || c->id)
 			return usage_error("unexpected argument '%s'", argv[i]);
 		c->id = argv[i];
 	}
-	if (!is_list && !c->id)
+	if (is_act && !c->container)
+		return usage_error("%s: which container? (--container ID)", c->cmd);
+	if (is_release && !c->id == !c->container)
+		return usage_error("release: give an incident ID or --container ID (one of them)");
+	if (!no_operand && !is_release && !c->id)
 		return usage_error("%s: which incident? (give its ID)", c->cmd);
 	if (c->id && (!*c->id || strlen(c->id) >= sizeof(((struct incident *)0)->id)))
 		return usage_error("'%s' is not an incident ID", c->id);
+	if (c->id && is_release && !ctl_valid_incident_id(c->id))
+		return usage_error("'%s' is not an incident ID (like ng-20261126-145945-1a2b3c4d)",
+				   c->id);
+	if (c->container) {
+		err = check_container(c->container);
+		if (err)
+			return err;
+	}
 	if (is_report && !c->format)
 		c->format = "md";
 	if (is_report && strcmp(c->format, "json") && strcmp(c->format, "md") &&
@@ -199,6 +323,12 @@ static int parse_args(int argc, char **argv, struct ctl *c)
 		c->dir = getenv("NODEGUARD_JOURNAL_DIR");
 	if (!c->dir || !*c->dir)
 		c->dir = DEFAULT_DIR;
+	if (!c->socket || !*c->socket)
+		c->socket = getenv("NODEGUARD_SOCKET");
+	if (!c->socket || !*c->socket)
+		c->socket = CTL_DEFAULT_PATH;
+	if (strlen(c->socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return usage_error("--socket '%s': longer than a Unix socket path may be", c->socket);
 	return 0;
 }
 
@@ -333,6 +463,483 @@ static int cmd_report(const struct ctl *c, struct incmgr *m)
 	return ret;
 }
 
+/* ---------------------------------------------------------------- the agent */
+
+/* who the user says they are; the agent puts the socket peer's uid, pid and
+ * command in front of it */
+static void claim_name(char *buf, size_t n)
+{
+	const char *s = getenv("SUDO_USER");
+	struct passwd *pw;
+
+	if (s && *s) {
+		snprintf(buf, n, "%s", s);
+		return;
+	}
+	if (getlogin_r(buf, n) == 0 && *buf)
+		return;
+	pw = getpwuid(getuid());
+	snprintf(buf, n, "%s", pw ? pw->pw_name : "unknown");
+}
+
+static int agent_request(const struct ctl *c, const char *cmd, char *reply, size_t n)
+{
+	char claim[CTL_CLAIM_MAX + 1];
+	struct jsonw w;
+	int err;
+
+	claim_name(claim, sizeof(claim));
+	jsonw_init(&w);
+	jsonw_obj_open(&w);
+	jsonw_kv_u64(&w, "v", CTL_PROTO_VERSION);
+	jsonw_kv_str(&w, "cmd", cmd);
+	if (c->container)
+		jsonw_kv_str(&w, "container", c->container);
+	if (c->id)
+		jsonw_kv_str(&w, "incident", c->id);
+	jsonw_kv_str(&w, "who", claim);
+	jsonw_obj_close(&w);
+	err = jsonw_str(&w) ? ctl_request(c->socket, jsonw_str(&w), reply, n, REQUEST_TIMEOUT_MS)
+			    : -ENOMEM;
+	jsonw_free(&w);
+	return err;
+}
+
+/* nothing listens: no socket file, or a stale one */
+static bool agent_down(int err)
+{
+	return err == -ENOENT || err == -ECONNREFUSED;
+}
+
+static int transport_error(const struct ctl *c, int err)
+{
+	fputs("nodeguardctl: ", stderr);
+	if (err == -EACCES || err == -EPERM) {
+		fputs("permission denied on ", stderr);
+		report_term_puts(stderr, c->socket);
+		fputs(": the control socket is root-only (run with sudo)\n", stderr);
+	} else if (err == -ETIMEDOUT) {
+		fputs("the agent did not answer on ", stderr);
+		report_term_puts(stderr, c->socket);
+		fprintf(stderr, " within %d s\n", REQUEST_TIMEOUT_MS / 1000);
+	} else {
+		fputs("Failed to talk to the agent on ", stderr);
+		report_term_puts(stderr, c->socket);
+		fprintf(stderr, ": %s\n", strerror(-err));
+	}
+	return EXIT_NOTFOUND;
+}
+
+/* the reply's message on stdout (ok) or stderr (not ok) */
+static int print_reply(const char *reply)
+{
+	cJSON *j = cJSON_Parse(reply);
+	const cJSON *ok, *msg, *inc;
+	const char *m, *id;
+	FILE *out;
+	bool good;
+
+	if (!cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		fputs("nodeguardctl: the agent's reply is not a JSON object\n", stderr);
+		return EXIT_NOTFOUND;
+	}
+	ok = cJSON_GetObjectItemCaseSensitive(j, "ok");
+	msg = cJSON_GetObjectItemCaseSensitive(j, "message");
+	inc = cJSON_GetObjectItemCaseSensitive(j, "incident");
+	good = cJSON_IsTrue(ok);
+	m = cJSON_IsString(msg) ? msg->valuestring : good ? "done" : "failed";
+	id = cJSON_IsString(inc) ? inc->valuestring : NULL;
+	out = good ? stdout : stderr;
+	if (!good)
+		fputs("nodeguardctl: ", out);
+	report_term_puts(out, m);
+	if (id && *id && !strstr(m, id)) {
+		fputs(" (incident ", out);
+		report_term_puts(out, id);
+		fputc(')', out);
+	}
+	fputc('\n', out);
+	cJSON_Delete(j);
+	if (good)
+		return finish(stdout, "the reply");
+	return EXIT_NOTFOUND;
+}
+
+static int cmd_act(const struct ctl *c)
+{
+	char reply[8192];
+	int err = agent_request(c, c->cmd, reply, sizeof(reply));
+
+	if (agent_down(err)) {
+		fputs("nodeguardctl: " NOT_RUNNING "\n", stderr);
+		return EXIT_NOTFOUND;
+	}
+	if (err)
+		return transport_error(c, err);
+	return print_reply(reply);
+}
+
+static int cmd_status(const struct ctl *c)
+{
+	char reply[8192];
+	int err = agent_request(c, "status", reply, sizeof(reply));
+
+	if (agent_down(err)) {
+		fputs("nodeguardctl: the agent is not running (nothing answers on ", stderr);
+		report_term_puts(stderr, c->socket);
+		fputs(")\n", stderr);
+		return EXIT_NOTFOUND;
+	}
+	if (err)
+		return transport_error(c, err);
+	return print_reply(reply);
+}
+
+/* ---------------------------------------------------------------- offline release */
+
+/*
+ * The agent is down: release runs the agent's own release code (the
+ * responder, agent/respond.c) on the journal it replays here, so what is
+ * undone, and the "release" action and "released" status records appended,
+ * are exactly what the agent would write. The undo data is the intent
+ * records' detail ({"cgroup_id":"123","cgroup_path":"/kubepods.slice/...",
+ * "entries":[...]}); isolation and deny entries are lifted on the pinned
+ * state, a freeze by writing 0 to <cgroup2><cgroup_path>/cgroup.freeze.
+ *
+ * With nothing pinned (after 'nodeguard uninstall'), isolation and deny
+ * entries are gone already: those are journaled as released here (the
+ * enforcer is not loaded, which would pin it all again), and the responder
+ * does the rest.
+ */
+
+#define OFFLINE_MAX_TARGETS 256
+
+struct offline {
+	struct journal *jr;
+	struct incmgr *im;
+	struct enforcer *enf;
+	struct responder *resp;
+	char cgroup2[PATH_MAX];
+	char who[CTL_WHO_MAX + 32];
+	uint64_t bad_lines, skipped;
+};
+
+static int offline_write(const char *line, size_t len, void *ctx)
+{
+	struct offline *o = ctx;
+
+	return journal_append(o->jr, line, len);
+}
+
+static int offline_apply(const cJSON *rec, const char *file, uint64_t line, void *ctx)
+{
+	struct offline *o = ctx;
+
+	(void)file;
+	(void)line;
+	if (incmgr_apply_record(o->im, rec))
+		o->skipped++;
+	return 0;
+}
+
+static void offline_bad(const char *file, uint64_t line, const char *why, void *ctx)
+{
+	struct offline *o = ctx;
+
+	(void)file;
+	(void)line;
+	(void)why;
+	o->bad_lines++;
+}
+
+static bool same_action(const struct inc_action *a, const struct inc_action *b)
+{
+	return a->action && b->action && a->target && b->target && !strcmp(a->action, b->action) &&
+	       !strcmp(a->target, b->target);
+}
+
+/* the i-th action is an ok result of isolate/deny, after its intent, with
+ * no release of the same action and target after it */
+static bool pinned_in_effect(const struct incident *inc, size_t i)
+{
+	const struct inc_action *a = &inc->actions[i];
+	size_t j;
+	bool intent = false;
+
+	if (!a->action || !a->phase || !a->result || (strcmp(a->action, "isolate") &&
+						       strcmp(a->action, "deny")) ||
+	    strcmp(a->phase, "result") || strcmp(a->result, "ok"))
+		return false;
+	for (j = 0; j < i && !intent; j++)
+		intent = inc->actions[j].phase && !strcmp(inc->actions[j].phase, "intent") &&
+			 same_action(&inc->actions[j], a);
+	if (!intent)
+		return false;
+	for (j = i + 1; j < inc->nactions; j++)
+		if (inc->actions[j].phase && !strcmp(inc->actions[j].phase, "release") &&
+		    same_action(&inc->actions[j], a))
+			return false;
+	return true;
+}
+
+/* nothing is pinned: journal the isolate/deny actions of inc as released */
+static int release_unpinned(struct offline *o, struct incident *inc)
+{
+	char detail[CTL_WHO_MAX + 160];
+	size_t i, n = inc->nactions;
+	int err = 0, e;
+
+	snprintf(detail, sizeof(detail),
+		 "released by %s: nothing pinned under " NG_PIN_DIR " (uninstalled): already lifted",
+		 o->who);
+	for (i = 0; i < n; i++) {
+		struct inc_action a = { 0 };
+		char action[32], target[256];
+
+		if (!pinned_in_effect(inc, i))
+			continue;
+		/* incmgr_action may move the array: copy first */
+		snprintf(action, sizeof(action), "%s", inc->actions[i].action);
+		snprintf(target, sizeof(target), "%s", inc->actions[i].target);
+		a.ts_ns = now_ns();
+		a.action = action;
+		a.phase = "release";
+		a.target = target;
+		a.result = "ok";
+		a.detail = detail;
+		e = incmgr_action(o->im, inc, &a);
+		if (e) {
+			fprintf(stderr, "nodeguardctl: Failed to journal the release of %s on %s: %s\n",
+				action, inc->id, strerror(-e));
+			err = err ? err : e;
+			continue;
+		}
+		fputs("incident ", stdout);
+		report_term_puts(stdout, inc->id);
+		fputs(": ", stdout);
+		report_term_puts(stdout, action);
+		fputc(' ', stdout);
+		report_term_puts(stdout, target);
+		fputs(" released: nothing is pinned (uninstalled)\n", stdout);
+	}
+	return err;
+}
+
+static bool has_pinned_actions(const struct incident *inc)
+{
+	size_t i;
+
+	for (i = 0; i < inc->nactions; i++)
+		if (pinned_in_effect(inc, i))
+			return true;
+	return false;
+}
+
+/* the incidents of the container with this id or unique id prefix;
+ * SIZE_MAX when the prefix names two containers */
+static size_t container_incidents(struct incmgr *m, const char *prefix, struct incident **out,
+				  size_t max, const char **ctr)
+{
+	size_t n = strlen(prefix), k = 0;
+	struct incident *i;
+
+	*ctr = NULL;
+	for (i = incmgr_first(m); i; i = i->next) {
+		if (!i->attr.container_id[0] || strncmp(i->attr.container_id, prefix, n))
+			continue;
+		if (*ctr && strcmp(*ctr, i->attr.container_id)) {
+			fputs("nodeguardctl: --container ", stderr);
+			report_term_puts(stderr, prefix);
+			fputs(" is ambiguous: the journal has ", stderr);
+			report_term_puts(stderr, *ctr);
+			fputs(" and ", stderr);
+			report_term_puts(stderr, i->attr.container_id);
+			fputs("; give more of the id\n", stderr);
+			return SIZE_MAX;
+		}
+		*ctr = i->attr.container_id;
+		if (k < max)
+			out[k++] = i;
+	}
+	return k;
+}
+
+static int offline_open(struct offline *o, const struct ctl *c)
+{
+	struct journal_opts jo = { .dir = c->dir, .fsync = FSYNC_ALWAYS };
+	struct incmgr_opts io = { .window_s = 600 };
+	struct responder_opts ro = { 0 };
+	struct enforcer_adopted ad;
+	char host[256] = "", claim[CTL_CLAIM_MAX + 1], err[512];
+	const char *node = getenv("NODE_NAME");
+	struct journal_replay_stats rs;
+	struct stat st;
+	FILE *mi;
+	int e;
+
+	if (geteuid() != 0) {
+		fputs("nodeguardctl: the agent is not running, and releasing without it needs root "
+		      "(it changes pinned BPF state, cgroups and the journal)\n", stderr);
+		return EXIT_NOTFOUND;
+	}
+	if (stat(c->dir, &st) || !S_ISDIR(st.st_mode)) {
+		fputs("nodeguardctl: no journal directory ", stderr);
+		report_term_puts(stderr, c->dir);
+		fputs(" (give --dir)\n", stderr);
+		return EXIT_NOTFOUND;
+	}
+	/* the lock proves the agent is really down; no rotation here (max_bytes 0) */
+	o->jr = journal_open(&jo, NULL);
+	if (!o->jr) {
+		fputs("nodeguardctl: ", stderr);
+		if (errno == EBUSY) {
+			fputs("the agent holds the journal lock in ", stderr);
+			report_term_puts(stderr, c->dir);
+			fputs(" but does not answer on ", stderr);
+			report_term_puts(stderr, c->socket);
+			fputs("; it may be starting or stopping: try again, or check --socket\n", stderr);
+		} else {
+			fputs("Failed to open the journal in ", stderr);
+			report_term_puts(stderr, c->dir);
+			fprintf(stderr, ": %s\n", strerror(errno));
+		}
+		return EXIT_NOTFOUND;
+	}
+	gethostname(host, sizeof(host) - 1);
+	io.node = node && *node ? node : host;
+	io.write = offline_write;
+	io.write_ctx = o;
+	o->im = incmgr_new(&io);
+	if (!o->im) {
+		fprintf(stderr, "nodeguardctl: Failed to allocate: %s\n", strerror(errno));
+		return EXIT_NOTFOUND;
+	}
+	e = journal_replay(c->dir, offline_apply, offline_bad, o, &rs);
+	if (e < 0) {
+		fputs("nodeguardctl: Failed to read the journal in ", stderr);
+		report_term_puts(stderr, c->dir);
+		fprintf(stderr, ": %s\n", strerror(-e));
+		return EXIT_NOTFOUND;
+	}
+	if (o->bad_lines + o->skipped)
+		fprintf(stderr, "nodeguardctl: skipped %" PRIu64 " malformed journal line%s\n",
+			o->bad_lines + o->skipped, o->bad_lines + o->skipped == 1 ? "" : "s");
+
+	claim_name(claim, sizeof(claim));
+	ctl_who_format(o->who, sizeof(o->who), geteuid(), getpid(), "nodeguardctl", claim);
+	strncat(o->who, ", agent not running", sizeof(o->who) - strlen(o->who) - 1);
+	mi = fopen("/proc/self/mountinfo", "re");
+	if (!mi || probe_cgroup2_mount(mi, o->cgroup2, sizeof(o->cgroup2)))
+		snprintf(o->cgroup2, sizeof(o->cgroup2), "/sys/fs/cgroup");
+	if (mi)
+		fclose(mi);
+	/* the pinned state, only if there is any: loading the enforcer pins
+	 * and attaches everything again */
+	if (stat(NG_PIN_DIR, &st) == 0) {
+		o->enf = enforcer_open(NG_PIN_DIR, o->cgroup2, &ad, err, sizeof(err));
+		if (!o->enf) {
+			fputs("nodeguardctl: ", stderr);
+			report_term_puts(stderr, err);
+			fputs("\nnodeguardctl: isolation and deny entries cannot be lifted; freezes can\n",
+			      stderr);
+		}
+	}
+	ro.enforcer = o->enf;
+	ro.incidents = o->im;
+	ro.cgroup2 = o->cgroup2;
+	ro.self_pid = (uint32_t)getpid();
+	o->resp = responder_new(&ro);
+	if (!o->resp) {
+		fprintf(stderr, "nodeguardctl: Failed to set up the responder: %s\n", strerror(errno));
+		return EXIT_NOTFOUND;
+	}
+	return 0;
+}
+
+static int release_offline(const struct ctl *c)
+{
+	struct incident *targets[OFFLINE_MAX_TARGETS];
+	struct offline o = { 0 };
+	const char *ctr = NULL;
+	char msg[512], id[48];
+	struct stat st;
+	bool pins;
+	size_t n = 0, i;
+	int ret, err = 0, e;
+
+	/* the responder's info lines are the agent's log, not our output */
+	ng_log_level = LOG_LVL_WARN;
+	ng_log_setup_libbpf();
+	ret = offline_open(&o, c);
+	if (ret)
+		goto out;
+	fputs("the agent is not running: releasing through the journal in ", stdout);
+	report_term_puts(stdout, c->dir);
+	fputc('\n', stdout);
+
+	if (c->id) {
+		targets[0] = find(o.im, c->id);
+		if (!targets[0]) {
+			ret = EXIT_NOTFOUND;
+			goto out;
+		}
+		n = 1;
+	} else {
+		n = container_incidents(o.im, c->container, targets, OFFLINE_MAX_TARGETS, &ctr);
+		if (n == SIZE_MAX) {
+			ret = EXIT_NOTFOUND;
+			goto out;
+		}
+		if (!n) {
+			fputs("nodeguardctl: no incident of container ", stderr);
+			report_term_puts(stderr, c->container);
+			fputs(" in the journal\n", stderr);
+			ret = EXIT_NOTFOUND;
+			goto out;
+		}
+	}
+	pins = stat(NG_PIN_DIR, &st) == 0;
+	for (i = 0; i < n && !pins; i++)
+		if (has_pinned_actions(targets[i])) {
+			e = release_unpinned(&o, targets[i]);
+			err = err ? err : e;
+		}
+	if (c->id) {
+		snprintf(id, sizeof(id), "%s", targets[0]->id);
+		e = responder_release_incident(o.resp, id, o.who, msg, sizeof(msg));
+	} else {
+		e = responder_release_container(o.resp, ctr, o.who, msg, sizeof(msg));
+	}
+	err = err ? err : e;
+	report_term_puts(e ? stderr : stdout, msg);
+	fputc('\n', e ? stderr : stdout);
+	e = journal_sync(o.jr);
+	if (e) {
+		fprintf(stderr, "nodeguardctl: Failed to sync the journal: %s\n", strerror(-e));
+		err = err ? err : e;
+	}
+	ret = err ? EXIT_NOTFOUND : finish(stdout, "the result");
+out:
+	responder_free(o.resp);
+	enforcer_close(o.enf);
+	incmgr_free(o.im);
+	journal_close(o.jr);
+	return ret;
+}
+
+static int cmd_release(const struct ctl *c)
+{
+	char reply[8192];
+	int err = agent_request(c, "release", reply, sizeof(reply));
+
+	if (agent_down(err))
+		return release_offline(c);
+	if (err)
+		return transport_error(c, err);
+	return print_reply(reply);
+}
+
 int main(int argc, char **argv)
 {
 	struct ctl c = { .filter = { .min_severity = -1, .status = -1 } };
@@ -340,14 +947,17 @@ int main(int argc, char **argv)
 	int ret;
 
 	if (argc < 2)
-		return usage_error("a command is needed: list, show or report");
+		return usage_error("a command is needed: list, show, report, isolate, freeze, "
+				   "kill-container, release or status");
 	c.cmd = argv[1];
 	if (!strcmp(c.cmd, "-h") || !strcmp(c.cmd, "--help") || !strcmp(c.cmd, "help")) {
 		fputs(usage_text, stdout);
 		return 0;
 	}
-	if (strcmp(c.cmd, "list") && strcmp(c.cmd, "show") && strcmp(c.cmd, "report"))
-		return usage_error("unknown command '%s' (list, show, report)", c.cmd);
+	if (strcmp(c.cmd, "list") && strcmp(c.cmd, "show") && strcmp(c.cmd, "report") &&
+	    !is_act_cmd(c.cmd) && strcmp(c.cmd, "release") && strcmp(c.cmd, "status"))
+		return usage_error("unknown command '%s' (list, show, report, isolate, freeze, "
+				   "kill-container, release, status)", c.cmd);
 	/* options may come before or after the ID: parse argv[1..] with the
 	 * command in argv[0]'s place */
 	ret = parse_args(argc - 1, argv + 1, &c);
@@ -357,6 +967,13 @@ int main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return 0;
 	}
+	signal(SIGPIPE, SIG_IGN);
+	if (is_act_cmd(c.cmd))
+		return cmd_act(&c);
+	if (!strcmp(c.cmd, "status"))
+		return cmd_status(&c);
+	if (!strcmp(c.cmd, "release"))
+		return cmd_release(&c);
 	ret = load(&c, &m);
 	if (ret)
 		return ret;

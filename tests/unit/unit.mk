@@ -42,3 +42,4 @@ unit-valgrind: $(UNIT_BINS)
 -include tests/unit/credcheck.mk
 -include tests/unit/incident.mk
 -include tests/unit/proctab.mk
+-include tests/unit/ctl.mk

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The control socket: a local Unix stream socket through which
+ * `nodeguardctl isolate|freeze|kill-container|release|status` asks the
+ * running agent to act, so that manual actions go through the responder's
+ * guardrails and journal like automatic ones.
+ *
+ * Protocol: one request line, one reply line, then the server closes.
+ *   request  {"v":1,"cmd":"isolate"|"freeze"|"kill-container"|"release"|"status",
+ *             "container":"<id>","incident":"<id>","who":"<string>"}
+ *   reply    {"ok":true|false,"incident":"...","message":"..."}
+ * A request line is at most CTL_MAX_REQUEST bytes and must arrive within
+ * CTL_TIMEOUT_MS of the connection. Only uid 0 is served (SO_PEERCRED; also
+ * the server's own euid, which in the agent is 0), on top of the socket's
+ * 0600 mode in a 0700 directory. The "who" handed to
+ * the handler is built here from the peer's credentials; the client's own
+ * "who" is appended as a claim and never trusted alone.
+ *
+ * The server never blocks the caller's loop: ctl_server_poll() accepts what
+ * is pending, reads what has arrived, answers complete requests and drops
+ * connections past their deadline, then returns.
+ *
+ * What agent/agent.c does with it (#include "ctl.h"; struct agent gains
+ * `struct ctl_server *ctl; struct ctl_dispatch_ctx ctl_ctx;`):
+ *
+ *   in agent_run(), once a->resp is created and reconciled, before the loop:
+ *	a->ctl_ctx = (struct ctl_dispatch_ctx){ .r = a->resp, .im = a->im };
+ *	a->ctl = ctl_server_open(getenv("NODEGUARD_SOCKET"), err, sizeof(err));
+ *	if (!a->ctl)
+ *		log_warn("control socket disabled: %s", err);
+ *   in the main loop, every iteration, after sensor_poll():
+ *	if (a->ctl)
+ *		ctl_server_poll(a->ctl, ctl_dispatch_handler, &a->ctl_ctx);
+ *   first thing in agent_close(), before the responder and incmgr go:
+ *	ctl_server_close(a->ctl);
+ *
+ * sensor_poll() waits up to 200 ms, so a request is picked up within that
+ * and a slow client is cut off within CTL_TIMEOUT_MS + 200 ms. The handler
+ * runs on the agent's thread: the responder needs no locking.
+ */
+#ifndef NODEGUARD_CTL_H
+#define NODEGUARD_CTL_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "jsonw.h"
+
+#define CTL_DEFAULT_PATH "/run/nodeguard/nodeguard.sock"
+#define CTL_PROTO_VERSION 1
+/* a request line, without its newline, may not be longer than this */
+#define CTL_MAX_REQUEST (64u * 1024)
+/* a request must be complete this long after the connection */
+#define CTL_TIMEOUT_MS 2000
+/* connections served at once; more wait in the listen backlog */
+#define CTL_MAX_CONNS 64
+/* the client's claimed "who" is cut to this many bytes */
+#define CTL_CLAIM_MAX 64
+/* room for the server-built who string */
+#define CTL_WHO_MAX 160
+
+struct responder;
+struct incmgr;
+struct ctl_server;
+
+/*
+ * Handle one request (a JSON object with "v":1). Write exactly one JSON
+ * object into reply (jsonw_obj_open .. jsonw_obj_close). Return 0, or
+ * -errno: if nothing was written then, the server replies
+ * {"ok":false,"message":strerror}.
+ */
+typedef int (*ctl_handler_fn)(const cJSON *req, const char *who, struct jsonw *reply, void *ctx);
+
+/*
+ * Create the socket's directory (0700, ours) if missing, refuse one that is
+ * not a directory owned by us (a directory with group/other bits is
+ * tightened to 0700), remove a stale socket (a socket file nobody answers
+ * on), bind, chmod 0600, listen; non-blocking. path NULL or "": the default.
+ * NULL with errno set and the reason in err; EADDRINUSE: an agent answers.
+ */
+struct ctl_server *ctl_server_open(const char *path, char *err, size_t n);
+/* the listening socket, for poll()/epoll: readable when a client waits */
+int ctl_server_fd(const struct ctl_server *s);
+const char *ctl_server_path(const struct ctl_server *s);
+/*
+ * Serve without blocking: accept pending connections, read, answer complete
+ * requests through fn, time out slow clients. Returns how many replies were
+ * completed, or -errno when accepting failed for a reason other than
+ * "nothing pending" (the server stays usable).
+ */
+int ctl_server_poll(struct ctl_server *s, ctl_handler_fn fn, void *ctx);
+
+struct ctl_server_stats {
+	uint64_t accepted;
+	uint64_t answered;  /* requests handed to the handler */
+	uint64_t refused;   /* peers that are not uid 0 */
+	uint64_t malformed; /* not JSON, not an object, wrong "v", NUL bytes */
+	uint64_t oversize;  /* lines longer than CTL_MAX_REQUEST */
+	uint64_t timeouts;  /* no complete line within CTL_TIMEOUT_MS */
+	uint64_t dropped;   /* closed before the reply was fully written */
+};
+void ctl_server_get_stats(const struct ctl_server *s, struct ctl_server_stats *st);
+/* close every connection and the socket, unlink it; accepts NULL */
+void ctl_server_close(struct ctl_server *s);
+
+/*
+ * Client: send one request line (json_line without a newline), wait for the
+ * reply line, copy it without its newline into reply (NUL-terminated).
+ * 0, or -errno: -ENOENT (no socket file) and -ECONNREFUSED (a stale socket
+ * file) mean no agent listens; -EACCES the caller may not use the socket;
+ * -ETIMEDOUT; -EMSGSIZE the reply did not fit; -EPROTO no reply line.
+ */
+int ctl_request(const char *path, const char *json_line, char *reply, size_t n, int timeout_ms);
+
+/*
+ * "uid 0 pid 1234 (nodeguardctl)" and, when claim is a non-empty string,
+ * ", claims \"alice\"" with the claim cut to CTL_CLAIM_MAX bytes; anything
+ * but printable ASCII (and '"', '\\') in comm or claim becomes '?'.
+ */
+void ctl_who_format(char *buf, size_t n, uid_t uid, pid_t pid, const char *comm,
+		    const char *claim);
+/* a container id as accepted on the socket: 12..64 lowercase hex digits */
+bool ctl_valid_container_id(const char *s);
+/* an incident id or prefix: 1..47 bytes of [A-Za-z0-9._:-] */
+bool ctl_valid_incident_id(const char *s);
+
+/*
+ * The agent's handler: maps "isolate", "freeze", "kill-container" to
+ * responder_manual(), "release" to responder_release_incident() (with
+ * "incident") or responder_release_container() (with "container"), and
+ * "status" to the agent's pid and incident counts (r may be NULL: the
+ * agent runs without a responder and says so). Replies always; returns 0.
+ */
+int ctl_dispatch(const cJSON *req, struct responder *r, const char *who, struct jsonw *reply);
+
+/* ctl_dispatch() as a ctl_handler_fn; ctx is a struct ctl_dispatch_ctx
+ * (im, may be NULL, gives "status" its incident counts) */
+struct ctl_dispatch_ctx {
+	struct responder *r;
+	struct incmgr *im;
+};
+int ctl_dispatch_handler(const cJSON *req, const char *who, struct jsonw *reply, void *ctx);
+
+#endif
