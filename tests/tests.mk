@@ -11,3 +11,5 @@
 tests-build: $(UNIT_BINS) $(INTEGRATION_BINS)
 
 test: unit integration
+
+-include tests/k8s/k8s.mk
