@@ -2,9 +2,10 @@
 # no agent, interleaved. A benchmark, not a pass/fail test: it reports ratios
 # against the targets and writes tests/bench/results/{bench-<ts>,latest}.json.
 #
-#   make bench                          K=6 rounds per condition, ~5 minutes
+#   make bench                          K=8 rounds per condition, ~3-4 minutes
 #   make bench BENCH_ROUNDS=8 BENCH_SCALE=0.5
-#   make bench BENCH_PROFILE=1          + per-BPF-program ns/run (bpf_stats)
+#   make bench BENCH_PROFILE=1          + where the time goes: BPF ns per op (bpf_stats),
+#                                       agent CPU and wake-ups per op, agent-stopped cost
 #
 # See tests/bench/run_bench.sh for every knob.
 

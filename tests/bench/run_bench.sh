@@ -18,7 +18,7 @@
 # only the final stats line (the event stream is discarded).
 #
 # Environment:
-#   BENCH_ROUNDS=6        rounds per condition (K >= 5 recommended)
+#   BENCH_ROUNDS=8        rounds per condition (K >= 5 recommended)
 #   BENCH_SCALE=1         multiplies every iteration count
 #   BENCH_EXEC_N=3000 BENCH_CONNECT_N=20000 BENCH_SETRESUID_N=300000
 #   BENCH_GETPPID_N=4000000 BENCH_REDIS_N=200000    (before BENCH_SCALE)
@@ -35,7 +35,7 @@ export LC_ALL=C
 NODEGUARD=${NODEGUARD:-./nodeguard}
 STORM=${BENCH_STORM:-build/tests/bench-storm}
 TINY=${BENCH_TINY:-build/tests/bench-tiny}
-ROUNDS=${BENCH_ROUNDS:-6}
+ROUNDS=${BENCH_ROUNDS:-8}
 SCALE=${BENCH_SCALE:-1}
 AGENT_ARGS=${BENCH_AGENT_ARGS:-}
 PROFILE=${BENCH_PROFILE:-0}
@@ -283,7 +283,9 @@ count_foreign() {
 	local n=0 p
 	for p in /proc/[0-9]*; do
 		[ "${p#/proc/}" = "${AGENT_PID:-none}" ] && continue
-		[ "$(cat "$p/comm" 2>/dev/null)" = nodeguard ] && n=$((n + 1))
+		[ "$(cat "$p/comm" 2>/dev/null)" = nodeguard ] || continue
+		# a zombie has no sensors loaded any more
+		[ "$(sed 's/.*) //' "$p/stat" 2>/dev/null | cut -d' ' -f1)" = Z ] || n=$((n + 1))
 	done
 	echo "$n"
 }
