@@ -27,3 +27,4 @@ tests-build: $(BENCH_BINS)
 bench: nodeguard $(BENCH_BINS)
 	BENCH_STORM=$(BUILD)/tests/bench-storm BENCH_TINY=$(BUILD)/tests/bench-tiny \
 		NODEGUARD=./nodeguard tests/bench/run_bench.sh
+-include tests/bench/contain.mk

@@ -28,3 +28,4 @@ integration: nodeguard $(INTEGRATION_BINS)
 # per-module fragments (each appends to INTEGRATION_BINS and hooks `integration`)
 -include tests/integration/container.mk
 -include tests/integration/scenarios.mk
+-include tests/integration/contain.mk
