@@ -30,7 +30,7 @@ $(CONTAIN_TEST): tests/integration/test_contain.c $(CONTAIN_LIB) $(CONTAIN_HDRS)
 .PHONY: integration-contain
 integration-contain: nodeguard nodeguardctl $(CONTAIN_TEST) $(CONTAIN_HELPER)
 	NODEGUARD=./nodeguard NODEGUARDCTL=./nodeguardctl NG_CONTAIN_HELPER=$(CONTAIN_HELPER) \
-		BPFTOOL=$(BPFTOOL) timeout -k 10 200 ./$(CONTAIN_TEST)
+		BPFTOOL=$(BPFTOOL) timeout -k 10 290 ./$(CONTAIN_TEST)
 
 integration: integration-contain
 
