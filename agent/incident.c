@@ -533,7 +533,9 @@ static void add_category(struct incident *inc, const char *cat)
 {
 	size_t i;
 
-	if (!cat || !*cat)
+	/* "response" marks a responder's own entries (nodeguardctl isolate, ...):
+	 * not a step of the attack, so not part of the category chain */
+	if (!cat || !*cat || !strcmp(cat, "response"))
 		return;
 	for (i = 0; i < inc->ncats; i++)
 		if (!strcmp(inc->cats[i], cat))

@@ -106,7 +106,7 @@ static const char *const categories[] = {
 	"unauthorized_access",  "container_escape",    "credential_access", "defense_evasion",
 	"persistence",          "discovery",           "lateral_movement",  "exfiltration",
 	"cryptomining",         "suspicious_activity", "network_breach",    "image_vulnerability",
-	"impact",
+	"impact",               "response",
 };
 
 /* ------------------------------------------------------------------ names */
@@ -257,6 +257,7 @@ void policy_free(struct policy *p)
 	free(p->settings.node_name);
 	free(p->settings.journal_dir);
 	strlist_free(&p->settings.protected_namespaces);
+	free(p->settings.isolate_allow);
 	free(p->source);
 	free(p);
 }
@@ -1754,7 +1755,7 @@ enum skey {
 	SK_NODE_NAME, SK_JOURNAL_DIR, SK_JOURNAL_FSYNC, SK_JOURNAL_FSYNC_INTERVAL_MS,
 	SK_JOURNAL_MAX_BYTES, SK_JOURNAL_KEEP, SK_INCIDENT_WINDOW_SECONDS, SK_ANCESTRY_DEPTH,
 	SK_ARGV_MAX, SK_PROCTAB_MAX, SK_TRACE_HOST, SK_DRY_RUN, SK_PROTECTED_NAMESPACES,
-	SK_ACTIONS_PER_MINUTE, SK_RULE_ACTIONS_PER_MINUTE, SK_COUNT
+	SK_ACTIONS_PER_MINUTE, SK_RULE_ACTIONS_PER_MINUTE, SK_ISOLATE_ALLOW, SK_COUNT
 };
 
 static const struct keydef settings_keys[SK_COUNT] = {
@@ -1773,6 +1774,7 @@ static const struct keydef settings_keys[SK_COUNT] = {
 	[SK_PROTECTED_NAMESPACES] = { "protected_namespaces", 0 },
 	[SK_ACTIONS_PER_MINUTE] = { "actions_per_minute", 0 },
 	[SK_RULE_ACTIONS_PER_MINUTE] = { "rule_actions_per_minute", 0 },
+	[SK_ISOLATE_ALLOW] = { "isolate_allow", 0 },
 };
 
 static int settings_defaults(struct policy_settings *s)
@@ -1817,6 +1819,106 @@ static void set_str(struct pctx *c, yaml_node_t *v, const char *key, char **out)
 		return;
 	free(*out);
 	*out = d;
+}
+
+/*
+ * settings.isolate_allow items: "CIDR" (every port), "CIDR:PORT",
+ * "CIDR:LO-HI"; an IPv6 CIDR with a port is bracketed: "[fd00::/8]:53".
+ * A CIDR may appear several times with different ports, at most
+ * ISOLATE_ALLOW_PORTS_MAX of them (one kernel allow entry holds that many).
+ */
+struct allow_arg {
+	struct policy_settings *s;
+	yaml_node_t *val;
+	bool full;
+};
+
+static void allow_item(struct pctx *c, const struct item *it, void *arg)
+{
+	struct allow_arg *a = arg;
+	struct allow_net an = { 0 };
+	char cidr[INET6_ADDRSTRLEN + 8];
+	const char *port = NULL, *s = it->s, *close;
+	size_t clen, i, same = 0;
+	int r;
+
+	if (s[0] == '[') {
+		close = strchr(s, ']');
+		if (!close || (close[1] && close[1] != ':') || (close[1] == ':' && !close[2])) {
+			item_err(c, it, "isolate_allow: bad entry '%s' (expected [IPV6/PREFIX]:PORT)",
+				 Q(s));
+			return;
+		}
+		clen = (size_t)(close - s - 1);
+		s++;
+		port = close[1] ? close + 2 : NULL;
+	} else if (strchr(s, ':') && strchr(s, ':') == strrchr(s, ':') && strchr(s, '.')) {
+		/* one colon and a dot: IPv4 with a port */
+		port = strchr(s, ':') + 1;
+		clen = (size_t)(port - 1 - s);
+	} else {
+		clen = strlen(s);
+	}
+	if (clen == 0 || clen >= sizeof(cidr)) {
+		item_err(c, it, "isolate_allow: bad CIDR in '%s'", Q(it->s));
+		return;
+	}
+	memcpy(cidr, s, clen);
+	cidr[clen] = '\0';
+	r = parse_cidr(cidr, &an.cidr);
+	if (r == -1) {
+		item_err(c, it, "isolate_allow: bad CIDR '%s' (expected ADDRESS[/PREFIX][:PORT])",
+			 Q(cidr));
+		return;
+	}
+	if (r == -2) {
+		item_err(c, it, "isolate_allow: '%s' has bits set past the /%u prefix", Q(cidr),
+			 an.cidr.prefix);
+		return;
+	}
+	if (it->s[0] == '[' && an.cidr.family != AF_INET6) {
+		item_err(c, it, "isolate_allow: brackets are for IPv6 ('%s')", Q(it->s));
+		return;
+	}
+	if (port) {
+		const char *dash = strchr(port, '-');
+		bool ok;
+
+		if (dash)
+			ok = parse_port(port, (size_t)(dash - port), &an.port.lo) &&
+			     parse_port(dash + 1, strlen(dash + 1), &an.port.hi) &&
+			     an.port.lo <= an.port.hi;
+		else
+			ok = parse_port(port, strlen(port), &an.port.lo);
+		if (!ok) {
+			item_err(c, it, "isolate_allow: bad port '%s' in '%s' (expected 1..65535 or LO-HI)",
+				 Q(port), Q(it->s));
+			return;
+		}
+		if (!dash)
+			an.port.hi = an.port.lo;
+	}
+	if (a->full)
+		return;
+	for (i = 0; i < a->s->nisolate_allow; i++) {
+		const struct allow_net *x = &a->s->isolate_allow[i];
+
+		if (x->cidr.family == an.cidr.family && x->cidr.prefix == an.cidr.prefix &&
+		    !memcmp(x->cidr.addr, an.cidr.addr, 16) && x->port.lo)
+			same++;
+	}
+	if (an.port.lo && same >= ISOLATE_ALLOW_PORTS_MAX) {
+		item_err(c, it, "isolate_allow: more than %d port ranges for %s", ISOLATE_ALLOW_PORTS_MAX,
+			 Q(cidr));
+		return;
+	}
+	if (a->s->nisolate_allow >= ISOLATE_ALLOW_MAX) {
+		perr(c, a->val, "isolate_allow: more than %d items", ISOLATE_ALLOW_MAX);
+		a->full = true;
+		return;
+	}
+	if (grow(c, (void **)&a->s->isolate_allow, a->s->nisolate_allow, sizeof(an)))
+		a->s->isolate_allow[a->s->nisolate_allow++] = an;
 }
 
 static void parse_settings(struct pctx *c, yaml_node_t *v, struct policy_settings *s)
@@ -1894,6 +1996,15 @@ static void parse_settings(struct pctx *c, yaml_node_t *v, struct policy_setting
 		case SK_RULE_ACTIONS_PER_MINUTE:
 			get_u32(c, n, key, 1, 100000, &s->rule_actions_per_minute);
 			break;
+		case SK_ISOLATE_ALLOW: {
+			struct allow_arg a = { .s = s, .val = n };
+
+			free(s->isolate_allow);
+			s->isolate_allow = NULL;
+			s->nisolate_allow = 0;
+			walk_list(c, n, key, allow_item, &a);
+			break;
+		}
 		case SK_COUNT:
 			break;
 		}

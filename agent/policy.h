@@ -132,6 +132,15 @@ struct rule {
 
 enum journal_fsync { FSYNC_ALWAYS = 0, FSYNC_INTERVAL, FSYNC_NEVER };
 
+/* settings.isolate_allow: a destination an isolated container may still
+ * reach ("CIDR", "CIDR:PORT", "CIDR:LO-HI", "[V6CIDR]:PORT") */
+#define ISOLATE_ALLOW_MAX 256      /* entries */
+#define ISOLATE_ALLOW_PORTS_MAX 8  /* port ranges of one CIDR (the kernel's limit) */
+struct allow_net {
+	struct cidr cidr;
+	struct port_range port;    /* lo = 0: every port */
+};
+
 struct policy_settings {
 	char *node_name;               /* default: $NODE_NAME, else hostname */
 	char *journal_dir;             /* default /var/lib/nodeguard */
@@ -148,6 +157,8 @@ struct policy_settings {
 	struct strlist protected_namespaces; /* default kube-system, openshift-* */
 	uint32_t actions_per_minute;   /* global rate limit, default 30 */
 	uint32_t rule_actions_per_minute; /* per rule, default 10 */
+	struct allow_net *isolate_allow; /* reachable while isolated, default none */
+	size_t nisolate_allow;
 };
 
 struct policy {

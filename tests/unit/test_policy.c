@@ -391,6 +391,80 @@ static void test_settings(void **state)
 	policy_free(p);
 }
 
+/* settings.isolate_allow: CIDR, CIDR:PORT, CIDR:LO-HI, [V6CIDR]:PORT, @lists */
+static void test_isolate_allow(void **state)
+{
+	struct policy *p = parse_ok("version: 1\n"
+				    "lists:\n"
+				    "  dns: [\"10.96.0.10:53\", \"[fd00:10:96::a]:53\"]\n"
+				    "settings:\n"
+				    "  isolate_allow: [\"@dns\", 10.0.0.0/8, \"192.168.1.0/24:8000-8100\", "
+				    "\"fd00::/8\", \"[fd00::/8]:443\", \"::ffff:10.1.2.3\"]\n"
+				    "rules: []\n");
+	const struct policy_settings *s = &p->settings;
+	const struct allow_net *a = s->isolate_allow;
+
+	(void)state;
+	assert_int_equal(s->nisolate_allow, 7);
+	assert_int_equal(a[0].cidr.family, AF_INET);
+	assert_int_equal(a[0].cidr.prefix, 32);
+	assert_memory_equal(a[0].cidr.addr, ((uint8_t[4]){ 10, 96, 0, 10 }), 4);
+	assert_int_equal(a[0].port.lo, 53);
+	assert_int_equal(a[0].port.hi, 53);
+	assert_int_equal(a[1].cidr.family, AF_INET6);
+	assert_int_equal(a[1].cidr.prefix, 128);
+	assert_memory_equal(a[1].cidr.addr,
+			    ((uint8_t[16]){ 0xfd, 0, 0, 0x10, 0, 0x96, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a }), 16);
+	assert_int_equal(a[1].port.lo, 53);
+	assert_int_equal(a[1].port.hi, 53);
+	assert_int_equal(a[2].cidr.family, AF_INET);
+	assert_int_equal(a[2].cidr.prefix, 8);
+	assert_int_equal(a[2].port.lo, 0); /* every port */
+	assert_int_equal(a[2].port.hi, 0);
+	assert_int_equal(a[3].cidr.prefix, 24);
+	assert_memory_equal(a[3].cidr.addr, ((uint8_t[4]){ 192, 168, 1, 0 }), 4);
+	assert_int_equal(a[3].port.lo, 8000);
+	assert_int_equal(a[3].port.hi, 8100);
+	assert_int_equal(a[4].cidr.family, AF_INET6);
+	assert_int_equal(a[4].cidr.prefix, 8);
+	assert_memory_equal(a[4].cidr.addr, ((uint8_t[2]){ 0xfd, 0 }), 2);
+	assert_int_equal(a[4].port.lo, 0);
+	assert_int_equal(a[5].cidr.family, AF_INET6);
+	assert_int_equal(a[5].cidr.prefix, 8);
+	assert_int_equal(a[5].port.lo, 443);
+	assert_int_equal(a[5].port.hi, 443);
+	/* a v4-mapped address is IPv6 with colons: no port without brackets */
+	assert_int_equal(a[6].cidr.family, AF_INET6);
+	assert_int_equal(a[6].cidr.prefix, 128);
+	assert_memory_equal(a[6].cidr.addr + 10, ((uint8_t[6]){ 0xff, 0xff, 10, 1, 2, 3 }), 6);
+	assert_int_equal(a[6].port.lo, 0);
+	policy_free(p);
+
+	/* an empty list allows nothing more than the default */
+	p = parse_ok("version: 1\nsettings:\n  isolate_allow: []\nrules: []\n");
+	assert_int_equal(p->settings.nisolate_allow, 0);
+	policy_free(p);
+
+	EXPECT_ERRS("version: 1\nsettings:\n  isolate_allow: [\"10.0.0.1/8\", \"10.0.0.1:0\", "
+		    "\"10.0.0.1:9-8\", \"[10.0.0.1]:53\", \"[fd00::1\", nonsense, \"fd00::1]:53\", "
+		    "{a: b}]\nrules: []\n",
+		    "t.yaml:3:19: isolate_allow: '10.0.0.1/8' has bits set past the /8 prefix",
+		    "t.yaml:3:33: isolate_allow: bad port '0' in '10.0.0.1:0' (expected 1..65535 or LO-HI)",
+		    "t.yaml:3:47: isolate_allow: bad port '9-8' in '10.0.0.1:9-8' (expected 1..65535 or LO-HI)",
+		    "t.yaml:3:63: isolate_allow: brackets are for IPv6 ('[10.0.0.1]:53')",
+		    "t.yaml:3:80: isolate_allow: bad entry '[fd00::1' (expected [IPV6/PREFIX]:PORT)",
+		    "t.yaml:3:92: isolate_allow: bad CIDR 'nonsense' (expected ADDRESS[/PREFIX][:PORT])",
+		    "t.yaml:3:102: isolate_allow: bad CIDR 'fd00::1]:53' (expected ADDRESS[/PREFIX][:PORT])",
+		    "t.yaml:3:117: isolate_allow: expected a string, got a mapping");
+	/* one kernel allow entry holds 8 port ranges of a CIDR; a bare CIDR (every port) is fine */
+	EXPECT_ERRS("version: 1\nsettings:\n  isolate_allow: [\"10.0.0.1:1\", \"10.0.0.1:2\", "
+		    "\"10.0.0.1:3\", \"10.0.0.1:4\", \"10.0.0.1:5\", \"10.0.0.1:6\", \"10.0.0.1:7\", "
+		    "\"10.0.0.1:8\", \"10.0.0.1:9\", 10.0.0.1]\nrules: []\n",
+		    "t.yaml:3:131: isolate_allow: more than 8 port ranges for 10.0.0.1");
+	EXPECT_ERRS("version: 1\nsettings:\n  isolate_allow: {a: b}\nrules: []\n",
+		    "t.yaml:3:18: isolate_allow: expected a string or a list of strings, got a mapping");
+}
+
 static void test_settings_errors(void **state)
 {
 	EXPECT_ERRS("version: 1\n"
@@ -1254,6 +1328,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_settings),
 		cmocka_unit_test(test_settings_errors),
+		cmocka_unit_test(test_isolate_allow),
 		cmocka_unit_test(test_rule_fields),
 		cmocka_unit_test(test_k8s_rule),
 		cmocka_unit_test(test_list_expansion),
