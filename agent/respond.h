@@ -29,12 +29,15 @@ struct responder;
 
 struct responder_opts {
 	const struct policy *policy;
-	struct enforcer *enforcer;
+	struct enforcer *enforcer;  /* NULL: deny and isolate fail ("no enforcer") */
 	struct incmgr *incidents;
 	struct ctr_cache *containers;
 	const char *cgroup2;        /* cgroup v2 mount */
 	uint32_t self_pid;
 	uint64_t self_cgroup;
+	/* the agent's cgroup path relative to cgroup2; NULL: read from
+	 * /proc/self/cgroup. Cgroup-wide actions never touch it or an ancestor. */
+	const char *self_cgroup_path;
 };
 
 /* what a detection acts on */
@@ -75,5 +78,88 @@ int responder_release_container(struct responder *r, const char *container_id, c
  * contained incidents; release pins for cgroups that are gone; summary for
  * the log */
 int responder_reconcile(struct responder *r, char *summary, size_t n);
+
+/*
+ * The policy's kill rules are (loaded = true) or are not compiled into the
+ * kernel's maps (killrules_load succeeded). A kill rule that is compiled is
+ * enforced by the kernel at the hook and journaled from its NG_EV_ENFORCE
+ * record; any other kill rule (not compilable, past NG_KILL_RULES_MAX, or
+ * no kernel maps) is killed from user space with pidfd_send_signal.
+ * Default: not loaded.
+ */
+void responder_set_kernel_kill(struct responder *r, bool loaded);
+/* is rule r's kill enforced in the kernel under the current policy? */
+bool responder_kill_in_kernel(const struct responder *r, const struct rule *rule);
+
+/*
+ * A task of cgroup cgid ran (exec); in_container: the kernel saw it outside
+ * the host's namespaces. Deny rules the kernel evaluates exactly (connect,
+ * scope container, CIDRs/ports/protocol only, no exceptions, not dry-run)
+ * are compiled into deny entries of every container cgroup: the ones there
+ * at start or reload, and each new one here, the first time it is seen, so
+ * its first matching connect is already refused. Cheap for a cgroup seen
+ * before.
+ */
+void responder_cgroup_seen(struct responder *r, uint64_t cgid, bool in_container);
+/* once a second: journal counted non-actions and refusals; drop compiled
+ * entries of containers that are gone (every 30 s) */
+void responder_tick(struct responder *r);
+
+/* ------------------------------------------------------------------------
+ * The guardrail decision, pure (no kernel, no journal): exposed so it is
+ * tested without root (tests/unit/test_respond.c).
+ */
+enum resp_verdict {
+	RESP_DO = 0,      /* carry it out */
+	RESP_WOULD,       /* dry-run (global or the rule's): journal "would" */
+	RESP_SUPPRESSED,  /* a rate limit is used up: journal "suppressed by rate limit" */
+	RESP_REFUSED,     /* a guardrail forbids it: self, host, protected namespace, node root */
+};
+
+/* per-rule and node-wide one-minute windows */
+struct resp_rates;
+struct resp_rates *resp_rates_new(void);
+void resp_rates_free(struct resp_rates *rr);
+/* count an action that happened without asking (the kernel killed) */
+void resp_rates_count(struct resp_rates *rr, const char *rule, uint64_t now_ns);
+
+struct resp_self {
+	uint32_t pid;
+	uint64_t cgroup_id;
+	const char *cgroup_path;    /* relative to the cgroup2 mount; NULL unknown */
+};
+
+struct resp_case {
+	uint32_t action;            /* one ACT_* bit */
+	const struct rule *rule;    /* scope, dry_run; name keys the per-rule limit */
+	uint32_t pid;               /* 0: no process */
+	uint64_t cgroup_id;
+	const char *cgroup_path;    /* relative to the cgroup2 mount; NULL unknown */
+	bool is_container;
+	const char *pod_namespace;  /* NULL while unknown */
+	bool no_rate;               /* do not count against the rate limits (API actions) */
+};
+
+/*
+ * Guardrails in order: the agent itself (pid, cgroup, or for cgroup-wide
+ * actions a cgroup that contains the agent), the node root and top-level
+ * cgroups (cgroup-wide actions), host targets of container-scoped rules,
+ * protected namespaces (fnmatch globs), dry-run (settings.dry_run or the
+ * rule's dry_run: true; a rule's `false` does not override a global
+ * dry-run, as in the kernel), then the per-rule and node-wide limits.
+ * RESP_DO takes one token from both windows (unless no_rate). `why` says
+ * what decided ("dry-run", "protected namespace kube-system", ...).
+ */
+enum resp_verdict respond_decide(const struct policy_settings *s, const struct resp_self *self,
+				 const struct resp_case *c, struct resp_rates *rr, uint64_t now_ns,
+				 char *why, size_t n);
+/* the settings.protected_namespaces glob that ns matches, or NULL */
+const char *respond_namespace_protected(const struct policy_settings *s, const char *ns);
+/* "ok" (RESP_DO), "would", "suppressed", "refused" */
+const char *resp_verdict_result(enum resp_verdict v);
+/* isolate, freeze, kill-container (act on a whole cgroup) */
+bool respond_action_is_cgroup(uint32_t act);
+/* label, network-policy, revoke-rbac, delete-pod, event (need the API) */
+bool respond_action_is_api(uint32_t act);
 
 #endif

@@ -43,3 +43,4 @@ unit-valgrind: $(UNIT_BINS)
 -include tests/unit/incident.mk
 -include tests/unit/proctab.mk
 -include tests/unit/ctl.mk
+-include tests/unit/respond.mk
