@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <bpf/bpf.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
 #include "container.h"
+#include "enforce.h"
 #include "evfmt.h"
 #include "incident.h"
 #include "journal.h"
@@ -19,6 +23,7 @@
 #include "policy.h"
 #include "probe.h"
 #include "proctab.h"
+#include "respond.h"
 #include "rules.h"
 #include "sensor.h"
 
@@ -34,6 +39,10 @@ struct agent {
 	struct ctr_cache *ctr;
 	struct journal *jr;
 	struct incmgr *im;
+	/* containment: pinned enforcement state and the action layer */
+	struct enforcer *enf;      /* NULL: deny/isolate unavailable (logged) */
+	struct responder *resp;
+	uint64_t self_cgroup;      /* the agent's own cgroup id (never contained) */
 	char node[256];
 	int64_t boot_off;
 	struct jsonw ev_json;
@@ -285,13 +294,14 @@ static void on_hit(const struct rule *r, const struct obs *o, void *ctx)
 	struct incident *inc = NULL;
 	char summary[1024], fp[768], key[128];
 	const char *ej;
-	bool opened, journaled;
+	bool opened, journaled, have_ci = false;
 	size_t i;
 	int err;
 
 	a->detections++;
 	attr.is_container = o->is_container;
 	if (ctr_cache_lookup(a->ctr, ev->hdr.cgroup_id, &ci) == 0) {
+		have_ci = true;
 		attr.is_container = attr.is_container || ci.is_container;
 		snprintf(attr.runtime, sizeof(attr.runtime), "%s", ctr_runtime_name(ci.runtime));
 		snprintf(attr.container_id, sizeof(attr.container_id), "%s", ci.container_id);
@@ -371,6 +381,19 @@ static void on_hit(const struct rule *r, const struct obs *o, void *ctx)
 			fputc('\n', stdout);
 		}
 	}
+
+	/* the rule's actions, after the detection is journaled (guardrails,
+	 * intent, action, result: agent/respond.c) */
+	if (a->resp && (r->actions & ~ACT_LOG)) {
+		struct resp_target t = {
+			.pid = ev->hdr.pid, .cgroup_id = ev->hdr.cgroup_id,
+			.is_container = attr.is_container, .ctr = have_ci ? &ci : NULL,
+			.pod_namespace = inc->attr.pod_namespace,
+			.wall_ns = (uint64_t)((int64_t)ev->hdr.ts_ns + a->boot_off), .ev = ev,
+		};
+
+		responder_on_detection(a->resp, r, inc, &t);
+	}
 }
 
 static int on_event(const struct ng_event *ev, void *ctx)
@@ -381,6 +404,16 @@ static int on_event(const struct ng_event *ev, void *ctx)
 	struct obs o;
 
 	a->events++;
+	/* the kernel enforced (a kill at a sensor hook, or a deny/isolation
+	 * refusal from the enforcer's ring buffer): journal it, nothing to match */
+	if (ev->hdr.kind == NG_EV_ENFORCE) {
+		if (a->resp)
+			responder_on_enforce(a->resp, ev);
+		return 0;
+	}
+	/* a container's first exec: compile the exact deny rules for it */
+	if (ev->hdr.kind == NG_EV_EXEC && a->resp)
+		responder_cgroup_seen(a->resp, ev->hdr.cgroup_id, ev->hdr.flags & NG_HF_CONTAINER);
 	proctab_apply(a->pt, ev);
 	if (ev->hdr.kind == NG_EV_FORK || ev->hdr.kind == NG_EV_EXIT)
 		return 0;
@@ -394,7 +427,11 @@ static int on_event(const struct ng_event *ev, void *ctx)
 
 static void agent_close(struct agent *a)
 {
+	/* the sensors read the enforcer's ring buffer: free them first; pinned
+	 * containment stays in place after the agent (enforcer_close) */
 	sensor_free(a->sensor);
+	responder_free(a->resp);
+	enforcer_close(a->enf);
 	journal_close(a->jr);
 	incmgr_free(a->im);
 	ctr_cache_free(a->ctr);
@@ -418,6 +455,115 @@ static void pick_node_name(struct agent *a)
 		snprintf(a->node, sizeof(a->node), "unknown");
 }
 
+/* ---------------------------------------------------------------- containment */
+
+/* the agent's own cgroup id: the inode of its cgroup v2 directory */
+static uint64_t self_cgroup_id(const char *cgroup2)
+{
+	char buf[4096], path[PATH_MAX];
+	struct stat st;
+	const char *l;
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	size_t n;
+
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	for (l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (strncmp(l, "0::", 3))
+			continue;
+		snprintf(path, sizeof(path), "%s%.*s", cgroup2, (int)strcspn(l + 3, "\n"), l + 3);
+		return stat(path, &st) ? 0 : (uint64_t)st.st_ino;
+	}
+	return 0;
+}
+
+/*
+ * Never contain: a cgroup in the sensors' ng_protected map is exempt from
+ * in-kernel kills (the kill is reported as "protected"). The agent's own
+ * cgroup goes in at start; protected-namespace cgroups go in once pod
+ * attribution knows the namespace (the pod cache calls this).
+ */
+static void protect_cgroup(struct agent *a, uint64_t cgid, const char *what)
+{
+	int fd = a->sensor ? sensor_map_fd(a->sensor, "ng_protected") : -1;
+	uint32_t one = 1;
+
+	if (!cgid || fd < 0)
+		return;
+	if (bpf_map_update_elem(fd, &cgid, &one, BPF_ANY))
+		log_warn("Failed to protect cgroup %" PRIu64 " (%s) from in-kernel kills: %s", cgid,
+			 what, strerror(errno));
+}
+
+/* containers of protected namespaces known so far (the attribution of
+ * restored incidents; the pod cache will add them as pods are learned) */
+static void protect_known_namespaces(struct agent *a)
+{
+	struct incident *inc;
+
+	for (inc = incmgr_first(a->im); inc; inc = inc->next)
+		if ((inc->status == INC_OPEN || inc->status == INC_CONTAINED) && inc->attr.cgroup_id &&
+		    respond_namespace_protected(&a->pol->settings, inc->attr.pod_namespace))
+			protect_cgroup(a, inc->attr.cgroup_id, inc->attr.pod_namespace);
+}
+
+/*
+ * Compile the policy's kill rules into the sensors' (pinned) maps. Rules
+ * the kernel cannot evaluate are killed from user space by the responder;
+ * say which, once per load.
+ */
+static void load_kill_rules(struct agent *a)
+{
+	struct kill_maps km;
+	char nc[4096], *line, *save = NULL;
+	uint32_t loaded = 0;
+	size_t i, nkill = 0, ncomp = 0;
+	char why[160];
+	int err;
+
+	if (!a->sensor)
+		return;
+	for (i = 0; i < a->pol->nrules; i++) {
+		const struct rule *r = &a->pol->rules[i];
+
+		if (!r->enabled || !(r->actions & ACT_KILL))
+			continue;
+		nkill++;
+		ncomp += killrules_compilable(r, why, sizeof(why));
+	}
+	km.rules = sensor_map_fd(a->sensor, "ng_kill_rules");
+	km.lists = sensor_map_fd(a->sensor, "ng_kill_lists");
+	km.state = sensor_map_fd(a->sensor, "ng_kill_state");
+	km.rate = sensor_map_fd(a->sensor, "ng_kill_rate");
+	if (km.rules < 0 || km.lists < 0 || km.state < 0 || km.rate < 0)
+		err = -ENOENT;
+	else
+		err = killrules_load(a->pol, &km, a->pol->settings.dry_run, &loaded, nc, sizeof(nc));
+	if (err) {
+		log_err("Failed to load the kill rules into the kernel: %s; %zu kill rule%s will be "
+			"killed from user space", strerror(-err), nkill, nkill == 1 ? "" : "s");
+		if (a->resp)
+			responder_set_kernel_kill(a->resp, false);
+		return;
+	}
+	if (a->resp)
+		responder_set_kernel_kill(a->resp, true);
+	if (nkill)
+		log_info("kill rules: %u of %zu compiled into the kernel%s", loaded, nkill,
+			 a->pol->settings.dry_run ? " (dry-run)" : "");
+	for (line = strtok_r(nc, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		log_warn("kill rule %s; it will be killed from user space (pidfd), after the event "
+			 "reaches the agent", line);
+	/* killrules_load fills NG_KILL_RULES_MAX slots and does not list the
+	 * compilable rules past them; the responder kills for those too */
+	if (ncomp > loaded)
+		log_warn("%zu kill rules compile but the kernel holds %d: the last %zu are killed "
+			 "from user space", ncomp, NG_KILL_RULES_MAX, ncomp - loaded);
+}
+
 static void reload_policy(struct agent *a)
 {
 	struct policy *np;
@@ -438,8 +584,13 @@ static void reload_policy(struct agent *a)
 	if (a->opts.dry_run)
 		np->settings.dry_run = true;
 	incmgr_set_window(a->im, np->settings.incident_window_s);
+	/* the responder holds the policy: hand it the new one before the old goes */
+	if (a->resp)
+		responder_set_policy(a->resp, np);
 	policy_free(a->pol);
 	a->pol = np;
+	load_kill_rules(a);
+	protect_known_namespaces(a);
 	log_info("SIGHUP: policy %s reloaded: %zu rules", a->opts.policy_path, np->nrules);
 }
 
@@ -517,12 +668,59 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 		goto out;
 	}
 
+	/*
+	 * Containment, before the sensors: adopt what a previous agent pinned
+	 * (isolations, deny entries, root links), so nothing is released by a
+	 * restart. Without it the agent still detects; deny and isolate fail
+	 * (journaled as failed).
+	 */
+	{
+		struct enforcer_adopted ad;
+
+		a->self_cgroup = self_cgroup_id(a->feat.cgroup2_path);
+		a->enf = enforcer_open(NG_PIN_DIR, a->feat.cgroup2_path, &ad, err, sizeof(err));
+		if (!a->enf)
+			log_err("%s; network containment (deny, isolate) is unavailable", err);
+		else
+			log_info("adopted pinned state: %u isolated cgroups, %u deny entries, %u root "
+				 "links%s", ad.isolated, ad.deny4 + ad.deny6, ad.root_links,
+				 ad.relinked ? " (isolation links re-created)" : "");
+	}
+
 	so.trace_host = a->pol->settings.trace_host;
 	so.argv_max = a->pol->settings.argv_max;
+	/* the kill-rule maps are pinned beside the enforcer's (bpffs is ready) */
+	so.pin_dir = a->enf ? NG_PIN_DIR : NULL;
 	a->sensor = sensor_open(&so, &a->feat, on_event, a, err, sizeof(err));
 	if (!a->sensor) {
 		log_err("%s", err);
 		goto out;
+	}
+	/* enforcement records (deny/isolation refusals) come through on_event too */
+	if (a->enf && (n = sensor_add_ringbuf(a->sensor, enforcer_events_fd(a->enf))))
+		log_err("Failed to read the enforcer's ring buffer: %s; refusals will not be "
+			"journaled", strerror(-n));
+	protect_cgroup(a, a->self_cgroup, "the agent's own cgroup");
+	protect_known_namespaces(a);
+	{
+		struct responder_opts ro = {
+			.policy = a->pol, .enforcer = a->enf, .incidents = a->im,
+			.containers = a->ctr, .cgroup2 = a->feat.cgroup2_path,
+			.self_pid = (uint32_t)getpid(), .self_cgroup = a->self_cgroup,
+		};
+		char summary[512];
+
+		a->resp = responder_new(&ro);
+		if (!a->resp) {
+			log_err("Failed to create the responder: %s", strerror(errno));
+			goto out;
+		}
+		load_kill_rules(a);
+		n = responder_reconcile(a->resp, summary, sizeof(summary));
+		if (n)
+			log_warn("%s", summary);
+		else
+			log_info("%s", summary);
 	}
 	n = proctab_seed(a->pt, "/proc", a->feat.host_pidns, a->feat.host_mntns);
 	if (n < 0)
@@ -555,6 +753,7 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 			last_tick = now;
 			journal_tick(a->jr, now);
 			incmgr_tick(a->im, wall_ns());
+			responder_tick(a->resp);
 			proctab_gc(a->pt, (uint64_t)((int64_t)wall_ns() - a->boot_off), 120ull * 1000000000ull);
 			if (!sensor_counters(a->sensor, c)) {
 				for (k = 1; k < NG_EV_KIND_MAX; k++)
