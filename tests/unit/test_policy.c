@@ -149,6 +149,9 @@ static void test_default_policy(void **state)
 	assert_false(p->settings.trace_host);
 	assert_null(p->settings.node_name);
 	ASSERT_LIST(&p->settings.protected_namespaces, "kube-system", "openshift-*");
+	/* isolate_allow is a commented example: none */
+	assert_int_equal(p->settings.nisolate_allow, 0);
+	assert_null(p->settings.isolate_allow);
 
 	/* ids and names in order */
 	static const char *const names[] = {
@@ -171,14 +174,16 @@ static void test_default_policy(void **state)
 		assert_int_equal(p->rules[i].id, i + 1);
 		assert_string_equal(p->rules[i].name, names[i]);
 		assert_true(p->rules[i].enabled);
-		assert_int_equal(p->rules[i].actions, ACT_LOG);
+		/* kill in the kernel for a kernel exploit and an escape; the rest log */
+		assert_int_equal(p->rules[i].actions,
+				 i == 3 || i == 5 ? (ACT_LOG | ACT_KILL) : ACT_LOG);
 		assert_int_equal(p->rules[i].dry_run, TRI_ANY);
 		assert_non_null(p->rules[i].description);
 	}
 
 	/* 1: set*id to root */
 	r = &p->rules[0];
-	assert_int_equal(r->line, 92);
+	assert_int_equal(r->line, 102);
 	assert_int_equal(r->col, 5);
 	assert_int_equal(r->severity, SEV_HIGH);
 	assert_string_equal(r->category, "privilege_escalation");
@@ -186,7 +191,7 @@ static void test_default_policy(void **state)
 	assert_string_equal(r->description,
 			    "A process in a container changed an id from non-root to root through set*id.");
 	x = &r->match;
-	assert_int_equal(x->line, 98);
+	assert_int_equal(x->line, 108);
 	assert_int_equal(x->col, 7);
 	assert_int_equal(x->events, RE_CRED_CHANGE);
 	assert_int_equal(x->scope, SCOPE_CONTAINER);
@@ -197,7 +202,7 @@ static void test_default_policy(void **state)
 	assert_int_equal(x->uid.sel, UID_ANY);
 	assert_int_equal(r->nexceptions, 1);
 	x = &r->exceptions[0];
-	assert_int_equal(x->line, 103);
+	assert_int_equal(x->line, 113);
 	assert_int_equal(x->col, 9);
 	assert_int_equal(x->events, 0);
 	assert_int_equal(x->scope, SCOPE_ANY);

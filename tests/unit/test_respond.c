@@ -11,7 +11,7 @@
  * limit" records, a burst of them counted; kernel enforcement records
  * (killed / would / suppressed / protected); API actions skipped, never
  * silently; manual actions; release (records, undo, status); reconcile of
- * a restored freeze.
+ * a restored freeze; the default policy's kill rules compile to the kernel.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1143,6 +1143,34 @@ static void test_reconcile(void **state)
 		fail_msg("second reconcile: %s", summary);
 }
 
+/* the default policy's kill rules are enforced in the kernel */
+static void test_default_policy_kills(void **state)
+{
+	struct policy *p = NULL;
+	struct policy_errors e = { 0 };
+	char why[160];
+	size_t i, nkill = 0;
+
+	(void)state;
+	assert_int_equal(policy_load_default(&p, &e), 0);
+	for (i = 0; i < p->nrules; i++) {
+		const struct rule *r = &p->rules[i];
+
+		if (!(r->actions & ACT_KILL))
+			continue;
+		nkill++;
+		assert_true(!strcmp(r->name, "unexplained-credential-change") ||
+			    !strcmp(r->name, "container-entered-host-namespace"));
+		if (!killrules_compilable(r, why, sizeof(why)))
+			fail_msg("default kill rule %s does not compile to the kernel: %s", r->name, why);
+		/* no other containment by default */
+		assert_int_equal(r->actions & ~(ACT_LOG | ACT_KILL), 0);
+	}
+	assert_int_equal(nkill, 2);
+	policy_free(p);
+	policy_errors_free(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1158,6 +1186,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_api_skipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manual, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconcile, setup, teardown),
+		cmocka_unit_test(test_default_policy_kills),
 	};
 
 	/* the responder's log lines are not test output */
