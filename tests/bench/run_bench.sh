@@ -25,8 +25,9 @@
 #   BENCH_AGENT_ARGS=     extra `nodeguard trace` arguments (e.g. --ringbuf 33554432)
 #   BENCH_PROFILE=0       1: one extra agent phase with kernel.bpf_stats_enabled=1
 #                         reporting BPF program ns per workload op (not in ratios)
-#   BENCH_QUIET_WAIT=60   seconds to wait, before each phase, for other nodeguard
-#                         processes (they load the same sensors) to go away
+#   BENCH_QUIET_WAIT=120  seconds, in all, to wait before phases for other nodeguard
+#                         processes and pinned enforcer links (their hooks run in
+#                         both conditions) to go away
 #   BENCH_RESULTS=tests/bench/results
 #   NODEGUARD=./nodeguard BENCH_STORM=build/tests/bench-storm BENCH_TINY=build/tests/bench-tiny
 set -euo pipefail
@@ -275,10 +276,11 @@ AGENT_PHASES=()          # one summary record per agent phase
 declare -A KIND_EM_SUM KIND_DR_SUM
 
 # Other nodeguard processes (e.g. someone's integration tests) attach the same
-# programs and slow both conditions: wait up to BENCH_QUIET_WAIT seconds for
-# them to finish, then go on, count them, warn and record.
+# programs and slow both conditions: before each phase wait for them to finish
+# (BENCH_QUIET_WAIT seconds in all, over the whole run), then go on, count
+# them, warn and record.
 FOREIGN_MAX=0
-QUIET_WAIT=${BENCH_QUIET_WAIT:-60}
+QUIET_WAIT=${BENCH_QUIET_WAIT:-120}
 count_foreign() {
 	local n=0 p
 	for p in /proc/[0-9]*; do
@@ -289,22 +291,36 @@ count_foreign() {
 	done
 	echo "$n"
 }
+# a pinned enforcer (nodeguard run's containment, which outlives its agent)
+# keeps its cgroup connect/sendmsg hooks attached in both conditions
+count_pinned() {
+	local d=/sys/fs/bpf/nodeguard/links
+	[ -d "$d" ] && find "$d" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l || echo 0
+}
 check_foreign() {
-	local n i
+	local n p i
 	n=$(count_foreign)
-	for ((i = 0; n > 0 && i < QUIET_WAIT; i++)); do
-		[ "$i" -eq 0 ] && log "  $n other nodeguard process(es) running: waiting up to ${QUIET_WAIT} s"
+	p=$(count_pinned)
+	for ((i = 0; (n > 0 || p > 0) && QUIET_WAIT > 0; i++)); do
+		[ "$i" -eq 0 ] && log "  $n other nodeguard process(es), $p pinned nodeguard link(s): waiting (${QUIET_WAIT} s of the budget left)"
 		sleep 1
+		QUIET_WAIT=$((QUIET_WAIT - 1))
 		n=$(count_foreign)
+		p=$(count_pinned)
 	done
 	if [ "$n" -gt 0 ]; then
 		log "  warning: $n other nodeguard process(es) running: their sensors load this phase too"
 	fi
+	if [ "$p" -gt 0 ]; then
+		log "  warning: $p nodeguard link(s) pinned under /sys/fs/bpf/nodeguard: an enforcer stays attached"
+	fi
 	[ "$n" -gt "$FOREIGN_MAX" ] && FOREIGN_MAX=$n
+	[ "$p" -gt "$PINNED_MAX" ] && PINNED_MAX=$p
 	# anything else keeping the CPUs busy (builds, other tests) adds noise
 	LOAD_MAX=$(awk -v m="$LOAD_MAX" '{ print ($1 > m ? $1 : m) }' /proc/loadavg)
 	return 0
 }
+PINNED_MAX=0
 LOAD_MAX=0
 
 run_phase() {
@@ -545,6 +561,11 @@ verdict() { # ratio target direction
 		echo "WARNING: 1-min load average reached $LOAD_MAX on $(nproc) CPUs (the benchmark itself"
 		echo "         keeps about 1-1.5 busy): something else competed for the CPUs; ratios are noisy"
 	fi
+	if [ "$PINNED_MAX" -gt 0 ]; then
+		echo
+		echo "WARNING: a nodeguard enforcer was pinned (/sys/fs/bpf/nodeguard/links) during the"
+		echo "         benchmark: its hooks slow both conditions ('nodeguard uninstall' removes it)"
+	fi
 	if [ "$FOREIGN_MAX" -gt 0 ]; then
 		echo
 		echo "WARNING: up to $FOREIGN_MAX other nodeguard process(es) ran during the benchmark;"
@@ -560,8 +581,8 @@ OUT="$RESULTS/bench-$TS.json"
 {
 	printf '{"timestamp":"%s","kernel":"%s","cpus":%d,"git":"%s","rounds":%d,"scale":%s,' \
 		"$TS" "$(uname -r)" "$(nproc)" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$ROUNDS" "$SCALE"
-	printf '"agent_args":"%s","creds_attach":"%s","wall_s":%d,"foreign_agents_max":%d,"loadavg_max":%s,' \
-		"$AGENT_ARGS" "${AG_CREDS:-}" "$((T_END - T_START))" "$FOREIGN_MAX" "$LOAD_MAX"
+	printf '"agent_args":"%s","creds_attach":"%s","wall_s":%d,"foreign_agents_max":%d,"pinned_links_max":%d,"loadavg_max":%s,' \
+		"$AGENT_ARGS" "${AG_CREDS:-}" "$((T_END - T_START))" "$FOREIGN_MAX" "$PINNED_MAX" "$LOAD_MAX"
 	printf '"workloads":{'
 	first=1
 	for w in "${WORKLOADS[@]}" redis; do
