@@ -708,8 +708,9 @@ static void quiet_flush(struct responder *r, struct quiet *q)
  * A non-action (would / suppressed / refused): journal it as an intent and
  * a result, unless QUIET_BURST like it were journaled on this incident in
  * the last minute; then count it (quiet_flush journals the count).
+ * true if it was journaled now (the caller logs only those).
  */
-static void journal_quiet(struct responder *r, struct incident *inc, uint32_t action,
+static bool journal_quiet(struct responder *r, struct incident *inc, uint32_t action,
 			  const char *rule, int verdict, const char *target, const char *undo,
 			  const char *det, bool dry)
 {
@@ -747,7 +748,7 @@ static void journal_quiet(struct responder *r, struct incident *inc, uint32_t ac
 		q->in_win++;
 		rec(r, inc, action_name(action), "intent", target, "", undo, dry);
 		rec(r, inc, action_name(action), "result", target, verdict_result(verdict), det, dry);
-		return;
+		return true;
 	}
 	if (!q->hidden) {
 		q->hidden_mono = now;
@@ -759,6 +760,7 @@ static void journal_quiet(struct responder *r, struct incident *inc, uint32_t ac
 	free(q->undo);
 	q->undo = strdup(undo ? undo : "{}");
 	q->dry = dry;
+	return false;
 }
 
 /* ---------------------------------------------------------------- undo data */
@@ -1180,8 +1182,9 @@ static int act_one(struct responder *r, const struct rule *ru, uint32_t act, str
 			snprintf(det, sizeof(det), "suppressed by rate limit (%s)", why);
 		else
 			snprintf(det, sizeof(det), "refused: %s", why);
-		journal_quiet(r, inc, act, ru->name, (int)v, target, undo, det, v == RESP_WOULD);
-		log_info("incident %s: %s %s (rule %s): %s", inc->id, aname, target, ru->name, det);
+		if (journal_quiet(r, inc, act, ru->name, (int)v, target, undo, det, v == RESP_WOULD))
+			log_info("incident %s: %s %s (rule %s): %s", inc->id, aname, target, ru->name,
+				 det);
 		if (msg)
 			snprintf(msg, msgn, "%s", det);
 		*out = v == RESP_WOULD ? O_WOULD : v == RESP_SUPPRESSED ? O_SUPPRESSED : O_REFUSED;
@@ -2075,8 +2078,11 @@ static int on_kernel_kill(struct responder *r, const struct ng_event *ev, int64_
 		char *undo = jsonw_str(&r->w) ? strdup(jsonw_str(&r->w)) : NULL;
 
 		if (verdict > 0) {
-			journal_quiet(r, inc, ACT_KILL, rname, verdict, target, undo ? undo : "{}",
-				      det, dry);
+			if (!journal_quiet(r, inc, ACT_KILL, rname, verdict, target, undo ? undo : "{}",
+					   det, dry)) {
+				free(undo);
+				return 0; /* counted; no log line either */
+			}
 		} else {
 			rec(r, inc, "kill", "intent", target, "", undo ? undo : "{}", dry);
 			rec(r, inc, "kill", "result", target, result, det, dry);
