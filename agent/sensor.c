@@ -369,11 +369,16 @@ fail:
 
 int sensor_poll(struct sensor *s, int timeout_ms)
 {
-	int n = ring_buffer__poll(s->rb, timeout_ms);
+	/* producers do not wake us for every record (NO_WAKEUP below a
+	 * watermark): wait at most 20 ms, then drain whatever is there */
+	int n = ring_buffer__poll(s->rb, timeout_ms > 20 ? 20 : timeout_ms), m;
 
 	if (n == -EINTR)
-		return 0;
-	return n;
+		n = 0;
+	if (n < 0)
+		return n;
+	m = ring_buffer__consume(s->rb);
+	return m < 0 ? m : n + m;
 }
 
 int sensor_add_ringbuf(struct sensor *s, int map_fd)

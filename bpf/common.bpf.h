@@ -27,6 +27,18 @@ struct {
 	__uint(max_entries, 8 << 20); /* resized by the loader */
 } ng_events SEC(".maps");
 
+/* Batch wake-ups: the agent drains on a short timer; wake it only when the
+ * backlog crosses a watermark (once, not for every record above it). */
+#define NG_WAKE_BYTES (512u << 10)
+static __always_inline __u64 ng_rb_flags_sz(__u64 sz)
+{
+	__u64 avail = bpf_ringbuf_query(&ng_events, BPF_RB_AVAIL_DATA);
+
+	return avail >= NG_WAKE_BYTES && avail < NG_WAKE_BYTES + sz + 8 ? BPF_RB_FORCE_WAKEUP
+									 : BPF_RB_NO_WAKEUP;
+}
+#define ng_rb_flags() ng_rb_flags_sz(sizeof(*e))
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, NG_EV_KIND_MAX);
@@ -123,7 +135,7 @@ struct kernel_cap_struct___old {
 static __always_inline __u64 ng_cap_read(const kernel_cap_t *c)
 {
 	if (bpf_core_field_exists(c->val))
-		return BPF_CORE_READ(c, val);
+		return c->val;
 	{
 		const struct kernel_cap_struct___old *o = (const void *)c;
 		__u32 lo = BPF_CORE_READ(o, cap[0]);
@@ -134,19 +146,19 @@ static __always_inline __u64 ng_cap_read(const kernel_cap_t *c)
 
 static __always_inline void ng_read_creds(const struct cred *c, struct ng_creds *o)
 {
-	o->uid = BPF_CORE_READ(c, uid.val);
-	o->euid = BPF_CORE_READ(c, euid.val);
-	o->suid = BPF_CORE_READ(c, suid.val);
-	o->fsuid = BPF_CORE_READ(c, fsuid.val);
-	o->gid = BPF_CORE_READ(c, gid.val);
-	o->egid = BPF_CORE_READ(c, egid.val);
-	o->sgid = BPF_CORE_READ(c, sgid.val);
-	o->fsgid = BPF_CORE_READ(c, fsgid.val);
+	o->uid = c->uid.val;
+	o->euid = c->euid.val;
+	o->suid = c->suid.val;
+	o->fsuid = c->fsuid.val;
+	o->gid = c->gid.val;
+	o->egid = c->egid.val;
+	o->sgid = c->sgid.val;
+	o->fsgid = c->fsgid.val;
 	o->cap_eff = ng_cap_read(&c->cap_effective);
 	o->cap_prm = ng_cap_read(&c->cap_permitted);
 	o->cap_inh = ng_cap_read(&c->cap_inheritable);
-	o->ngroups = BPF_CORE_READ(c, group_info, ngroups);
-	o->userns = BPF_CORE_READ(c, user_ns, ns.inum);
+	o->ngroups = c->group_info->ngroups;
+	o->userns = c->user_ns->ns.inum;
 }
 
 /* pid namespace inode and the pid inside it, from the task's struct pid */
@@ -175,7 +187,7 @@ static __always_inline int ng_hdr_fill_scoped(struct ng_hdr *h, struct task_stru
 	__u32 pidns = 0, nspid = 0, mntns;
 
 	ng_task_pidns(t, &pidns, &nspid);
-	mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
+	mntns = t->nsproxy->mnt_ns->ns.inum;
 
 	h->flags = 0;
 	if ((pidns && pidns != ng_cfg.host_pidns) ||
@@ -190,18 +202,22 @@ static __always_inline int ng_hdr_fill_scoped(struct ng_hdr *h, struct task_stru
 
 	h->ts_ns = bpf_ktime_get_boot_ns();
 	h->kind = kind;
-	h->pid = BPF_CORE_READ(t, tgid);
-	h->tid = BPF_CORE_READ(t, pid);
-	h->ppid = BPF_CORE_READ(t, real_parent, tgid);
+	h->pid = t->tgid;
+	h->tid = t->pid;
+	h->ppid = t->real_parent->tgid;
 	h->nspid = nspid;
 	h->pidns = pidns;
 	h->mntns = mntns;
-	h->netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
+	h->netns = t->nsproxy->net_ns->ns.inum;
 	h->_pad0 = 0;
-	h->uid = BPF_CORE_READ(t, cred, uid.val);
-	h->gid = BPF_CORE_READ(t, cred, gid.val);
-	h->euid = BPF_CORE_READ(t, cred, euid.val);
-	h->egid = BPF_CORE_READ(t, cred, egid.val);
+	{
+		const struct cred *c = t->cred;
+
+		h->uid = c->uid.val;
+		h->gid = c->gid.val;
+		h->euid = c->euid.val;
+		h->egid = c->egid.val;
+	}
 	h->cgroup_id = bpf_get_current_cgroup_id();
 	BPF_CORE_READ_STR_INTO(&h->comm, t, comm);
 	return 0;
@@ -222,15 +238,15 @@ static __always_inline int ng_task_in_scope(struct task_struct *t)
 	if (ng_cfg.trace_host)
 		return 1;
 	ng_task_pidns(t, &pidns, &nspid);
-	mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
+	mntns = t->nsproxy->mnt_ns->ns.inum;
 	return (pidns && pidns != ng_cfg.host_pidns) || (mntns && mntns != ng_cfg.host_mntns);
 }
 
 static __always_inline void ng_state_read(struct task_struct *t, struct ng_taskstate *s)
 {
-	ng_read_creds(BPF_CORE_READ(t, cred), &s->c);
-	s->mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
-	s->netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
+	ng_read_creds(t->cred, &s->c);
+	s->mntns = t->nsproxy->mnt_ns->ns.inum;
+	s->netns = t->nsproxy->net_ns->ns.inum;
 }
 
 /* Record a legitimate new state (after set*id, exec, for a new child),
@@ -443,7 +459,7 @@ static __always_inline void ng_kill_eval(struct task_struct *t, const struct ng_
 	if (ng_cfg.self_pid && (__u32)(bpf_get_current_pid_tgid() >> 32) == ng_cfg.self_pid)
 		return;
 	ng_task_pidns(t, &pidns, &nspid);
-	mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
+	mntns = t->nsproxy->mnt_ns->ns.inum;
 	lc.container = (pidns && pidns != ng_cfg.host_pidns) || (mntns && mntns != ng_cfg.host_mntns);
 	lc.cg = bpf_get_current_cgroup_id();
 	bpf_loop(NG_KILL_RULES_MAX, ng_kill_step, &lc, 0);
@@ -464,10 +480,10 @@ struct {
 
 static __always_inline __u32 ng_task_check(struct task_struct *t, __u32 hook)
 {
-	__u32 tid = BPF_CORE_READ(t, pid), reasons = 0, zero = 0;
+	__u32 tid = t->pid, reasons = 0, zero = 0;
 	struct ng_taskstate *old, *cur = bpf_map_lookup_elem(&ng_scratch, &zero);
 
-	if (ng_cfg.self_pid && BPF_CORE_READ(t, tgid) == ng_cfg.self_pid)
+	if (ng_cfg.self_pid && t->tgid == ng_cfg.self_pid)
 		return 0;
 	if (!cur)
 		return 0;

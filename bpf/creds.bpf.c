@@ -36,7 +36,7 @@ static __always_inline int stash_enter(__u32 op, __u64 a0, __u64 a1, __u64 a2)
 	ng_task_check(t, op == NG_STASH_EXEC ? NG_EV_EXEC : NG_EV_CRED);
 	if (!ng_task_in_scope(t))
 		return 0;
-	ng_read_creds(BPF_CORE_READ(t, cred), &st.old);
+	ng_read_creds(t->cred, &st.old);
 	st.op = op;
 	st.args[0] = a0;
 	st.args[1] = a1;
@@ -72,7 +72,7 @@ static __always_inline int report_exit(__u32 op, __s64 ret)
 		struct ng_kill_in in = { .events = NG_KR_CRED, .op = op, .success = ret >= 0,
 					 .hook = NG_EV_CRED };
 
-		ng_read_creds(BPF_CORE_READ(t, cred), &newc);
+		ng_read_creds(t->cred, &newc);
 		in.old = &oldc;
 		in.cur = &newc;
 		in.exe_hash = ts ? ts->exe_hash : 0;
@@ -90,7 +90,7 @@ static __always_inline int report_exit(__u32 op, __s64 ret)
 			e->args[0] = st->args[0];
 			e->args[1] = st->args[1];
 			e->args[2] = st->args[2];
-			bpf_ringbuf_submit(e, 0);
+			bpf_ringbuf_submit(e, ng_rb_flags());
 			ng_count(NG_EV_CRED, 0);
 		}
 		bpf_map_delete_elem(&ng_stash, &tid);

@@ -74,7 +74,7 @@ static __always_inline int report(struct bpf_sock_addr *ctx, __u16 kind, int v6)
 			e->sport = sk->src_port;
 		}
 	}
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, ng_rb_flags());
 	ng_count(kind, 0);
 	return 1;
 }

@@ -83,7 +83,7 @@ int BPF_PROG(ng_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		struct ng_kill_in in = { .events = NG_KR_EXEC, .success = 1, .hook = NG_EV_EXEC,
 					 .exe_hash = exe_hash };
 
-		ng_read_creds(BPF_CORE_READ(t, cred), &cur);
+		ng_read_creds(t->cred, &cur);
 		if (cur.euid != cur.uid || cur.egid != cur.gid)
 			in.events |= NG_KR_SETUID_EXEC;
 		in.cur = &cur;
@@ -93,7 +93,7 @@ int BPF_PROG(ng_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 
 	tid = e->hdr.tid;
 	e->eflags = 0;
-	ng_read_creds(BPF_CORE_READ(t, cred), &e->cur);
+	ng_read_creds(t->cred, &e->cur);
 	st = bpf_map_lookup_elem(&ng_stash, &tid);
 	if (st && st->op == NG_STASH_EXEC) {
 		e->old = st->old;
@@ -181,7 +181,7 @@ int BPF_PROG(ng_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	asm volatile("%[v] &= %[m]" : [v] "+r"(n) : [m] "i"(8191));
 	if (n > (long)sizeof(*e))
 		return 0;
-	if (bpf_ringbuf_output(&ng_events, e, n, 0))
+	if (bpf_ringbuf_output(&ng_events, e, n, ng_rb_flags_sz(n)))
 		ng_count(NG_EV_EXEC, 1);
 	else
 		ng_count(NG_EV_EXEC, 0);
@@ -231,7 +231,7 @@ int BPF_PROG(ng_fork, struct task_struct *parent, struct task_struct *child)
 	e->child_pid = BPF_CORE_READ(child, tgid);
 	e->child_tid = BPF_CORE_READ(child, pid);
 	e->clone_flags = 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, ng_rb_flags());
 	ng_count(NG_EV_FORK, 0);
 	return 0;
 }
@@ -261,7 +261,7 @@ int BPF_PROG(ng_exit, struct task_struct *t)
 	e->exit_code = BPF_CORE_READ(t, exit_code);
 	e->_pad0 = 0;
 	e->start_ns = BPF_CORE_READ(t, start_boottime);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, ng_rb_flags());
 	ng_count(NG_EV_EXIT, 0);
 	return 0;
 }
