@@ -24,6 +24,7 @@
 #include "probe.h"
 #include "proctab.h"
 #include "respond.h"
+#include "ctl.h"
 #include "rules.h"
 #include "sensor.h"
 
@@ -42,6 +43,8 @@ struct agent {
 	/* containment: pinned enforcement state and the action layer */
 	struct enforcer *enf;      /* NULL: deny/isolate unavailable (logged) */
 	struct responder *resp;
+	struct ctl_server *ctl;         /* nodeguardctl's root-only Unix socket */
+	struct ctl_dispatch_ctx ctl_ctx;
 	uint64_t self_cgroup;      /* the agent's own cgroup id (never contained) */
 	char node[256];
 	int64_t boot_off;
@@ -427,6 +430,7 @@ static int on_event(const struct ng_event *ev, void *ctx)
 
 static void agent_close(struct agent *a)
 {
+	ctl_server_close(a->ctl);
 	/* the sensors read the enforcer's ring buffer: free them first; pinned
 	 * containment stays in place after the agent (enforcer_close) */
 	sensor_free(a->sensor);
@@ -721,6 +725,11 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 			log_warn("%s", summary);
 		else
 			log_info("%s", summary);
+		/* manual actions and release come through the same responder */
+		a->ctl_ctx = (struct ctl_dispatch_ctx){ .r = a->resp, .im = a->im };
+		a->ctl = ctl_server_open(getenv("NODEGUARD_SOCKET"), err, sizeof(err));
+		if (!a->ctl)
+			log_warn("control socket disabled: %s", err);
 	}
 	n = proctab_seed(a->pt, "/proc", a->feat.host_pidns, a->feat.host_mntns);
 	if (n < 0)
@@ -739,6 +748,8 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 			log_err("Failed to poll the ring buffer: %s", strerror(-n));
 			goto out;
 		}
+		if (a->ctl)
+			ctl_server_poll(a->ctl, ctl_dispatch_handler, &a->ctl_ctx);
 		fflush(stdout);
 		if (*reload) {
 			*reload = 0;

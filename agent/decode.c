@@ -48,7 +48,8 @@ const char *ng_cred_op_name(unsigned op)
 const char *ng_anomaly_reasons(uint32_t r, char *buf, size_t n)
 {
 	static const char *const names[] = { "euid_root", "fsuid_root", "uid_root", "caps_gained",
-					      "ids_changed", "host_mntns", "host_netns" };
+					      "ids_changed", "host_mntns", "host_netns",
+					      "baseline_from_proc" };
 	size_t off = 0, i;
 
 	if (n)

@@ -180,6 +180,7 @@ static int seed_tasks(struct sensor *s, const struct ng_features *feat, bool tra
 				continue;
 			if (!trace_host && pidns == feat->host_pidns && st.mntns == feat->host_mntns)
 				continue;
+			st.flags = NG_TS_SEEDED;
 			tid = (__u32)strtoul(te->d_name, NULL, 10);
 			if (!bpf_map_update_elem(fd, &tid, &st, BPF_NOEXIST))
 				n++;

@@ -247,6 +247,8 @@ static __always_inline void ng_state_read(struct task_struct *t, struct ng_tasks
 	ng_read_creds(t->cred, &s->c);
 	s->mntns = t->nsproxy->mnt_ns->ns.inum;
 	s->netns = t->nsproxy->net_ns->ns.inum;
+	s->flags = 0;
+	s->_pad0 = 0;
 }
 
 /* Record a legitimate new state (after set*id, exec, for a new child),
@@ -342,6 +344,10 @@ static __always_inline int ng_kill_rule_match(const struct ng_kill_rule *r, __u3
 	if (r->ops && !(in->op && (r->ops & (1u << in->op))))
 		return 0;
 	if (r->anomaly && !(r->anomaly & in->anomaly))
+		return 0;
+	/* never kill on a baseline /proc gave us: a set*id in flight while the
+	 * agent started would look unexplained */
+	if (in->anomaly & NG_AN_SEEDED)
 		return 0;
 	if (!ng_sel_ok(r->uid, c->uid) || !ng_sel_ok(r->uid_to, c->uid) ||
 	    !ng_sel_ok(r->euid_to, c->euid) || !ng_sel_ok(r->fsuid_to, c->fsuid))
@@ -496,6 +502,8 @@ static __always_inline __u32 ng_task_check(struct task_struct *t, __u32 hook)
 	ng_state_read(t, cur);
 	cur->exe_hash = old->exe_hash;
 	reasons = ng_credcheck(old, cur, ng_cfg.host_userns, ng_cfg.host_mntns, ng_cfg.host_netns);
+	if (reasons && (old->flags & NG_TS_SEEDED))
+		reasons |= NG_AN_SEEDED;
 	if (reasons) {
 		struct ng_kill_in in = {
 			.events = NG_KR_ANOMALY, .anomaly = reasons, .success = 1,

@@ -54,8 +54,13 @@ static __always_inline int report_exit(__u32 op, __s64 ret)
 	struct ng_hdr h;
 
 	st = bpf_map_lookup_elem(&ng_stash, &tid);
-	if (!st)
+	if (!st) {
+		/* entered before the sensors attached: the syscall still explains
+		 * the change, so the record must follow it */
+		if (bpf_map_lookup_elem(&ng_tasks, &tid))
+			ng_state_record(t, tid);
 		return 0;
+	}
 	if (st->op != op) {
 		bpf_map_delete_elem(&ng_stash, &tid);
 		return 0;

@@ -22,7 +22,12 @@ struct ng_taskstate {
 	__u32 mntns;
 	__u32 netns;
 	__u64 exe_hash;   /* FNV-1a 64 of the path the task last exec'ed (enforce.h) */
+	__u32 flags;      /* NG_TS_* */
+	__u32 _pad0;
 };
+
+/* ng_taskstate.flags */
+#define NG_TS_SEEDED (1u << 0) /* recorded from /proc at agent start, not by a hook */
 
 /* ng_anomaly.reasons */
 #define NG_AN_EUID_ROOT   (1u << 0) /* euid became 0 */
@@ -32,6 +37,9 @@ struct ng_taskstate {
 #define NG_AN_IDS_CHANGED (1u << 4) /* some uid/gid changed */
 #define NG_AN_HOST_MNTNS  (1u << 5) /* entered the host's mount namespace */
 #define NG_AN_HOST_NETNS  (1u << 6) /* entered the host's network namespace */
+#define NG_AN_SEEDED      (1u << 7) /* the baseline came from /proc at agent start, so a
+				       * syscall in flight then may explain it: reported,
+				       * never killed for */
 
 /* the escalation bits: what makes a change dangerous, not just odd */
 #define NG_AN_ESCALATION (NG_AN_EUID_ROOT | NG_AN_FSUID_ROOT | NG_AN_UID_ROOT | NG_AN_CAPS_GAINED)

@@ -532,11 +532,12 @@ static void test_anomaly_reasons(void **state)
 	assert_string_equal(ng_anomaly_reasons(NG_AN_IDS_CHANGED, buf, sizeof(buf)), "ids_changed");
 	assert_string_equal(ng_anomaly_reasons(NG_AN_HOST_MNTNS, buf, sizeof(buf)), "host_mntns");
 	assert_string_equal(ng_anomaly_reasons(NG_AN_HOST_NETNS, buf, sizeof(buf)), "host_netns");
+	assert_string_equal(ng_anomaly_reasons(NG_AN_SEEDED, buf, sizeof(buf)), "baseline_from_proc");
 	assert_string_equal(ng_anomaly_reasons(0xffffffffu, buf, sizeof(buf)),
 			    "euid_root,fsuid_root,uid_root,caps_gained,ids_changed,host_mntns,"
-			    "host_netns");
+			    "host_netns,baseline_from_proc");
 	/* unknown bits alone name nothing */
-	assert_string_equal(ng_anomaly_reasons(1u << 7 | 1u << 31, buf, sizeof(buf)), "");
+	assert_string_equal(ng_anomaly_reasons(1u << 8 | 1u << 31, buf, sizeof(buf)), "");
 	/* small buffers keep whole names only */
 	memset(buf, 'X', sizeof(buf));
 	ng_anomaly_reasons(NG_AN_EUID_ROOT, buf, 0);
