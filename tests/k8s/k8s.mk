@@ -3,12 +3,34 @@
 #   make k8s-build   build the pinned binaries into the per-machine cache
 #                    (${NODEGUARD_K8S_CACHE:-$HOME/.cache/nodeguard-k8s}); no-op when cached
 #   make k8s-smoke   start a throw-away cluster and exercise it with curl
+#   make k8s-test    the C tests of the API client, watch and pod cache
+#                    (cmocka) against a throw-away cluster (tests/k8s/run_tests.sh)
+#   make k8s-test-valgrind   the same, each test binary under valgrind
 # Not part of `make test` yet.
 
-.PHONY: k8s-build k8s-smoke
+.PHONY: k8s-build k8s-smoke k8s-test k8s-test-valgrind k8s-test-bins
 
 k8s-build:
 	tests/k8s/build.sh >/dev/null
 
 k8s-smoke: k8s-build
 	tests/k8s/smoke_test.sh
+
+K8S_TEST_NAMES := k8s_config k8s_client k8s_watch podcache
+K8S_TEST_BINS  := $(patsubst %,$(BUILD)/tests/k8s/test_%,$(K8S_TEST_NAMES))
+K8S_TEST_OBJS  := $(BUILD)/agent/k8s_config.o $(BUILD)/agent/k8s_client.o \
+                  $(BUILD)/agent/k8s_watch.o $(BUILD)/agent/podcache.o $(BUILD)/agent/jsonw.o
+K8S_TEST_LIBS  := $(shell pkg-config --libs libcurl libcjson yaml-0.1 2>/dev/null || echo -lcurl -lcjson -lyaml)
+
+$(K8S_TEST_BINS): $(BUILD)/tests/k8s/test_%: tests/k8s/test_%.c tests/k8s/k8s_test.h $(K8S_TEST_OBJS) \
+		  agent/k8s_config.h agent/k8s_client.h agent/k8s_watch.h agent/podcache.h | $(BUILD)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/k8s $(filter %.c %.o,$^) -o $@ -lcmocka -pthread $(K8S_TEST_LIBS)
+
+k8s-test-bins: $(K8S_TEST_BINS)
+
+k8s-test: k8s-build $(K8S_TEST_BINS)
+	tests/k8s/run_tests.sh $(K8S_TEST_BINS)
+
+k8s-test-valgrind: k8s-build $(K8S_TEST_BINS)
+	NODEGUARD_K8S_VALGRIND=1 tests/k8s/run_tests.sh $(K8S_TEST_BINS)
