@@ -157,7 +157,9 @@ static void trace_usage(FILE *out)
 		"  --duration S      stop after S seconds\n"
 		"  --argv-max N      argv bytes kept per exec (default %d, max %d)\n"
 		"  --ringbuf BYTES   ring buffer size, power of two (default 8 MiB)\n"
-		"  --creds-fallback  use tp_btf/sys_enter+sys_exit instead of syscall tracepoints\n",
+		"  --creds-fallback  use tp_btf/sys_enter+sys_exit instead of syscall tracepoints\n"
+		"  --noop-creds      also show set*id/capset calls that succeeded and changed nothing\n"
+		"                    (counted as filtered by default)\n",
 		NG_ARGV_DEFAULT, NG_ARGV_MAX);
 }
 
@@ -182,6 +184,7 @@ static int cmd_trace(int argc, char **argv)
 		{ "argv-max", required_argument, NULL, 'A' },
 		{ "ringbuf", required_argument, NULL, 'R' },
 		{ "creds-fallback", no_argument, NULL, 'F' },
+		{ "noop-creds", no_argument, NULL, 'O' },
 		{ "verbose", no_argument, NULL, 'v' },   { "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -196,7 +199,7 @@ static int cmd_trace(int argc, char **argv)
 	int c, rc = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "jad:A:R:Fvh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jad:A:R:FOvh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'j': t.json = true; break;
 		case 'a': so.trace_host = true; break;
@@ -220,6 +223,7 @@ static int cmd_trace(int argc, char **argv)
 			}
 			break;
 		case 'F': so.creds_mode = CREDS_RAW_SYSCALLS; break;
+		case 'O': so.noop_creds = true; break;
 		case 'v': ng_log_level = LOG_LVL_DEBUG; break;
 		case 'h': trace_usage(stdout); return 0;
 		default: trace_usage(stderr); return 2;

@@ -247,6 +247,7 @@ struct sensor *sensor_open(const struct sensor_opts *opts, const struct ng_featu
 		.self_pid = (uint32_t)getpid(),
 		.host_userns = feat->host_userns,
 		.host_netns = feat->host_netns,
+		.emit_noop_creds = opts->noop_creds,
 	};
 	struct bpf_program *prog;
 	struct sensor *s;

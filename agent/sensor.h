@@ -22,6 +22,7 @@ struct sensor_opts {
 	enum sensor_creds_mode creds_mode;
 	bool no_net;            /* do not attach the network sensors */
 	const char *pin_dir;    /* pin the kill-rule maps here (NULL: not pinned) */
+	bool noop_creds;        /* also report set*id/capset calls that changed nothing */
 };
 
 /* return non-zero to stop polling */

@@ -65,9 +65,9 @@ static __always_inline int report_exit(__u32 op, __s64 ret)
 		bpf_map_delete_elem(&ng_stash, &tid);
 		return 0;
 	}
-	/* the syscall explains the change: record the new state */
-	ng_state_record(t, tid);
 	if (ng_hdr_fill(&h, t, NG_EV_CRED)) {
+		/* the syscall explains the change: record the new state */
+		ng_state_record(t, tid);
 		bpf_map_delete_elem(&ng_stash, &tid);
 		return 0;
 	}
@@ -81,6 +81,21 @@ static __always_inline int report_exit(__u32 op, __s64 ret)
 		in.old = &oldc;
 		in.cur = &newc;
 		in.exe_hash = ts ? ts->exe_hash : 0;
+		/* A successful call that changed nothing (a no-op setresuid, capset to
+		 * the same sets) can match no transition: count it, don't ship it.
+		 * setgroups is always shipped: the group list itself is not compared. */
+		if (!ng_cfg.emit_noop_creds && ret >= 0 && op != NG_CRED_SETGROUPS &&
+		    oldc.uid == newc.uid && oldc.euid == newc.euid && oldc.suid == newc.suid &&
+		    oldc.fsuid == newc.fsuid && oldc.gid == newc.gid && oldc.egid == newc.egid &&
+		    oldc.sgid == newc.sgid && oldc.fsgid == newc.fsgid &&
+		    oldc.cap_eff == newc.cap_eff && oldc.cap_prm == newc.cap_prm &&
+		    oldc.cap_inh == newc.cap_inh) {
+			ng_count(NG_EV_CRED, 2);
+			bpf_map_delete_elem(&ng_stash, &tid);
+			return 0; /* nothing changed: the recorded state still holds */
+		}
+		/* the syscall explains the change: record the new state */
+		ng_state_record(t, tid);
 		e = bpf_ringbuf_reserve(&ng_events, sizeof(*e), 0);
 		if (!e) {
 			ng_count(NG_EV_CRED, 1);

@@ -189,7 +189,7 @@ struct ng_bpf_config {
 	__u32 self_pid;     /* the agent: never emitted */
 	__u32 host_userns;
 	__u32 host_netns;
-	__u32 _pad0;
+	__u32 emit_noop_creds; /* 1: also report successful set*id/capset that changed nothing */
 };
 
 #endif /* NODEGUARD_EVENT_H */
