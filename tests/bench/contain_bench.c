@@ -114,8 +114,11 @@ static void cleanup(void)
 	if (B.storm_made)
 		ctr_destroy(&B.storm_ctr);
 	ctr_cleanup_all();
-	/* the pinned containment outlives the agent: take it down */
-	if (B.nodeguard[0])
+	/* the pinned containment outlives the agent: take it down, unless
+	 * another agent uses it now */
+	if (ng_other_agents(0) > 0)
+		fprintf(stderr, "contain-bench: another nodeguard agent runs: pinned state left to it\n");
+	else if (B.nodeguard[0])
 		run_capture(argv, o, sizeof(o), e, sizeof(e), 30000);
 	if (B.dir[0]) {
 		char *rm[] = { "/bin/rm", "-rf", B.dir, NULL };
@@ -585,6 +588,21 @@ int main(void)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	{
+		/* another agent shares the pinned maps and its sensors load the connect path */
+		int waited = 0, n;
+
+		while ((n = ng_other_agents(0)) > 0 && waited < 120) {
+			if (!waited)
+				fprintf(stderr, "contain-bench: %d other nodeguard agent(s) running; waiting up "
+					"to 120 s\n", n);
+			sleep(1);
+			waited++;
+		}
+		if (n > 0)
+			fprintf(stderr, "contain-bench: WARNING: %d other nodeguard agent(s) still running: "
+				"the numbers are disturbed\n", n);
+	}
 	atexit(cleanup);
 	setup();
 	fprintf(stderr, "contain-bench: %d trials per latency, deny table %d rounds x 2 x %d connects\n",

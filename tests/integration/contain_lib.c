@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -719,4 +720,53 @@ int run_capture(char *const argv[], char *out, size_t outn, char *err, size_t er
 	if (now_ms() >= deadline)
 		return -ETIMEDOUT;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/*
+ * Other `nodeguard run` agents on the node (not ours): they share the pinned
+ * state under /sys/fs/bpf/nodeguard (kill rules, protected cgroups,
+ * isolation, deny tables), so two agents interfere. `nodeguard trace` pins
+ * nothing and does not count.
+ */
+int ng_other_agents(pid_t except)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d))) {
+		char p[64], comm[32] = "", cmd[512];
+		FILE *f;
+		size_t len = 0;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9' || (except > 0 && atoi(e->d_name) == (int)except))
+			continue;
+		snprintf(p, sizeof(p), "/proc/%s/comm", e->d_name);
+		f = fopen(p, "re");
+		if (f && (!fgets(comm, sizeof(comm), f) || strncmp(comm, "nodeguard\n", 10)))
+			comm[0] = '\0';
+		if (f)
+			fclose(f);
+		if (!comm[0])
+			continue;
+		snprintf(p, sizeof(p), "/proc/%s/cmdline", e->d_name);
+		f = fopen(p, "re");
+		if (f) {
+			len = fread(cmd, 1, sizeof(cmd) - 1, f);
+			fclose(f);
+		}
+		cmd[len] = '\0';
+		if (!len)
+			continue; /* a zombie: nothing of it is attached any more */
+		/* argv[1] is "run", an option (the agent's default command), or absent */
+		{
+			const char *a1 = strlen(cmd) + 1 < len ? cmd + strlen(cmd) + 1 : NULL;
+
+			if (!a1 || !strcmp(a1, "run") || a1[0] == '-')
+				n++;
+		}
+	}
+	if (d)
+		closedir(d);
+	return n;
 }

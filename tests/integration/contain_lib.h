@@ -116,6 +116,13 @@ long long proc_cpu_ticks(pid_t pid);
 /* run argv, capture stdout and stderr (each up to n bytes); exit status or -errno */
 int run_capture(char *const argv[], char *out, size_t outn, char *err, size_t errn, int timeout_ms);
 uint64_t mono_ns(void);
+/*
+ * `nodeguard run` agents on the node other than pid except. Agents share the
+ * pinned state under /sys/fs/bpf/nodeguard (kill rules, protected cgroups,
+ * isolation, deny tables): a second one interferes, and an uninstall takes
+ * its enforcement away. `nodeguard trace` pins nothing and does not count.
+ */
+int ng_other_agents(pid_t except);
 void msleep(int ms);
 
 #endif

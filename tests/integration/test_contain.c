@@ -139,60 +139,13 @@ static int has(const char *hay, const char *needle)
 
 /* ------------------------------------------------- failure context */
 
-/*
- * Other `nodeguard run` agents on the node (not ours): they share the pinned
- * state under /sys/fs/bpf/nodeguard (kill rules, protected cgroups,
- * isolation, deny tables), so two agents interfere. `nodeguard trace` pins
- * nothing and does not count.
- */
+static size_t ctr_actions(struct sj *j, const char *ctr_id, struct cj_action *out, size_t max);
+
+/* other `nodeguard run` agents on the node share the pinned state with ours */
 static int other_agents(void)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	int n = 0;
-
-	while (d && (e = readdir(d))) {
-		char p[64], comm[32] = "", cmd[512];
-		FILE *f;
-		size_t len = 0, argc = 0, i;
-
-		if (e->d_name[0] < '0' || e->d_name[0] > '9' || (env.ag.pid > 0 && atoi(e->d_name) == (int)env.ag.pid))
-			continue;
-		snprintf(p, sizeof(p), "/proc/%s/comm", e->d_name);
-		f = fopen(p, "re");
-		if (f && (!fgets(comm, sizeof(comm), f) || strncmp(comm, "nodeguard\n", 10)))
-			comm[0] = '\0';
-		if (f)
-			fclose(f);
-		if (!comm[0])
-			continue;
-		snprintf(p, sizeof(p), "/proc/%s/cmdline", e->d_name);
-		f = fopen(p, "re");
-		if (f) {
-			len = fread(cmd, 1, sizeof(cmd) - 1, f);
-			fclose(f);
-		}
-		cmd[len] = '\0';
-		if (!len)
-			continue; /* a zombie: nothing of it is attached any more */
-		for (i = 0; i < len; i++)
-			argc += cmd[i] == '\0';
-		/* argv[1] is "run", an option (the agent's default command), or absent */
-		{
-			const char *a1 = strlen(cmd) + 1 < len ? cmd + strlen(cmd) + 1 : NULL;
-
-			if (!a1 || !strcmp(a1, "run") || a1[0] == '-')
-				n++;
-		}
-		(void)argc;
-	}
-	if (d)
-		closedir(d);
-	return n;
+	return ng_other_agents(env.ag.pid);
 }
-
-
-static size_t ctr_actions(struct sj *j, const char *ctr_id, struct cj_action *out, size_t max);
 
 static void ctx_dump(void)
 {
@@ -1342,6 +1295,12 @@ static void test_uninstall(void **state)
 	int rc, i, k, others;
 
 	(void)state;
+	if (other_agents() > 0) {
+		/* an uninstall would take that agent's enforcement away under it */
+		print_message("uninstall: SKIPPED: %d other nodeguard agent(s) run on this node and share "
+			      PIN_DIR "; run this suite alone\n", other_agents());
+		skip();
+	}
 	enf_objects(&before);
 	EXPECT(before.nprogs > 0 && before.nlinks > 0, "no ng_enf_* programs (%d) or links (%d) before uninstall\n",
 	       before.nprogs, before.nlinks);
@@ -1446,8 +1405,12 @@ static void cleanup_all(void)
 		waitpid(env.ag.pid, NULL, 0);
 		env.ag.pid = 0;
 	}
-	/* pinned containment outlives the agent: take it all down */
-	if (env.nodeguard[0] && run_capture(argv, out, sizeof(out), err, sizeof(err), 30000) != 0)
+	/* pinned containment outlives the agent: take it all down, unless another
+	 * agent uses it now (its reconcile drops what our gone cgroups left) */
+	if (ng_other_agents(0) > 0)
+		fprintf(stderr, "contain: another nodeguard agent runs: pinned state under " PIN_DIR
+			" left to it (no uninstall)\n");
+	else if (env.nodeguard[0] && run_capture(argv, out, sizeof(out), err, sizeof(err), 30000) != 0)
 		rm_tree(PIN_DIR);
 	if (env.agent_ctr_made)
 		ctr_destroy(&env.agent_ctr);
