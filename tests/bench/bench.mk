@@ -28,3 +28,4 @@ bench: nodeguard $(BENCH_BINS)
 	BENCH_STORM=$(BUILD)/tests/bench-storm BENCH_TINY=$(BUILD)/tests/bench-tiny \
 		NODEGUARD=./nodeguard tests/bench/run_bench.sh
 -include tests/bench/contain.mk
+-include tests/bench/detect.mk
