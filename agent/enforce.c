@@ -791,6 +791,24 @@ int killrules_load(const struct policy *p, const struct kill_maps *km, bool glob
 	for (i = slot; i < NG_KILL_RULES_MAX; i++)
 		bpf_map_update_elem(km->rules, &i, &empty, BPF_ANY);
 	st.n_kill = slot;
+	/* rules whose actions run in user space want their events at once */
+	for (r = 0; r < p->nrules; r++) {
+		const struct rule *ru = &p->rules[r];
+		uint32_t ev = ru->match.events;
+
+		char why[8];
+
+		if (!ru->enabled || !(ru->actions & ~ACT_LOG))
+			continue;
+		if (!(ru->actions & ~(ACT_LOG | ACT_KILL)) && killrules_compilable(ru, why, sizeof(why)))
+			continue; /* the kernel kills by itself */
+		if (ev & (RE_EXEC | RE_SETUID_EXEC))
+			st.wake_kinds |= 1u << NG_EV_EXEC;
+		if (ev & RE_CRED_CHANGE)
+			st.wake_kinds |= 1u << NG_EV_CRED;
+		if (ev & RE_CONNECT)
+			st.wake_kinds |= (1u << NG_EV_CONNECT) | (1u << NG_EV_SENDMSG);
+	}
 	if (bpf_map_update_elem(km->state, &zero, &st, BPF_ANY))
 		return -errno;
 	*loaded = slot;

@@ -37,7 +37,7 @@ static __always_inline __u64 ng_rb_flags_sz(__u64 sz)
 	return avail >= NG_WAKE_BYTES && avail < NG_WAKE_BYTES + sz + 8 ? BPF_RB_FORCE_WAKEUP
 									 : BPF_RB_NO_WAKEUP;
 }
-#define ng_rb_flags() ng_rb_flags_sz(sizeof(*e))
+#define ng_rb_flags() ng_rb_flags_kind(sizeof(*e), e->hdr.kind)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -112,6 +112,17 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ng_enf_state);
 } ng_kill_state SEC(".maps");
+
+/* batch, unless a rule acts on this kind of event from user space */
+static __always_inline __u64 ng_rb_flags_kind(__u64 sz, __u32 kind)
+{
+	__u32 zero = 0;
+	struct ng_enf_state *st = bpf_map_lookup_elem(&ng_kill_state, &zero);
+
+	if (st && kind < 32 && (st->wake_kinds & (1u << kind)))
+		return BPF_RB_FORCE_WAKEUP;
+	return ng_rb_flags_sz(sz);
+}
 
 static __always_inline void ng_count(__u32 kind, int what)
 {

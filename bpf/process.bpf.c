@@ -181,7 +181,7 @@ int BPF_PROG(ng_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	asm volatile("%[v] &= %[m]" : [v] "+r"(n) : [m] "i"(8191));
 	if (n > (long)sizeof(*e))
 		return 0;
-	if (bpf_ringbuf_output(&ng_events, e, n, ng_rb_flags_sz(n)))
+	if (bpf_ringbuf_output(&ng_events, e, n, ng_rb_flags_kind(n, NG_EV_EXEC)))
 		ng_count(NG_EV_EXEC, 1);
 	else
 		ng_count(NG_EV_EXEC, 0);

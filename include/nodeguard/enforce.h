@@ -117,7 +117,9 @@ struct ng_enf_state {
 	__u32 n_isolated;
 	__u32 n_deny;
 	__u32 n_kill;
-	__u32 _pad0;
+	__u32 wake_kinds; /* 1 << enum ng_kind: wake the agent at once for these
+			   * (a rule on them acts from user space), instead of
+			   * letting records batch until the next drain */
 };
 
 /* FNV-1a 64 over a path, the same in the kernel and user space */

@@ -1082,8 +1082,10 @@ static void test_host_process_traced(void **state)
 	EXPECT_INT(e, "ret", 0);
 	EXPECT_TRUE(cJSON_GetArrayItem(js_obj(e, "args"), 0)->valuedouble == 4294967295.0 &&
 			    cJSON_GetArrayItem(js_obj(e, "args"), 1)->valuedouble == 0 &&
-			    cJSON_GetArrayItem(js_obj(e, "args"), 2)->valuedouble == 4294967295.0,
-		    "args are not [4294967295,0,4294967295]\n");
+			    cJSON_GetArrayItem(js_obj(e, "args"), 2)->valuedouble == 1,
+		    "args are not [4294967295,0,1]\n");
+	EXPECT_INT(js_obj(e, "old"), "sgid", 0);
+	EXPECT_INT(js_obj(e, "new"), "sgid", 1);
 
 	EXPECT_COUNT("connect", h->init_pid, 1);
 	e = event("connect", h->init_pid, 0);
