@@ -689,6 +689,9 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 			log_info("adopted pinned state: %u isolated cgroups, %u deny entries, %u root "
 				 "links%s", ad.isolated, ad.deny4 + ad.deny6, ad.root_links,
 				 ad.relinked ? " (isolation links re-created)" : "");
+		if (a->enf && enforcer_set_host(a->enf, a->feat.host_pidns, a->feat.host_mntns))
+			log_warn("Failed to tell the enforcer the host namespaces: container-wide "
+				 "deny entries stay inactive");
 	}
 
 	so.trace_host = a->pol->settings.trace_host;

@@ -302,6 +302,21 @@ void enforcer_close(struct enforcer *e)
 	free(e);
 }
 
+int enforcer_set_host(struct enforcer *e, uint32_t pidns, uint32_t mntns)
+{
+	struct ng_enf_host h = { .pidns = pidns, .mntns = mntns };
+	__u32 zero = 0;
+
+	return bpf_map_update_elem(bpf_map__fd(e->skel->maps.ng_enf_host), &zero, &h, BPF_ANY) ? -errno : 0;
+}
+
+int enforcer_exempt_add(struct enforcer *e, uint64_t cgid)
+{
+	__u32 one = 1;
+
+	return bpf_map_update_elem(bpf_map__fd(e->skel->maps.ng_enf_exempt), &cgid, &one, BPF_ANY) ? -errno : 0;
+}
+
 int enforcer_events_fd(struct enforcer *e)
 {
 	return bpf_map__fd(e->skel->maps.ng_enf_events);

@@ -33,6 +33,11 @@ struct enforcer *enforcer_open(const char *pin_dir, const char *cgroup2_mount,
 			       struct enforcer_adopted *adopted, char *err, size_t errlen);
 /* close our handles; pinned state stays */
 void enforcer_close(struct enforcer *e);
+/* the host's pid/mnt namespaces, so "every container" deny entries
+ * (NG_CG_ANY_CONTAINER) know what a container is; unset, they never apply */
+int enforcer_set_host(struct enforcer *e, uint32_t pidns, uint32_t mntns);
+/* a cgroup (and its descendants) "every container" entries never apply to */
+int enforcer_exempt_add(struct enforcer *e, uint64_t cgid);
 /* the enforcement-event ring buffer (struct ng_enforce records) */
 int enforcer_events_fd(struct enforcer *e);
 const char *enforcer_pin_dir(const struct enforcer *e);

@@ -1453,6 +1453,10 @@ static void cgroup_consider(struct responder *r, uint64_t cgid, const char *rel,
 		err = cdeny_install(r, cgid);
 		if (err)
 			log_err("Failed to compile the deny rules for cgroup %s: %s", rel, strerror(-err));
+	} else if (r->enf && cgid && (err = enforcer_exempt_add(r->enf, cgid))) {
+		/* the container-wide entries must not reach it either */
+		log_err("Failed to exempt cgroup %s from container-wide deny rules: %s", rel,
+			strerror(-err));
 	}
 	cgset_add(&r->seen, cgid, rel, ok && !err);
 }
@@ -1516,7 +1520,7 @@ static bool cdeny_wants(const struct responder *r, uint64_t cgid, const struct c
 	long k = cgset_find(&r->seen, cgid);
 	size_t i, j;
 
-	if (k < 0 || !r->seen.compiled[k])
+	if (cgid != NG_CG_ANY_CONTAINER && (k < 0 || !r->seen.compiled[k]))
 		return false;
 	for (i = 0; i < r->ncd; i++)
 		for (j = 0; j < r->cd[i].ncidrs; j++)
@@ -1563,6 +1567,15 @@ static void apply_compiled_deny(struct responder *r)
 	if (!r->enf || !r->pol)
 		return;
 	if (r->ncd) {
+		int err;
+
+		/* never the agent itself, then every container from its first
+		 * connect on, then each container seen so far */
+		if (r->self.cgroup_id && enforcer_exempt_add(r->enf, r->self.cgroup_id))
+			log_err("Failed to exempt the agent's cgroup from container-wide deny rules");
+		err = cdeny_install(r, NG_CG_ANY_CONTAINER);
+		if (err)
+			log_err("Failed to install the container-wide deny rules: %s", strerror(-err));
 		walk_containers(r, "", 0, &budget);
 		log_info("deny: %zu rule%s compiled into the kernel for %zu container cgroups", r->ncd,
 			 r->ncd == 1 ? "" : "s", r->seen.n);
@@ -2574,7 +2587,8 @@ static void deny_cb(uint64_t cgid, const struct cidr *c, const struct ng_deny_va
 	(void)v;
 	if (s->want && cgid == s->want_cg && cidr_eq(c, s->want))
 		s->found = true;
-	if (!cgid)
+	/* node-wide and container-wide entries belong to no cgroup: never "gone" */
+	if (!cgid || cgid == NG_CG_ANY_CONTAINER)
 		return;
 	for (i = 0; i < s->n; i++)
 		if (s->cg[i] == cgid)

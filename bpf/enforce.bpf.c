@@ -78,6 +78,23 @@ struct {
 	__uint(max_entries, 1 << 20);
 } ng_enf_events SEC(".maps");
 
+/* the host's namespaces, to tell containers apart (NG_CG_ANY_CONTAINER) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ng_enf_host);
+} ng_enf_host SEC(".maps");
+
+/* cgroups "every container" deny entries never apply to (the agent's own,
+ * protected namespaces') */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u32);
+} ng_enf_exempt SEC(".maps");
+
 /* [0] events emitted, [1] events dropped (ring buffer full) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -149,6 +166,35 @@ static __always_inline __u64 isolated_cgroup(struct ng_isolation **iso)
 			return id;
 	}
 	return 0;
+}
+
+/* is the current task in a container, and not in an exempt cgroup? */
+static __always_inline int any_container_applies(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u32 zero = 0, pidns, mntns;
+	struct ng_enf_host *h = bpf_map_lookup_elem(&ng_enf_host, &zero);
+	struct pid *p;
+	unsigned int level;
+	struct upid up = {};
+	int lvl;
+
+	if (!h || !h->pidns || !h->mntns)
+		return 0; /* the host is unknown: never guess */
+	p = BPF_CORE_READ(t, thread_pid);
+	level = BPF_CORE_READ(p, level);
+	bpf_core_read(&up, sizeof(up), &p->numbers[level & 31]);
+	pidns = BPF_CORE_READ(up.ns, ns.inum);
+	mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
+	if (pidns == h->pidns && (!mntns || mntns == h->mntns))
+		return 0;
+	for (lvl = NG_MAX_CG_LEVEL; lvl >= 1; lvl--) {
+		__u64 id = bpf_get_current_ancestor_cgroup_id(lvl);
+
+		if (id && bpf_map_lookup_elem(&ng_enf_exempt, &id))
+			return 0;
+	}
+	return 1;
 }
 
 static __always_inline void emit(__u32 action, __u32 rule_id, __u32 hook, __u64 target,
@@ -230,6 +276,12 @@ static __always_inline int check4(struct bpf_sock_addr *ctx, __u32 hook)
 			return 0;
 		}
 	}
+	v = lpm4(&ng_deny4, NG_CG_ANY_CONTAINER, daddr);
+	if (v && ports_ok(v, dport, proto) && any_container_applies()) {
+		emit(NG_ENF_DENY, v->rule_id, hook, bpf_get_current_cgroup_id(), AF_INET, proto, dport,
+		     &daddr);
+		return 0;
+	}
 	return 1;
 }
 
@@ -275,6 +327,12 @@ static __always_inline int check6(struct bpf_sock_addr *ctx, __u32 hook)
 			emit(NG_ENF_DENY, v->rule_id, hook, cg, AF_INET6, proto, dport, daddr);
 			return 0;
 		}
+	}
+	v = lpm6(&ng_deny6, NG_CG_ANY_CONTAINER, daddr);
+	if (v && ports_ok(v, dport, proto) && any_container_applies()) {
+		emit(NG_ENF_DENY, v->rule_id, hook, bpf_get_current_cgroup_id(), AF_INET6, proto, dport,
+		     daddr);
+		return 0;
 	}
 	return 1;
 }

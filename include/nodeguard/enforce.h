@@ -95,6 +95,16 @@ struct ng_lpm6_key {
 	__u8 addr[16];
 };
 
+/* deny-table cgroup key meaning "every container" (tasks outside the host's
+ * pid or mount namespace whose cgroups are not in ng_enf_exempt): applies from
+ * a container's first connect, before user space has seen the container */
+#define NG_CG_ANY_CONTAINER 0xffffffffffffffffULL
+
+struct ng_enf_host {
+	__u32 pidns;
+	__u32 mntns;
+};
+
 #define NG_DENY_PORTS_MAX 8
 struct ng_deny_val {
 	__u32 rule_id;

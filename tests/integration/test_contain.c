@@ -49,6 +49,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -645,6 +646,96 @@ static void test_deny(void **state)
 	close(l1);
 	close(l2);
 	close(l3);
+}
+
+
+/*
+ * A brand-new container whose very first act is the connect: the agent has
+ * seen nothing of it yet, so only the container-wide deny entries compiled
+ * from the policy can refuse it. Without them the connect reaches routing and
+ * fails with ENETUNREACH (the peer subnet is only reachable through a box's
+ * veth), with them it is refused with EPERM before routing.
+ */
+static void test_deny_fresh_container(void **state)
+{
+	char root[PATH_MAX], dir[PATH_MAX], ip2[48], hex[65];
+	unsigned char rnd[32];
+	int pfd[2], i, refused = 0, tries = 5;
+
+	(void)state;
+	EXPECT(!ctr_cgroup2_root(root, sizeof(root)), "no cgroup2 mount\n");
+	addr(ip2, sizeof(ip2), 2);
+	for (i = 0; i < tries; i++) {
+		char res[64] = "";
+		pid_t pid;
+		int st = 0;
+		ssize_t n;
+
+		EXPECT(getrandom(rnd, sizeof(rnd), 0) == sizeof(rnd), "getrandom\n");
+		for (int k = 0; k < 32; k++)
+			snprintf(hex + 2 * k, 3, "%02x", rnd[k]);
+		snprintf(dir, sizeof(dir),
+			 "%s/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod%02x%02x%02x%02x_0000_4000_8000_000000000%03d.slice/cri-containerd-%s.scope",
+			 root, rnd[0], rnd[1], rnd[2], rnd[3], i, hex);
+		for (char *q = dir + strlen(root) + 1; (q = strchr(q, '/')); q++) {
+			*q = '\0';
+			mkdir(dir, 0755);
+			*q = '/';
+		}
+		EXPECT(!mkdir(dir, 0755), "mkdir %s: %s\n", dir, strerror(errno));
+		EXPECT(!pipe(pfd), "pipe\n");
+		pid = fork();
+		EXPECT(pid >= 0, "fork\n");
+		if (pid == 0) {
+			char pb[PATH_MAX];
+			int fd = -1, r;
+			pid_t c;
+
+			close(pfd[0]);
+			snprintf(pb, sizeof(pb), "%s/cgroup.procs", dir);
+			fd = open(pb, O_WRONLY);
+			if (fd < 0 || write(fd, "0", 1) != 1) {
+				dprintf(pfd[1], "cgroup.procs: %s", strerror(errno));
+				_exit(3);
+			}
+			close(fd);
+			if (unshare(CLONE_NEWNS | CLONE_NEWPID)) {
+				(void)!write(pfd[1], "unshare", 7);
+				_exit(4);
+			}
+			c = fork();
+			if (c == 0) {
+				/* the first thing this container does */
+				int sfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+				r = sfd < 0 ? -errno : tcp_connect_tmo(sfd, ip2, P_DENY, 2000);
+				(void)!write(pfd[1], r == -EPERM ? "EPERM" : r == 0 ? "ok" : strerror(-r),
+					     r == -EPERM ? 5 : r == 0 ? 2 : strlen(strerror(-r)));
+				_exit(0);
+			}
+			if (c < 0)
+				(void)!write(pfd[1], "fork", 4);
+			else if (waitpid(c, &r, 0) == c && WIFSIGNALED(r))
+				dprintf(pfd[1], "signal %d", WTERMSIG(r));
+			_exit(0);
+		}
+		close(pfd[1]);
+		n = read(pfd[0], res, sizeof(res) - 1);
+		close(pfd[0]);
+		waitpid(pid, &st, 0);
+		rmdir(dir);
+		*strrchr(dir, '/') = '\0';
+		rmdir(dir); /* the pod slice */
+		res[n > 0 ? n : 0] = '\0';
+		if (!strcmp(res, "EPERM"))
+			refused++;
+		else
+			fprintf(stderr, "fresh container %d: first connect to %s:%d gave \"%s\" (status %#x)\n", i,
+				ip2, P_DENY, res, st);
+	}
+	EXPECT(refused == tries,
+	       "%d of %d brand-new containers had their first connect to the denied %s:%d refused\n",
+	       refused, tries, ip2, P_DENY);
 }
 
 /* ============================================================ isolate */
@@ -1632,6 +1723,7 @@ int main(void)
 		T(test_kill),
 		T(test_kill_dry_run),
 		T(test_deny),
+		T(test_deny_fresh_container),
 		T(test_isolate),
 		T(test_isolate_rule),
 		T(test_freeze),
