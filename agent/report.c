@@ -641,6 +641,23 @@ static void where_short(const struct incident *inc, char *buf, size_t n)
 
 /* ---------------------------------------------------------------- Markdown */
 
+/* "runtime id, pod ns/name" with every part escaped by esc (md or h) */
+static void container_line(FILE *out, const struct inc_attr *a, void (*esc)(FILE *, const char *))
+{
+	esc(out, a->runtime[0] ? a->runtime : "unknown runtime");
+	fputc(' ', out);
+	esc(out, a->container_id[0] ? a->container_id : "(no container id)");
+	if (a->pod_namespace && a->pod_name) {
+		fputs(", pod ", out);
+		esc(out, a->pod_namespace);
+		fputc('/', out);
+		esc(out, a->pod_name);
+	} else if (a->pod_uid[0]) {
+		fputs(", pod uid ", out);
+		esc(out, a->pod_uid);
+	}
+}
+
 static void md(FILE *out, const char *s)
 {
 	put_esc(out, F_MD, s);
@@ -714,18 +731,7 @@ static void md_summary(FILE *out, const struct incident *inc)
 	fprintf(out, "- **Last seen:** %s\n", report_time(inc->last_ns, tb, sizeof(tb)));
 	if (a->is_container || a->container_id[0]) {
 		fputs("- **Container:** ", out);
-		md(out, a->runtime[0] ? a->runtime : "unknown runtime");
-		fputc(' ', out);
-		md(out, a->container_id[0] ? a->container_id : "(no container id)");
-		if (a->pod_namespace && a->pod_name) {
-			fputs(", pod ", out);
-			md(out, a->pod_namespace);
-			fputc('/', out);
-			md(out, a->pod_name);
-		} else if (a->pod_uid[0]) {
-			fputs(", pod uid ", out);
-			md(out, a->pod_uid);
-		}
+		container_line(out, a, md);
 		fputc('\n', out);
 	} else {
 		fputs("- **Host:** process tree ", out);
@@ -1034,18 +1040,7 @@ static void html_summary(FILE *out, const struct incident *inc)
 	html_row(out, "Last seen", report_time(inc->last_ns, tb, sizeof(tb)));
 	if (a->is_container || a->container_id[0]) {
 		fputs("<tr><th>Container</th><td>", out);
-		h(out, a->runtime[0] ? a->runtime : "unknown runtime");
-		fputc(' ', out);
-		h(out, a->container_id[0] ? a->container_id : "(no container id)");
-		if (a->pod_namespace && a->pod_name) {
-			fputs(", pod ", out);
-			h(out, a->pod_namespace);
-			fputc('/', out);
-			h(out, a->pod_name);
-		} else if (a->pod_uid[0]) {
-			fputs(", pod uid ", out);
-			h(out, a->pod_uid);
-		}
+		container_line(out, a, h);
 		fputs("</td></tr>\n", out);
 	} else {
 		fputs("<tr><th>Host</th><td>process tree ", out);
