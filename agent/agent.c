@@ -25,6 +25,9 @@
 #include "proctab.h"
 #include "respond.h"
 #include "ctl.h"
+#include "k8s_client.h"
+#include "k8s_config.h"
+#include "podcache.h"
 #include "rules.h"
 #include "sensor.h"
 
@@ -44,6 +47,9 @@ struct agent {
 	struct enforcer *enf;      /* NULL: deny/isolate unavailable (logged) */
 	struct responder *resp;
 	struct ctl_server *ctl;         /* nodeguardctl's root-only Unix socket */
+	struct k8s_client *kc;          /* NULL: no cluster (attribution from cgroups only) */
+	struct podcache *pods;          /* this node's pods, from the API watch */
+	uint64_t pod_err_ms;            /* last pod-watch error logged (rate limit) */
 	struct ctl_dispatch_ctx ctl_ctx;
 	uint64_t self_cgroup;      /* the agent's own cgroup id (never contained) */
 	char node[256];
@@ -161,6 +167,17 @@ static void build_obs(struct agent *a, const struct ng_event *ev, struct obs *o,
 
 	*have_ci = ctr_cache_lookup(a->ctr, h->cgroup_id, ci) == 0;
 	o->is_container = (h->flags & NG_HF_CONTAINER) || (*have_ci && ci->is_container);
+	if (*have_ci && a->pods) {
+		int cidx = -1;
+		const struct pod_info *pod =
+			podcache_resolve(a->pods, ci->container_id, ci->pod_uid, &cidx);
+
+		if (pod) {
+			o->pod_namespace = pod->namespace;
+			if (cidx >= 0)
+				o->image = pod->containers[cidx].image;
+		}
+	}
 	o->exe = self && self->exe ? self->exe : "";
 	o->parent_exe = a->nchain > 1 && a->chain[1]->exe ? a->chain[1]->exe : "";
 	for (i = 1; i < a->nchain && o->nancestors < OBS_MAX_ANCESTORS; i++)
@@ -311,6 +328,18 @@ static void on_hit(const struct rule *r, const struct obs *o, void *ctx)
 		snprintf(attr.pod_uid, sizeof(attr.pod_uid), "%s", ci.pod_uid);
 		snprintf(attr.qos, sizeof(attr.qos), "%s", ctr_qos_name(ci.qos));
 		snprintf(attr.cgroup_path, sizeof(attr.cgroup_path), "%s", ci.path);
+		if (a->pods) {
+			int cidx = -1;
+			const struct pod_info *pod =
+				podcache_resolve(a->pods, ci.container_id, ci.pod_uid, &cidx);
+
+			/* incmgr_detect copies these */
+			if (pod) {
+				attr.pod_namespace = (char *)pod->namespace;
+				attr.pod_name = (char *)pod->name;
+				attr.pod_json = pod_info_json_str(pod, cidx);
+			}
+		}
 	}
 	attr.cgroup_id = ev->hdr.cgroup_id;
 	if (attr.container_id[0])
@@ -342,6 +371,8 @@ static void on_hit(const struct rule *r, const struct obs *o, void *ctx)
 		};
 
 		err = incmgr_detect(a->im, &d, &inc, &opened);
+		free(attr.pod_json);
+		attr.pod_json = NULL;
 	}
 	if (!inc) {
 		log_err("Failed to record a detection of rule %s: %s", r->name, strerror(-err));
@@ -426,11 +457,57 @@ static int on_event(const struct ng_event *ev, void *ctx)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- pods */
+
+static void pod_watch_error(void *ctx, int err, long status, const char *msg)
+{
+	struct agent *a = ctx;
+	uint64_t now = mono_ms();
+
+	if (a->pod_err_ms && now - a->pod_err_ms < 30000)
+		return; /* the watch retries by itself: say so every 30 s at most */
+	a->pod_err_ms = now;
+	log_warn("pod watch: %s (HTTP %ld): %s", strerror(err < 0 ? -err : err), status,
+		 msg ? msg : "");
+}
+
+/* in-cluster (or --kubeconfig) API access for pod attribution; without a
+ * cluster the agent attributes from cgroup paths alone */
+static void start_pod_cache(struct agent *a)
+{
+	struct podcache_opts po = { .node_name = a->node, .on_error = pod_watch_error, .ctx = a };
+	struct k8s_config *kcfg;
+	char err[512];
+
+	kcfg = a->opts.kubeconfig
+		       ? k8s_config_from_kubeconfig(a->opts.kubeconfig, a->opts.kube_context, err, sizeof(err))
+		       : k8s_config_in_cluster(err, sizeof(err));
+	if (!kcfg) {
+		if (a->opts.kubeconfig || errno != ENOENT)
+			log_err("Failed to configure the Kubernetes API: %s; no pod attribution", err);
+		else
+			log_info("not in a cluster (%s): attribution from cgroups only", err);
+		return;
+	}
+	a->kc = k8s_client_new(kcfg, NULL); /* owns kcfg, also on failure */
+	if (!a->kc) {
+		log_err("Failed to create the Kubernetes API client: %s", strerror(errno));
+		return;
+	}
+	a->pods = podcache_new(a->kc, &po);
+	if (!a->pods)
+		log_err("Failed to start the pod cache: %s", strerror(errno));
+	else
+		log_info("watching the pods of node %s", a->node);
+}
+
 /* ---------------------------------------------------------------- lifecycle */
 
 static void agent_close(struct agent *a)
 {
 	ctl_server_close(a->ctl);
+	podcache_free(a->pods); /* before the client its watch uses */
+	k8s_client_free(a->kc);
 	/* the sensors read the enforcer's ring buffer: free them first; pinned
 	 * containment stays in place after the agent (enforcer_close) */
 	sensor_free(a->sensor);
@@ -627,6 +704,7 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 	if (o->trace_host)
 		a->pol->settings.trace_host = true;
 	pick_node_name(a);
+	start_pod_cache(a);
 
 	/* journal first: what is already there is restored before new events */
 	jo.dir = o->journal_dir ? o->journal_dir : a->pol->settings.journal_dir;
@@ -753,6 +831,8 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 		}
 		if (a->ctl)
 			ctl_server_poll(a->ctl, ctl_dispatch_handler, &a->ctl_ctx);
+		if (a->pods)
+			podcache_poll(a->pods, 0);
 		fflush(stdout);
 		if (*reload) {
 			*reload = 0;

@@ -21,6 +21,8 @@ struct agent_opts {
 	bool trace_host;           /* forces settings.trace_host */
 	bool quiet;                /* no detection lines on stdout */
 	uint32_t duration_s;       /* stop after this long (0: until a signal) */
+	const char *kubeconfig;    /* out-of-cluster API access; NULL: in-cluster if there */
+	const char *kube_context;  /* kubeconfig context (NULL: current-context) */
 };
 
 /* run until *exiting; reload the policy when *reload is set (SIGHUP) */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* nodeguard: command-line entry points. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -289,7 +290,10 @@ static void run_usage(FILE *out)
 		"  --dry-run          record what actions would do, do nothing\n"
 		"  --all              watch host processes too (default: containers only)\n"
 		"  --duration S       stop after S seconds\n"
-		"  --quiet            no detection lines on stdout (the journal still gets everything)\n");
+		"  --quiet            no detection lines on stdout (the journal still gets everything)\n"
+		"  --kubeconfig FILE  API access from outside the cluster (default: in-cluster config\n"
+		"                     when KUBERNETES_SERVICE_HOST is set, else no pod attribution)\n"
+		"  --context NAME     kubeconfig context (default: current-context)\n");
 }
 
 static int cmd_run(int argc, char **argv)
@@ -302,6 +306,8 @@ static int cmd_run(int argc, char **argv)
 		{ "all", no_argument, NULL, 'a' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "kubeconfig", required_argument, NULL, 'K' },
+		{ "context", required_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -310,7 +316,7 @@ static int cmd_run(int argc, char **argv)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:J:N:nad:qvh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:J:N:nad:qK:C:vh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'p': ao.policy_path = optarg; break;
 		case 'J': ao.journal_dir = optarg; break;
@@ -324,6 +330,8 @@ static int cmd_run(int argc, char **argv)
 			}
 			break;
 		case 'q': ao.quiet = true; break;
+		case 'K': ao.kubeconfig = optarg; break;
+		case 'C': ao.kube_context = optarg; break;
 		case 'v': ng_log_level = LOG_LVL_DEBUG; break;
 		case 'h': run_usage(stdout); return 0;
 		default: run_usage(stderr); return 2;
@@ -487,6 +495,8 @@ int main(int argc, char **argv)
 	const char *cmd = argc > 1 ? argv[1] : "run";
 
 	ng_log_setup_libbpf();
+	/* once, before any thread or handle: the API client uses libcurl */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	/* no command, or options only: run the agent */
 	if (argc == 1 || cmd[0] == '-') {
 		if (strcmp(cmd, "--help") && strcmp(cmd, "-h") && strcmp(cmd, "--version"))

@@ -8,7 +8,7 @@ PKGS=(
 	make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config
 	libcurl4-openssl-dev libcjson-dev libyaml-dev libmicrohttpd-dev
 	# tests
-	libcmocka-dev iproute2 util-linux procps openssl ca-certificates
+	libcmocka-dev iproute2 util-linux procps openssl ca-certificates curl python3
 	# benchmark
 	redis-server redis-tools
 	# k8s test harness: builds kube-apiserver and etcd with the machine's Go

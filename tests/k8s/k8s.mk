@@ -8,7 +8,7 @@
 #   make k8s-test-valgrind   the same, each test binary under valgrind
 # Not part of `make test` yet.
 
-.PHONY: k8s-build k8s-smoke k8s-test k8s-test-valgrind k8s-test-bins
+.PHONY: k8s-build k8s-smoke k8s-test k8s-test-valgrind k8s-test-bins k8s-attribution
 
 k8s-build:
 	tests/k8s/build.sh >/dev/null
@@ -34,3 +34,7 @@ k8s-test: k8s-build $(K8S_TEST_BINS)
 
 k8s-test-valgrind: k8s-build $(K8S_TEST_BINS)
 	NODEGUARD_K8S_VALGRIND=1 tests/k8s/run_tests.sh $(K8S_TEST_BINS)
+
+# the agent attributing a detection to its pod through a real apiserver (root)
+k8s-attribution: k8s-build nodeguard
+	tests/k8s/attribution_test.sh

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# End to end: the agent, pointed at a real kube-apiserver with --kubeconfig,
+# attributes a detection in a kubelet-shaped container cgroup to its pod
+# (namespace, name, labels, image) through the pod cache's watch of this
+# node's pods; a pod on another node is never watched. Root; real kernel.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+[ "$(id -u)" -eq 0 ] || { echo "SKIPPED: needs root"; exit 1; }
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok   $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+D=$(mktemp -d /tmp/ng-k8s-attr.XXXXXX)
+J=$D/journal
+CG=$(awk '$9=="cgroup2"{print $5; exit}' /proc/self/mountinfo)
+ID=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+PUID=$(cat /proc/sys/kernel/random/uuid)
+SLICE=$CG/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${PUID//-/_}.slice
+SCOPE=$SLICE/cri-containerd-$ID.scope
+X=/tmp/ng-k8s-attr-$ID
+AGENT=
+cleanup() {
+	[ -n "$AGENT" ] && kill -INT "$AGENT" 2>/dev/null && wait "$AGENT" 2>/dev/null
+	rmdir "$SCOPE" "$SLICE" 2>/dev/null
+	rm -f "$X"
+	tests/k8s/cluster.sh stop "$D/cluster" >/dev/null 2>&1
+	rm -rf "$D"
+}
+trap cleanup EXIT
+tests/k8s/cluster.sh start "$D/cluster" >/dev/null || { echo "FAIL cluster did not start"; echo "0 passed, 1 failed"; exit 1; }
+. "$D/cluster/env"
+api() { curl -s --max-time 10 --cacert "$KUBE_CA" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" "$@"; }
+code=$(api -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -X POST "$KUBE_SERVER/api/v1/namespaces" -d '{"metadata":{"name":"shop"}}')
+[ "$code" = 201 ] && ok "namespace created" || bad "namespace: HTTP $code"
+for n in web-1:test-node:$ID web-2:other-node:$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'); do
+	IFS=: read -r name node cid <<<"$n"
+	code=$(api -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -X POST "$KUBE_SERVER/api/v1/namespaces/shop/pods" \
+		-d "{\"metadata\":{\"name\":\"$name\",\"labels\":{\"app\":\"web\",\"tier\":\"front\"}},\"spec\":{\"nodeName\":\"$node\",\"serviceAccountName\":\"default\",\"containers\":[{\"name\":\"web\",\"image\":\"nginx:1.27\"}]}}")
+	[ "$code" = 201 ] && ok "pod $name on $node created" || bad "pod $name: HTTP $code"
+	code=$(api -o /dev/null -w '%{http_code}' -H 'Content-Type: application/merge-patch+json' -X PATCH "$KUBE_SERVER/api/v1/namespaces/shop/pods/$name/status" \
+		-d "{\"status\":{\"containerStatuses\":[{\"name\":\"web\",\"image\":\"nginx:1.27\",\"imageID\":\"\",\"ready\":true,\"restartCount\":0,\"containerID\":\"containerd://$cid\",\"state\":{\"running\":{}}}]}}")
+	[ "$code" = 200 ] && ok "pod $name status patched" || bad "pod $name status: HTTP $code"
+done
+mkdir -p "$SCOPE"
+./nodeguard run --kubeconfig "$KUBECONFIG" --node-name test-node --journal-dir "$J" --quiet 2>"$D/agent.err" &
+AGENT=$!
+for _ in $(seq 100); do grep -q "nodeguard running" "$D/agent.err" 2>/dev/null && break; sleep 0.1; done
+grep -q "watching the pods of node test-node" "$D/agent.err" && ok "agent watches this node's pods" || bad "no pod watch: $(tail -3 "$D/agent.err")"
+sleep 1
+cp /bin/true "$X"
+bash -c "echo \$\$ > $SCOPE/cgroup.procs; exec unshare --mount --pid --fork $X" || bad "trigger failed"
+for _ in $(seq 50); do grep -q '"rec":"open"' "$J/journal.jsonl" 2>/dev/null && break; sleep 0.1; done
+open=$(grep '"rec":"open"' "$J/journal.jsonl" 2>/dev/null | head -1)
+check() { # key expected
+	if python3 - "$open" "$1" "$2" <<'PY'
+import json, sys
+rec = json.loads(sys.argv[1]); a = rec["attribution"]
+cur = a
+for k in sys.argv[2].split("."):
+    cur = cur[k]
+sys.exit(0 if str(cur) == sys.argv[3] else 1)
+PY
+	then ok "attribution.$1 = $2"; else bad "attribution.$1 != $2 in: $open"; fi
+}
+if [ -z "$open" ]; then
+	bad "no incident opened"
+else
+	check container_id "$ID"
+	check pod_namespace shop
+	check pod_name web-1
+	check pod.labels.app web
+	check pod.labels.tier front
+	check pod.image nginx:1.27
+	check pod.node test-node
+	check pod.container web
+fi
+grep -q "web-2" "$J/journal.jsonl" && bad "a pod of another node appears in the journal" || ok "the other node's pod never appears"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
