@@ -823,6 +823,25 @@ const struct pod_info *podcache_by_uid(const struct podcache *pc, const char *ui
 	return pe ? &pe->info : NULL;
 }
 
+const struct pod_info *podcache_by_name(const struct podcache *pc, const char *ns,
+					const char *name)
+{
+	const struct pod_info *found = NULL;
+	struct pod_entry *e;
+
+	if (!pc || !ns || !name || !*ns || !*name)
+		return NULL;
+	for (e = pc->head; e; e = e->next) {
+		if (strcmp(e->info.namespace, ns) || strcmp(e->info.name, name))
+			continue;
+		if (!e->info.deleted)
+			return &e->info;
+		if (!found)
+			found = &e->info;
+	}
+	return found;
+}
+
 const struct pod_info *podcache_resolve(const struct podcache *pc, const char *container_id,
 					const char *pod_uid, int *ctr)
 {

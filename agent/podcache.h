@@ -128,6 +128,9 @@ size_t podcache_expire(struct podcache *pc);
  */
 const struct pod_info *podcache_by_container(const struct podcache *pc, const char *id, int *ctr);
 const struct pod_info *podcache_by_uid(const struct podcache *pc, const char *uid);
+/* by namespace and name (a live pod before a deleted one); linear in the pods */
+const struct pod_info *podcache_by_name(const struct podcache *pc, const char *ns,
+					const char *name);
 /* by container id first, then by pod UID (either may be NULL or "") */
 const struct pod_info *podcache_resolve(const struct podcache *pc, const char *container_id,
 					const char *pod_uid, int *ctr);
