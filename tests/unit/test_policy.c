@@ -137,7 +137,7 @@ static void test_default_policy(void **state)
 	assert_int_equal(e.n, 0);
 	assert_non_null(p);
 	assert_string_equal(p->source, "<embedded>");
-	assert_int_equal(p->nrules, 14);
+	assert_int_equal(p->nrules, 20);
 
 	/* settings given in the file, and defaults for the rest */
 	assert_string_equal(p->settings.journal_dir, "/var/lib/nodeguard");
@@ -169,6 +169,12 @@ static void test_default_policy(void **state)
 		"shell-after-outbound-connect",
 		"cloud-metadata-connect",
 		"mining-pool-port",
+		"k8s-unauthorized-access",
+		"k8s-podsecurity-violation",
+		"k8s-exec-into-container",
+		"k8s-network-policy-denial",
+		"k8s-image-vulnerability-reported",
+		"k8s-image-cve-in-event",
 	};
 	for (size_t i = 0; i < p->nrules; i++) {
 		assert_int_equal(p->rules[i].id, i + 1);
@@ -183,7 +189,7 @@ static void test_default_policy(void **state)
 
 	/* 1: set*id to root */
 	r = &p->rules[0];
-	assert_int_equal(r->line, 102);
+	assert_int_equal(r->line, 105);
 	assert_int_equal(r->col, 5);
 	assert_int_equal(r->severity, SEV_HIGH);
 	assert_string_equal(r->category, "privilege_escalation");
@@ -191,7 +197,7 @@ static void test_default_policy(void **state)
 	assert_string_equal(r->description,
 			    "A process in a container changed an id from non-root to root through set*id.");
 	x = &r->match;
-	assert_int_equal(x->line, 108);
+	assert_int_equal(x->line, 111);
 	assert_int_equal(x->col, 7);
 	assert_int_equal(x->events, RE_CRED_CHANGE);
 	assert_int_equal(x->scope, SCOPE_CONTAINER);
@@ -202,7 +208,7 @@ static void test_default_policy(void **state)
 	assert_int_equal(x->uid.sel, UID_ANY);
 	assert_int_equal(r->nexceptions, 1);
 	x = &r->exceptions[0];
-	assert_int_equal(x->line, 113);
+	assert_int_equal(x->line, 116);
 	assert_int_equal(x->col, 9);
 	assert_int_equal(x->events, 0);
 	assert_int_equal(x->scope, SCOPE_ANY);
@@ -307,6 +313,47 @@ static void test_default_policy(void **state)
 	assert_int_equal(x->ports[1].hi, 3357);
 	assert_int_equal(x->ports[9].lo, 45700);
 	assert_int_equal(x->ports[9].hi, 45700);
+
+	/* 15-20: cluster Events, all Warning only, any scope */
+	static const char *const k8s_cats[] = { "unauthorized_access", "privilege_escalation",
+						"suspicious_activity", "network_breach",
+						"image_vulnerability", "image_vulnerability" };
+	for (size_t i = 14; i < 20; i++) {
+		r = &p->rules[i];
+		assert_string_equal(r->category, k8s_cats[i - 14]);
+		assert_int_equal(r->match.events, RE_K8S_EVENT);
+		assert_int_equal(r->match.scope, SCOPE_ANY);
+		ASSERT_LIST(&r->match.k8s_type, "Warning");
+		assert_int_equal(r->nexceptions, 0);
+	}
+	x = &p->rules[14].match;
+	assert_int_equal(p->rules[14].severity, SEV_MEDIUM);
+	ASSERT_LIST(&x->k8s_kind, "Pod", "Node");
+	ASSERT_LIST(&x->k8s_message, "forbidden", "unauthorized", "access denied");
+	ASSERT_LIST(&x->k8s_not_message, "Liveness probe", "Readiness probe", "Startup probe",
+		    "exceeded quota");
+	assert_null(x->message_re);
+	x = &p->rules[15].match;
+	assert_int_equal(p->rules[15].severity, SEV_HIGH);
+	assert_int_equal(x->k8s_message.n, 4);
+	assert_string_equal(x->k8s_message.v[0], "violates PodSecurity");
+	ASSERT_LIST(&x->k8s_not_message, "Liveness probe", "Readiness probe", "Startup probe");
+	x = &p->rules[16].match;
+	ASSERT_LIST(&x->k8s_kind, "Pod");
+	ASSERT_LIST(&x->k8s_message, "exec into container", "kubectl exec");
+	x = &p->rules[17].match;
+	assert_non_null(x->message_re);
+	assert_int_equal(x->k8s_message.n, 0);
+	ASSERT_LIST(&x->k8s_not_message, "Liveness probe", "Readiness probe", "Startup probe",
+		    "connection refused");
+	x = &p->rules[18].match;
+	ASSERT_LIST(&x->k8s_reason, "VulnerabilityFound", "VulnerabilitiesFound", "ScanFailed",
+		    "ImageScanFailed");
+	assert_null(x->message_re);
+	assert_int_equal(x->k8s_not_message.n, 0);
+	x = &p->rules[19].match;
+	assert_non_null(x->message_re);
+	assert_int_equal(x->k8s_reason.n, 0);
 
 	policy_free(p);
 	policy_errors_free(&e);
