@@ -44,3 +44,4 @@ unit-valgrind: $(UNIT_BINS)
 -include tests/unit/proctab.mk
 -include tests/unit/ctl.mk
 -include tests/unit/respond.mk
+-include tests/unit/kevents_rules.mk
