@@ -1,0 +1,787 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Kubernetes response actions on a pod; see k8s_actions.h. */
+#include "k8s_actions.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RBAC "/apis/rbac.authorization.k8s.io/v1"
+#define RBAC_RETRIES 3
+
+static void seterr(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !n)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, n, fmt, ap);
+	va_end(ap);
+}
+
+static int resp_fail(int rc, struct k8s_resp *r, char *err, size_t n, const char *what)
+{
+	char eb[700];
+
+	seterr(err, n, "%s: %s", what, k8s_resp_error(r, eb, sizeof(eb)));
+	return rc;
+}
+
+static char *print_json(cJSON *j)
+{
+	char *s = j ? cJSON_PrintUnformatted(j) : NULL;
+
+	return s;
+}
+
+static cJSON *parse_resp(const struct k8s_resp *r)
+{
+	return r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
+}
+
+static const char *jstr(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static cJSON *jget(const cJSON *o, const char *key)
+{
+	return cJSON_GetObjectItemCaseSensitive(o, key);
+}
+
+static int seg(char *buf, size_t n, const char *s, char *err, size_t en, const char *what)
+{
+	int rc;
+
+	if (!s || !*s) {
+		seterr(err, en, "%s: empty", what);
+		return -EINVAL;
+	}
+	rc = k8s_escape(buf, n, s);
+	if (rc)
+		seterr(err, en, "%s: cannot escape \"%s\"", what, s);
+	return rc;
+}
+
+void k8s_label_value(const char *id, char out[64])
+{
+	size_t i, o = 0;
+
+	for (i = 0; id && id[i] && o < 63; i++) {
+		unsigned char ch = (unsigned char)id[i];
+
+		if (isalnum(ch) || ch == '-' || ch == '_' || ch == '.')
+			out[o++] = (char)ch;
+		else if (o && out[o - 1] != '-')
+			out[o++] = '-';
+	}
+	out[o] = '\0';
+	/* alphanumeric at both ends */
+	while (o && !isalnum((unsigned char)out[o - 1]))
+		out[--o] = '\0';
+	i = 0;
+	while (out[i] && !isalnum((unsigned char)out[i]))
+		i++;
+	memmove(out, out + i, o - i + 1);
+	if (!out[0])
+		snprintf(out, 64, "incident");
+}
+
+/* "nodeguard-quarantine-<≤ 32 lowercase alnum/- of the label value>" */
+static void np_name(const char *value, char out[64])
+{
+	size_t i, o;
+
+	o = (size_t)snprintf(out, 64, "nodeguard-quarantine-");
+	for (i = 0; value[i] && o < 21 + 32; i++) {
+		unsigned char ch = (unsigned char)value[i];
+
+		out[o++] = isalnum(ch) ? (char)tolower(ch) : '-';
+	}
+	while (out[o - 1] == '-')
+		o--;
+	out[o] = '\0';
+}
+
+/* --------------------------------------------------------------------- label */
+
+static int label_set(struct k8s_client *c, const char *ns, const char *name, const char *value,
+		     char *err, size_t n)
+{
+	char path[K8S_PATH_MAX], ens[200], ename[800];
+	struct k8s_resp r;
+	cJSON *p, *l;
+	char *body;
+	int rc;
+
+	if ((rc = seg(ens, sizeof(ens), ns, err, n, "namespace")) ||
+	    (rc = seg(ename, sizeof(ename), name, err, n, "pod name")))
+		return rc;
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s", ens, ename);
+	p = cJSON_CreateObject();
+	l = cJSON_AddObjectToObject(cJSON_AddObjectToObject(p, "metadata"), "labels");
+	if (value)
+		cJSON_AddStringToObject(l, K8S_QUARANTINE_LABEL, value);
+	else
+		cJSON_AddNullToObject(l, K8S_QUARANTINE_LABEL);
+	body = print_json(p);
+	cJSON_Delete(p);
+	if (!body) {
+		seterr(err, n, "out of memory");
+		return -ENOMEM;
+	}
+	rc = k8s_patch(c, path, K8S_PATCH_MERGE, body, &r);
+	free(body);
+	if (rc)
+		rc = resp_fail(rc, &r, err, n, "label pod");
+	k8s_resp_free(&r);
+	return rc;
+}
+
+int k8s_act_label(struct k8s_client *c, const char *ns, const char *name, const char *incident_id,
+		  char **undo_out, char *err, size_t n)
+{
+	char path[K8S_PATH_MAX], ens[200], ename[800], value[64];
+	const char *prev = NULL;
+	struct k8s_resp r;
+	cJSON *pod = NULL, *u;
+	int rc;
+
+	if (undo_out)
+		*undo_out = NULL;
+	if ((rc = seg(ens, sizeof(ens), ns, err, n, "namespace")) ||
+	    (rc = seg(ename, sizeof(ename), name, err, n, "pod name")))
+		return rc;
+	k8s_label_value(incident_id, value);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s", ens, ename);
+	rc = k8s_get(c, path, &r);
+	if (rc) {
+		rc = resp_fail(rc, &r, err, n, "get pod");
+		k8s_resp_free(&r);
+		return rc;
+	}
+	pod = parse_resp(&r);
+	k8s_resp_free(&r);
+	if (!pod) {
+		seterr(err, n, "get pod: unparsable response");
+		return -EBADMSG;
+	}
+	prev = jstr(jget(jget(pod, "metadata"), "labels"), K8S_QUARANTINE_LABEL);
+	u = cJSON_CreateObject();
+	cJSON_AddStringToObject(u, "action", "label");
+	cJSON_AddStringToObject(u, "namespace", ns);
+	cJSON_AddStringToObject(u, "name", name);
+	cJSON_AddStringToObject(u, "key", K8S_QUARANTINE_LABEL);
+	if (prev)
+		cJSON_AddStringToObject(u, "previous", prev);
+	else
+		cJSON_AddNullToObject(u, "previous");
+	cJSON_Delete(pod);
+	rc = label_set(c, ns, name, value, err, n);
+	if (!rc && undo_out && !(*undo_out = print_json(u))) {
+		seterr(err, n, "out of memory");
+		rc = -ENOMEM;
+	}
+	cJSON_Delete(u);
+	return rc;
+}
+
+/* ------------------------------------------------------------ network policy */
+
+static cJSON *ns_peer(const char *ns)
+{
+	cJSON *p = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(
+		cJSON_AddObjectToObject(cJSON_AddObjectToObject(p, "namespaceSelector"), "matchLabels"),
+		"kubernetes.io/metadata.name", ns);
+	return p;
+}
+
+static cJSON *cidr_peer(const char *cidr)
+{
+	cJSON *p = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "ipBlock"), "cidr", cidr);
+	return p;
+}
+
+/* one rule {"from"|"to": [namespaces..., cidrs...]} into arr, if any peer */
+static void add_peers_rule(cJSON *arr, const char *dir, const struct k8s_np_allows *a)
+{
+	cJSON *rule, *peers;
+	size_t i;
+
+	if (!a || (!a->nnamespaces && !a->ncidrs))
+		return;
+	rule = cJSON_CreateObject();
+	peers = cJSON_AddArrayToObject(rule, dir);
+	for (i = 0; i < a->nnamespaces; i++)
+		if (a->namespaces[i] && *a->namespaces[i])
+			cJSON_AddItemToArray(peers, ns_peer(a->namespaces[i]));
+	for (i = 0; i < a->ncidrs; i++)
+		if (a->cidrs[i] && *a->cidrs[i])
+			cJSON_AddItemToArray(peers, cidr_peer(a->cidrs[i]));
+	if (cJSON_GetArraySize(peers))
+		cJSON_AddItemToArray(arr, rule);
+	else
+		cJSON_Delete(rule);
+}
+
+static cJSON *np_build(const char *ns, const char *npname, const char *pod, const char *value,
+		       const struct k8s_np_allows *a)
+{
+	cJSON *np = cJSON_CreateObject(), *md, *l, *spec, *pt, *eg;
+
+	cJSON_AddStringToObject(np, "apiVersion", "networking.k8s.io/v1");
+	cJSON_AddStringToObject(np, "kind", "NetworkPolicy");
+	md = cJSON_AddObjectToObject(np, "metadata");
+	cJSON_AddStringToObject(md, "name", npname);
+	cJSON_AddStringToObject(md, "namespace", ns);
+	l = cJSON_AddObjectToObject(md, "labels");
+	cJSON_AddStringToObject(l, K8S_MANAGED_BY_LABEL, K8S_MANAGED_BY);
+	cJSON_AddStringToObject(l, K8S_INCIDENT_LABEL, value);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(md, "annotations"), "nodeguard.io/pod", pod);
+	spec = cJSON_AddObjectToObject(np, "spec");
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(spec, "podSelector"),
+							"matchLabels"),
+				K8S_QUARANTINE_LABEL, value);
+	pt = cJSON_AddArrayToObject(spec, "policyTypes");
+	cJSON_AddItemToArray(pt, cJSON_CreateString("Ingress"));
+	cJSON_AddItemToArray(pt, cJSON_CreateString("Egress"));
+	add_peers_rule(cJSON_AddArrayToObject(spec, "ingress"), "from", a);
+	eg = cJSON_AddArrayToObject(spec, "egress");
+	if (a && a->dns) {
+		cJSON *rule = cJSON_CreateObject(), *to = cJSON_AddArrayToObject(rule, "to");
+		cJSON *peer = ns_peer("kube-system"), *ports = cJSON_AddArrayToObject(rule, "ports");
+		const char *protos[] = { "UDP", "TCP" };
+		size_t i;
+
+		cJSON_AddStringToObject(
+			cJSON_AddObjectToObject(cJSON_AddObjectToObject(peer, "podSelector"), "matchLabels"),
+			"k8s-app", "kube-dns");
+		cJSON_AddItemToArray(to, peer);
+		for (i = 0; i < 2; i++) {
+			cJSON *p = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(p, "protocol", protos[i]);
+			cJSON_AddNumberToObject(p, "port", 53);
+			cJSON_AddItemToArray(ports, p);
+		}
+		cJSON_AddItemToArray(eg, rule);
+	}
+	add_peers_rule(eg, "to", a);
+	return np;
+}
+
+int k8s_act_network_policy(struct k8s_client *c, const char *ns, const char *name,
+			   const char *incident_id, const struct k8s_np_allows *allows,
+			   char **undo_out, char *err, size_t n)
+{
+	char path[K8S_PATH_MAX], ens[200], value[64], npname[64];
+	struct k8s_resp r;
+	cJSON *np, *u;
+	char *body;
+	int rc;
+
+	if (undo_out)
+		*undo_out = NULL;
+	if ((rc = seg(ens, sizeof(ens), ns, err, n, "namespace")))
+		return rc;
+	k8s_label_value(incident_id, value);
+	np_name(value, npname);
+	snprintf(path, sizeof(path), "/apis/networking.k8s.io/v1/namespaces/%s/networkpolicies", ens);
+	np = np_build(ns, npname, name ? name : "", value, allows);
+	body = print_json(np);
+	cJSON_Delete(np);
+	if (!body) {
+		seterr(err, n, "out of memory");
+		return -ENOMEM;
+	}
+	rc = k8s_post(c, path, body, &r);
+	free(body);
+	if (rc == -EEXIST && r.status == 409 && !strcmp(r.reason, "AlreadyExists"))
+		rc = 0;
+	if (rc)
+		rc = resp_fail(rc, &r, err, n, "create NetworkPolicy");
+	k8s_resp_free(&r);
+	if (rc)
+		return rc;
+	u = cJSON_CreateObject();
+	cJSON_AddStringToObject(u, "action", "network-policy");
+	cJSON_AddStringToObject(u, "kind", "NetworkPolicy");
+	cJSON_AddStringToObject(u, "namespace", ns);
+	cJSON_AddStringToObject(u, "name", npname);
+	if (undo_out && !(*undo_out = print_json(u)))
+		rc = -ENOMEM;
+	cJSON_Delete(u);
+	return rc;
+}
+
+/* --------------------------------------------------------------------- RBAC */
+
+static bool subject_is_sa(const cJSON *s, const char *bkind, const char *bns, const char *ns,
+			  const char *sa)
+{
+	const char *k = jstr(s, "kind"), *nm = jstr(s, "name"), *sns = jstr(s, "namespace");
+
+	if (!k || strcmp(k, "ServiceAccount") || !nm || strcmp(nm, sa))
+		return false;
+	if (sns && *sns)
+		return !strcmp(sns, ns);
+	/* a RoleBinding's ServiceAccount without a namespace: the binding's */
+	return !strcmp(bkind, "RoleBinding") && bns && !strcmp(bns, ns);
+}
+
+static int binding_path(char *path, size_t pn, const char *kind, const char *bns, const char *name)
+{
+	char ens[200], ename[800];
+
+	if (k8s_escape(ename, sizeof(ename), name))
+		return -EINVAL;
+	if (!strcmp(kind, "ClusterRoleBinding")) {
+		snprintf(path, pn, RBAC "/clusterrolebindings/%s", ename);
+		return 0;
+	}
+	if (!bns || k8s_escape(ens, sizeof(ens), bns))
+		return -EINVAL;
+	snprintf(path, pn, RBAC "/namespaces/%s/rolebindings/%s", ens, ename);
+	return 0;
+}
+
+static cJSON *get_obj(struct k8s_client *c, const char *path, int *rc, char *err, size_t n,
+		      const char *what)
+{
+	struct k8s_resp r;
+	cJSON *o = NULL;
+
+	*rc = k8s_get(c, path, &r);
+	if (*rc)
+		resp_fail(*rc, &r, err, n, what);
+	else if (!(o = parse_resp(&r))) {
+		seterr(err, n, "%s: unparsable response", what);
+		*rc = -EBADMSG;
+	}
+	k8s_resp_free(&r);
+	return o;
+}
+
+/*
+ * Remove the SA's subjects from one binding (obj: as listed, taken over).
+ * removed: array the removed subjects go into. 0 (also when none), -errno.
+ */
+static int revoke_one(struct k8s_client *c, const char *kind, cJSON *obj, const char *ns,
+		      const char *sa, cJSON *removed, char *err, size_t n)
+{
+	const cJSON *md = jget(obj, "metadata");
+	char path[K8S_PATH_MAX], *name = NULL, *bns = NULL;
+	int rc = 0, attempt;
+
+	name = strdup(jstr(md, "name") ? jstr(md, "name") : "");
+	bns = jstr(md, "namespace") ? strdup(jstr(md, "namespace")) : NULL;
+	if (!name || binding_path(path, sizeof(path), kind, bns, name)) {
+		rc = -EINVAL;
+		seterr(err, n, "%s %s: bad name", kind, name ? name : "");
+		goto out;
+	}
+	for (attempt = 0; attempt <= RBAC_RETRIES; attempt++) {
+		cJSON *subj = jget(obj, "subjects"), *s, *keep, *got = cJSON_CreateArray();
+		struct k8s_resp r = { 0 };
+		char *body;
+
+		if (!obj) {
+			obj = get_obj(c, path, &rc, err, n, "get binding");
+			if (rc == -ENOENT)
+				rc = 0;
+			if (!obj) {
+				cJSON_Delete(got);
+				goto out;
+			}
+			subj = jget(obj, "subjects");
+		}
+		keep = cJSON_CreateArray();
+		cJSON_ArrayForEach(s, subj)
+		{
+			if (subject_is_sa(s, kind, bns, ns, sa))
+				cJSON_AddItemToArray(got, cJSON_Duplicate(s, true));
+			else
+				cJSON_AddItemToArray(keep, cJSON_Duplicate(s, true));
+		}
+		if (!cJSON_GetArraySize(got)) {
+			cJSON_Delete(got);
+			cJSON_Delete(keep);
+			goto out;
+		}
+		cJSON_ReplaceItemInObjectCaseSensitive(obj, "subjects", keep);
+		body = print_json(obj);
+		rc = body ? k8s_put(c, path, body, &r) : -ENOMEM;
+		free(body);
+		if (!rc) {
+			cJSON *e = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(e, "kind", kind);
+			cJSON_AddStringToObject(e, "namespace", bns ? bns : "");
+			cJSON_AddStringToObject(e, "name", name);
+			cJSON_AddItemToObject(e, "removed", got);
+			cJSON_AddItemToArray(removed, e);
+			k8s_resp_free(&r);
+			goto out;
+		}
+		cJSON_Delete(got);
+		if (rc != -ENOMEM)
+			resp_fail(rc, &r, err, n, kind);
+		else
+			seterr(err, n, "out of memory");
+		k8s_resp_free(&r);
+		cJSON_Delete(obj);
+		obj = NULL;
+		if (rc != -EEXIST)   /* 409 Conflict: re-read and retry */
+			goto out;
+	}
+out:
+	cJSON_Delete(obj);
+	free(name);
+	free(bns);
+	return rc;
+}
+
+int k8s_act_revoke_rbac(struct k8s_client *c, const char *ns, const char *sa, char **undo_out,
+			char *err, size_t n)
+{
+	char lpath[2][K8S_PATH_MAX], ens[200];
+	const char *kinds[2] = { "RoleBinding", "ClusterRoleBinding" };
+	cJSON *u, *removed;
+	int rc, first = 0, k;
+
+	if (undo_out)
+		*undo_out = NULL;
+	if ((rc = seg(ens, sizeof(ens), ns, err, n, "namespace")))
+		return rc;
+	if (!sa || !*sa) {
+		seterr(err, n, "service account: empty");
+		return -EINVAL;
+	}
+	snprintf(lpath[0], sizeof(lpath[0]), RBAC "/namespaces/%s/rolebindings", ens);
+	snprintf(lpath[1], sizeof(lpath[1]), RBAC "/clusterrolebindings");
+	u = cJSON_CreateObject();
+	cJSON_AddStringToObject(u, "action", "revoke-rbac");
+	cJSON_AddStringToObject(u, "namespace", ns);
+	cJSON_AddStringToObject(u, "service_account", sa);
+	removed = cJSON_AddArrayToObject(u, "bindings");
+	for (k = 0; k < 2; k++) {
+		cJSON *list = get_obj(c, lpath[k], &rc, err, n, kinds[k]), *it;
+
+		if (!list) {
+			if (!first)
+				first = rc;
+			continue;
+		}
+		cJSON_ArrayForEach(it, jget(list, "items"))
+		{
+			const char *bn = jstr(jget(it, "metadata"), "name");
+			char eb[512];
+
+			if (!bn || !strncmp(bn, "system:", 7))
+				continue;
+			rc = revoke_one(c, kinds[k], cJSON_Duplicate(it, true), ns, sa, removed, eb,
+					sizeof(eb));
+			if (rc && !first) {
+				first = rc;
+				seterr(err, n, "%s", eb);
+			}
+		}
+		cJSON_Delete(list);
+	}
+	if (undo_out && cJSON_GetArraySize(removed) && !(*undo_out = print_json(u)) && !first) {
+		seterr(err, n, "out of memory");
+		first = -ENOMEM;
+	}
+	cJSON_Delete(u);
+	return first;
+}
+
+static int restore_one(struct k8s_client *c, const cJSON *b, char *err, size_t n)
+{
+	const char *kind = jstr(b, "kind"), *bns = jstr(b, "namespace"), *name = jstr(b, "name");
+	const cJSON *want = jget(b, "removed");
+	char path[K8S_PATH_MAX];
+	int rc = 0, attempt;
+
+	if (!kind || !name || !cJSON_IsArray(want) ||
+	    (strcmp(kind, "RoleBinding") && strcmp(kind, "ClusterRoleBinding")) ||
+	    binding_path(path, sizeof(path), kind, bns, name)) {
+		seterr(err, n, "undo: malformed binding entry");
+		return -EINVAL;
+	}
+	for (attempt = 0; attempt <= RBAC_RETRIES; attempt++) {
+		cJSON *obj = get_obj(c, path, &rc, err, n, kind), *subj, *w;
+		struct k8s_resp r = { 0 };
+		bool changed = false;
+		char *body;
+
+		if (!obj) {
+			if (rc == -ENOENT)
+				seterr(err, n, "%s %s%s%s is gone: subjects not restored", kind,
+				       bns && *bns ? bns : "", bns && *bns ? "/" : "", name);
+			return rc;
+		}
+		subj = jget(obj, "subjects");
+		if (!cJSON_IsArray(subj)) {
+			cJSON_DeleteItemFromObjectCaseSensitive(obj, "subjects");
+			subj = cJSON_AddArrayToObject(obj, "subjects");
+		}
+		cJSON_ArrayForEach(w, want)
+		{
+			const cJSON *s;
+			bool have = false;
+
+			cJSON_ArrayForEach(s, subj)
+			{
+				if (cJSON_Compare(s, w, true)) {
+					have = true;
+					break;
+				}
+			}
+			if (!have) {
+				cJSON_AddItemToArray(subj, cJSON_Duplicate(w, true));
+				changed = true;
+			}
+		}
+		if (!changed) {
+			cJSON_Delete(obj);
+			return 0;
+		}
+		body = print_json(obj);
+		cJSON_Delete(obj);
+		rc = body ? k8s_put(c, path, body, &r) : -ENOMEM;
+		free(body);
+		if (rc && rc != -ENOMEM)
+			resp_fail(rc, &r, err, n, kind);
+		k8s_resp_free(&r);
+		if (rc != -EEXIST)
+			return rc;
+	}
+	return rc;
+}
+
+/* ---------------------------------------------------------------- delete pod */
+
+int k8s_act_delete_pod(struct k8s_client *c, const struct pod_info *pod, long grace_seconds,
+		       bool force_daemonset, char *err, size_t n)
+{
+	char path[K8S_PATH_MAX], ens[200], ename[800];
+	const cJSON *md, *o;
+	struct k8s_resp r;
+	cJSON *obj, *opts;
+	const char *uid;
+	char *body;
+	int rc;
+
+	if (!pod) {
+		seterr(err, n, "no pod");
+		return -EINVAL;
+	}
+	if ((rc = seg(ens, sizeof(ens), pod->namespace, err, n, "namespace")) ||
+	    (rc = seg(ename, sizeof(ename), pod->name, err, n, "pod name")))
+		return rc;
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s", ens, ename);
+	obj = get_obj(c, path, &rc, err, n, "get pod");
+	if (!obj) {
+		if (rc == -ENOENT) {
+			seterr(err, n, "pod %s/%s already gone", pod->namespace, pod->name);
+			return 0;
+		}
+		return rc;
+	}
+	md = jget(obj, "metadata");
+	uid = jstr(md, "uid");
+	if (pod->uid[0] && uid && strcasecmp(uid, pod->uid)) {
+		seterr(err, n, "pod %s/%s already gone (uid %s is another pod)", pod->namespace,
+		       pod->name, uid);
+		cJSON_Delete(obj);
+		return 0;
+	}
+	if (jstr(jget(md, "annotations"), "kubernetes.io/config.mirror")) {
+		seterr(err, n, "pod %s/%s is a static (mirror) pod: the kubelet recreates it; not deleted",
+		       pod->namespace, pod->name);
+		cJSON_Delete(obj);
+		return -EPERM;
+	}
+	cJSON_ArrayForEach(o, jget(md, "ownerReferences"))
+	{
+		const char *k = jstr(o, "kind");
+
+		if (k && !strcmp(k, "Node")) {
+			seterr(err, n, "pod %s/%s is a static (mirror) pod owned by its Node; not deleted",
+			       pod->namespace, pod->name);
+			cJSON_Delete(obj);
+			return -EPERM;
+		}
+		if (k && !strcmp(k, "DaemonSet") && !force_daemonset) {
+			seterr(err, n,
+			       "pod %s/%s is owned by DaemonSet %s (recreated at once); not deleted "
+			       "without force",
+			       pod->namespace, pod->name, jstr(o, "name") ? jstr(o, "name") : "?");
+			cJSON_Delete(obj);
+			return -EPERM;
+		}
+	}
+	opts = cJSON_CreateObject();
+	cJSON_AddStringToObject(opts, "apiVersion", "v1");
+	cJSON_AddStringToObject(opts, "kind", "DeleteOptions");
+	if (grace_seconds >= 0)
+		cJSON_AddNumberToObject(opts, "gracePeriodSeconds", (double)grace_seconds);
+	if (uid)
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(opts, "preconditions"), "uid", uid);
+	body = print_json(opts);
+	cJSON_Delete(opts);
+	cJSON_Delete(obj);
+	if (!body) {
+		seterr(err, n, "out of memory");
+		return -ENOMEM;
+	}
+	rc = k8s_delete(c, path, body, &r);
+	free(body);
+	if (rc == -ENOENT || (rc == -EEXIST && r.status == 409)) {
+		/* gone, or the uid precondition failed: another pod by now */
+		seterr(err, n, "pod %s/%s already gone", pod->namespace, pod->name);
+		rc = 0;
+	} else if (rc)
+		rc = resp_fail(rc, &r, err, n, "delete pod");
+	k8s_resp_free(&r);
+	return rc;
+}
+
+/* --------------------------------------------------------------------- event */
+
+int k8s_act_event(struct k8s_client *c, const char *ns, const char *pod, const char *uid,
+		  const char *reason, const char *message, const char *type, char *err, size_t n)
+{
+	static const char hx[] = "0123456789abcdef";
+	char path[K8S_PATH_MAX], ens[200], evname[300], ts[32], hex[17], msg[1025];
+	struct timespec now;
+	struct k8s_resp r;
+	struct tm tm;
+	cJSON *ev, *io, *src;
+	uint64_t rnd;
+	char *body;
+	int rc, i;
+
+	if ((rc = seg(ens, sizeof(ens), ns, err, n, "namespace")))
+		return rc;
+	if (!pod || !*pod) {
+		seterr(err, n, "pod name: empty");
+		return -EINVAL;
+	}
+	rnd = k8s_client_rand(c);
+	clock_gettime(CLOCK_REALTIME, &now);
+	rnd ^= (uint64_t)now.tv_nsec * 0x9e3779b97f4a7c15ull;
+	for (i = 0; i < 16; i++)
+		hex[i] = hx[(rnd >> (4 * i)) & 15];
+	hex[16] = '\0';
+	snprintf(evname, sizeof(evname), "%.*s.%s", 253 - 17, pod, hex);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(msg, sizeof(msg), "%s", message ? message : "");
+
+	ev = cJSON_CreateObject();
+	cJSON_AddStringToObject(ev, "apiVersion", "v1");
+	cJSON_AddStringToObject(ev, "kind", "Event");
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(ev, "metadata"), "name", evname);
+	io = cJSON_AddObjectToObject(ev, "involvedObject");
+	cJSON_AddStringToObject(io, "apiVersion", "v1");
+	cJSON_AddStringToObject(io, "kind", "Pod");
+	cJSON_AddStringToObject(io, "namespace", ns);
+	cJSON_AddStringToObject(io, "name", pod);
+	if (uid && *uid)
+		cJSON_AddStringToObject(io, "uid", uid);
+	cJSON_AddStringToObject(ev, "reason", reason && *reason ? reason : "NodeGuard");
+	cJSON_AddStringToObject(ev, "message", msg);
+	cJSON_AddStringToObject(ev, "type", type && *type ? type : "Warning");
+	src = cJSON_AddObjectToObject(ev, "source");
+	cJSON_AddStringToObject(src, "component", K8S_MANAGED_BY);
+	cJSON_AddStringToObject(ev, "reportingComponent", K8S_MANAGED_BY);
+	cJSON_AddStringToObject(ev, "firstTimestamp", ts);
+	cJSON_AddStringToObject(ev, "lastTimestamp", ts);
+	cJSON_AddNumberToObject(ev, "count", 1);
+	body = print_json(ev);
+	cJSON_Delete(ev);
+	if (!body) {
+		seterr(err, n, "out of memory");
+		return -ENOMEM;
+	}
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ens);
+	rc = k8s_post(c, path, body, &r);
+	free(body);
+	if (rc)
+		rc = resp_fail(rc, &r, err, n, "create Event");
+	k8s_resp_free(&r);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------- undo */
+
+int k8s_act_undo(struct k8s_client *c, const char *undo_json, char *err, size_t n)
+{
+	cJSON *u = undo_json ? cJSON_Parse(undo_json) : NULL;
+	const char *action = jstr(u, "action"), *ns = jstr(u, "namespace"), *name = jstr(u, "name");
+	int rc = 0;
+
+	if (!action) {
+		seterr(err, n, "undo: not an undo document");
+		cJSON_Delete(u);
+		return -EINVAL;
+	}
+	if (!strcmp(action, "label")) {
+		const cJSON *prev = jget(u, "previous");
+
+		rc = label_set(c, ns, name, cJSON_IsString(prev) ? prev->valuestring : NULL, err, n);
+		if (rc == -ENOENT) {
+			seterr(err, n, "pod %s/%s is gone: nothing to restore", ns ? ns : "",
+			       name ? name : "");
+			rc = 0;
+		}
+	} else if (!strcmp(action, "network-policy")) {
+		char path[K8S_PATH_MAX], ens[200], ename[800];
+		struct k8s_resp r;
+
+		if (!(rc = seg(ens, sizeof(ens), ns, err, n, "namespace")) &&
+		    !(rc = seg(ename, sizeof(ename), name, err, n, "name"))) {
+			snprintf(path, sizeof(path),
+				 "/apis/networking.k8s.io/v1/namespaces/%s/networkpolicies/%s", ens, ename);
+			rc = k8s_delete(c, path, NULL, &r);
+			if (rc == -ENOENT)
+				rc = 0;
+			else if (rc)
+				rc = resp_fail(rc, &r, err, n, "delete NetworkPolicy");
+			k8s_resp_free(&r);
+		}
+	} else if (!strcmp(action, "revoke-rbac")) {
+		const cJSON *b;
+		char eb[700];
+
+		cJSON_ArrayForEach(b, jget(u, "bindings"))
+		{
+			int r1 = restore_one(c, b, eb, sizeof(eb));
+
+			if (r1 && !rc) {
+				rc = r1;
+				seterr(err, n, "%s", eb);
+			}
+		}
+	} else {
+		seterr(err, n, "undo: unknown action \"%s\"", action);
+		rc = -EINVAL;
+	}
+	cJSON_Delete(u);
+	return rc;
+}
