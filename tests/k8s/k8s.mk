@@ -3,7 +3,7 @@
 #   make k8s-build   build the pinned binaries into the per-machine cache
 #                    (${NODEGUARD_K8S_CACHE:-$HOME/.cache/nodeguard-k8s}); no-op when cached
 #   make k8s-smoke   start a throw-away cluster and exercise it with curl
-#   make k8s-test    the C tests of the API client, watch and pod cache
+#   make k8s-test    the C tests of the API client, watch, pod cache and Events
 #                    (cmocka) against a throw-away cluster (tests/k8s/run_tests.sh)
 #   make k8s-test-valgrind   the same, each test binary under valgrind
 # Not part of `make test` yet.
@@ -16,14 +16,16 @@ k8s-build:
 k8s-smoke: k8s-build
 	tests/k8s/smoke_test.sh
 
-K8S_TEST_NAMES := k8s_config k8s_client k8s_watch podcache
+K8S_TEST_NAMES := k8s_config k8s_client k8s_watch podcache kevents
 K8S_TEST_BINS  := $(patsubst %,$(BUILD)/tests/k8s/test_%,$(K8S_TEST_NAMES))
 K8S_TEST_OBJS  := $(BUILD)/agent/k8s_config.o $(BUILD)/agent/k8s_client.o \
-                  $(BUILD)/agent/k8s_watch.o $(BUILD)/agent/podcache.o $(BUILD)/agent/jsonw.o
+                  $(BUILD)/agent/k8s_watch.o $(BUILD)/agent/podcache.o $(BUILD)/agent/jsonw.o \
+                  $(BUILD)/agent/kevents.o
 K8S_TEST_LIBS  := $(shell pkg-config --libs libcurl libcjson yaml-0.1 2>/dev/null || echo -lcurl -lcjson -lyaml)
 
 $(K8S_TEST_BINS): $(BUILD)/tests/k8s/test_%: tests/k8s/test_%.c tests/k8s/k8s_test.h $(K8S_TEST_OBJS) \
-		  agent/k8s_config.h agent/k8s_client.h agent/k8s_watch.h agent/podcache.h | $(BUILD)
+		  agent/k8s_config.h agent/k8s_client.h agent/k8s_watch.h agent/podcache.h \
+		  agent/kevents.h | $(BUILD)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/k8s $(filter %.c %.o,$^) -o $@ -lcmocka -pthread $(K8S_TEST_LIBS)
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The C tests of the Kubernetes API client, watch and pod cache (cmocka)
+# The C tests of the Kubernetes API client, watch, pod cache and Events (cmocka)
 # against a throw-away kube-apiserver + etcd (tests/k8s/cluster.sh).
 #
 #   tests/k8s/run_tests.sh [TEST-BINARY...]     (default: build/tests/k8s/test_*)
