@@ -16,10 +16,11 @@ k8s-build:
 k8s-smoke: k8s-build
 	tests/k8s/smoke_test.sh
 
-K8S_TEST_NAMES := k8s_config k8s_client k8s_watch podcache kevents
+K8S_TEST_NAMES := k8s_config k8s_client k8s_watch podcache k8s_actions kevents
 K8S_TEST_BINS  := $(patsubst %,$(BUILD)/tests/k8s/test_%,$(K8S_TEST_NAMES))
 K8S_TEST_OBJS  := $(BUILD)/agent/k8s_config.o $(BUILD)/agent/k8s_client.o \
                   $(BUILD)/agent/k8s_watch.o $(BUILD)/agent/podcache.o $(BUILD)/agent/jsonw.o \
+                  $(BUILD)/agent/k8s_actions.o \
                   $(BUILD)/agent/kevents.o
 K8S_TEST_LIBS  := $(shell pkg-config --libs libcurl libcjson yaml-0.1 2>/dev/null || echo -lcurl -lcjson -lyaml)
 
