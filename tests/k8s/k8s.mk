@@ -26,7 +26,7 @@ K8S_TEST_LIBS  := $(shell pkg-config --libs libcurl libcjson yaml-0.1 2>/dev/nul
 
 $(K8S_TEST_BINS): $(BUILD)/tests/k8s/test_%: tests/k8s/test_%.c tests/k8s/k8s_test.h $(K8S_TEST_OBJS) \
 		  agent/k8s_config.h agent/k8s_client.h agent/k8s_watch.h agent/podcache.h \
-		  agent/kevents.h | $(BUILD)
+		  agent/kevents.h agent/k8s_actions.h | $(BUILD)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/k8s $(filter %.c %.o,$^) -o $@ -lcmocka -pthread $(K8S_TEST_LIBS)
 
