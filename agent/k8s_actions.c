@@ -395,6 +395,8 @@ static int revoke_one(struct k8s_client *c, const char *kind, cJSON *obj, const 
 	}
 	for (attempt = 0; attempt <= RBAC_RETRIES; attempt++) {
 		cJSON *subj = jget(obj, "subjects"), *s, *keep, *got = cJSON_CreateArray();
+		cJSON *pos = cJSON_CreateArray();
+		int idx = 0;
 		struct k8s_resp r = { 0 };
 		char *body;
 
@@ -404,6 +406,7 @@ static int revoke_one(struct k8s_client *c, const char *kind, cJSON *obj, const 
 				rc = 0;
 			if (!obj) {
 				cJSON_Delete(got);
+				cJSON_Delete(pos);
 				goto out;
 			}
 			subj = jget(obj, "subjects");
@@ -411,13 +414,16 @@ static int revoke_one(struct k8s_client *c, const char *kind, cJSON *obj, const 
 		keep = cJSON_CreateArray();
 		cJSON_ArrayForEach(s, subj)
 		{
-			if (subject_is_sa(s, kind, bns, ns, sa))
+			if (subject_is_sa(s, kind, bns, ns, sa)) {
 				cJSON_AddItemToArray(got, cJSON_Duplicate(s, true));
-			else
+				cJSON_AddItemToArray(pos, cJSON_CreateNumber(idx));
+			} else
 				cJSON_AddItemToArray(keep, cJSON_Duplicate(s, true));
+			idx++;
 		}
 		if (!cJSON_GetArraySize(got)) {
 			cJSON_Delete(got);
+			cJSON_Delete(pos);
 			cJSON_Delete(keep);
 			goto out;
 		}
@@ -432,11 +438,13 @@ static int revoke_one(struct k8s_client *c, const char *kind, cJSON *obj, const 
 			cJSON_AddStringToObject(e, "namespace", bns ? bns : "");
 			cJSON_AddStringToObject(e, "name", name);
 			cJSON_AddItemToObject(e, "removed", got);
+			cJSON_AddItemToObject(e, "positions", pos);
 			cJSON_AddItemToArray(removed, e);
 			k8s_resp_free(&r);
 			goto out;
 		}
 		cJSON_Delete(got);
+		cJSON_Delete(pos);
 		if (rc != -ENOMEM)
 			resp_fail(rc, &r, err, n, kind);
 		else
@@ -512,7 +520,7 @@ int k8s_act_revoke_rbac(struct k8s_client *c, const char *ns, const char *sa, ch
 static int restore_one(struct k8s_client *c, const cJSON *b, char *err, size_t n)
 {
 	const char *kind = jstr(b, "kind"), *bns = jstr(b, "namespace"), *name = jstr(b, "name");
-	const cJSON *want = jget(b, "removed");
+	const cJSON *want = jget(b, "removed"), *pos = jget(b, "positions");
 	char path[K8S_PATH_MAX];
 	int rc = 0, attempt;
 
@@ -539,9 +547,11 @@ static int restore_one(struct k8s_client *c, const cJSON *b, char *err, size_t n
 			cJSON_DeleteItemFromObjectCaseSensitive(obj, "subjects");
 			subj = cJSON_AddArrayToObject(obj, "subjects");
 		}
+		int wi = 0;
+
 		cJSON_ArrayForEach(w, want)
 		{
-			const cJSON *s;
+			const cJSON *s, *p = cJSON_GetArrayItem(pos, wi++);
 			bool have = false;
 
 			cJSON_ArrayForEach(s, subj)
@@ -552,7 +562,13 @@ static int restore_one(struct k8s_client *c, const cJSON *b, char *err, size_t n
 				}
 			}
 			if (!have) {
-				cJSON_AddItemToArray(subj, cJSON_Duplicate(w, true));
+				/* back at its old position (ascending), else at the end */
+				int at = cJSON_IsNumber(p) ? p->valueint : -1;
+
+				if (at >= 0 && at < cJSON_GetArraySize(subj))
+					cJSON_InsertItemInArray(subj, at, cJSON_Duplicate(w, true));
+				else
+					cJSON_AddItemToArray(subj, cJSON_Duplicate(w, true));
 				changed = true;
 			}
 		}

@@ -11,7 +11,8 @@
  *   {"action":"network-policy","kind":"NetworkPolicy","namespace":..,"name":..}
  *   {"action":"revoke-rbac","namespace":..,"service_account":..,
  *    "bindings":[{"kind":"RoleBinding"|"ClusterRoleBinding","namespace":..|"",
- *                 "name":..,"removed":[<subject objects, exactly as they were>]}]}
+ *                 "name":..,"removed":[<subject objects, exactly as they were>],
+ *                 "positions":[<their indexes in the subjects, ascending>]}]}
  * Library code: never logs or exits. Not thread-safe (like the client).
  */
 #ifndef NODEGUARD_K8S_ACTIONS_H

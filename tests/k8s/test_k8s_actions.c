@@ -319,7 +319,7 @@ static void test_revoke_rbac(void **state)
 	assert_int_equal(k8s_act_undo(c, undo, err, sizeof(err)), 0);
 	for (i = 0; i < 3; i++) {
 		after = subjects(c, path[i]);
-		if (!same_set(after, before[i])) {
+		if (!cJSON_Compare(after, before[i], true)) {   /* same subjects, same order */
 			char *a = cJSON_PrintUnformatted(after), *b = cJSON_PrintUnformatted(before[i]);
 
 			fail_msg("binding %d: %s, want %s", i, a, b);
