@@ -472,11 +472,66 @@ static void test_bad_undo(void **state)
 	assert_non_null(strstr(err, "what"));
 }
 
+/* a PUT that conflicts (409) re-reads the binding and retries on the fresh object */
+static void test_revoke_conflict_retry(void **state)
+{
+	static const char RB_OLD[] =
+		"{\"kind\":\"RoleBindingList\",\"items\":[{\"metadata\":{\"name\":\"rb\",\"namespace\":\"ns\","
+		"\"resourceVersion\":\"1\"},\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"Role\","
+		"\"name\":\"r\"},\"subjects\":[{\"kind\":\"ServiceAccount\",\"name\":\"sa\",\"namespace\":\"ns\"}]}]}";
+	static const char RB_NEW[] =
+		"{\"metadata\":{\"name\":\"rb\",\"namespace\":\"ns\",\"resourceVersion\":\"2\"},"
+		"\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"Role\",\"name\":\"r\"},"
+		"\"subjects\":[{\"kind\":\"User\",\"name\":\"bob\"},{\"kind\":\"ServiceAccount\",\"name\":\"sa\"}]}";
+	struct k8s_client_opts o = { .max_retries = K8S_NO_RETRIES };
+	struct stub *st = stub_start();
+	struct k8s_client *c;
+	char err[512], line[300], *undo = NULL;
+	cJSON *u, *b;
+
+	(void)state;
+	stub_add(st, 200, NULL, RB_OLD, true, 0);
+	stub_status(st, 409, NULL, "Conflict", "the object has been modified");
+	stub_add(st, 200, NULL, RB_NEW, true, 0);
+	stub_add(st, 200, NULL, "{}", true, 0);
+	stub_add(st, 200, NULL, "{\"kind\":\"ClusterRoleBindingList\",\"items\":[]}", true, 0);
+	stub_run(st);
+	c = stub_client(st, &o);
+	assert_non_null(c);
+	if (k8s_act_revoke_rbac(c, "ns", "sa", &undo, err, sizeof(err)))
+		fail_msg("revoke: %s", err);
+	assert_int_equal(stub_nreq(st), 5);
+	assert_string_equal(stub_reqline(st, 1, line, sizeof(line)),
+			    "PUT /apis/rbac.authorization.k8s.io/v1/namespaces/ns/rolebindings/rb HTTP/1.1");
+	assert_string_equal(stub_reqline(st, 2, line, sizeof(line)),
+			    "GET /apis/rbac.authorization.k8s.io/v1/namespaces/ns/rolebindings/rb HTTP/1.1");
+	assert_true(stub_req_has(st, 3, "\"resourceVersion\":\"2\""));
+	assert_true(stub_req_has(st, 3, "\"subjects\":[{\"kind\":\"User\",\"name\":\"bob\"}]"));
+	/* the subject as the fresh object had it (namespace omitted), at index 1 */
+	u = cJSON_Parse(undo);
+	b = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(u, "bindings"), 0);
+	assert_non_null(b);
+	{
+		char *rm = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(b, "removed"));
+		char *ps = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(b, "positions"));
+
+		assert_string_equal(rm, "[{\"kind\":\"ServiceAccount\",\"name\":\"sa\"}]");
+		assert_string_equal(ps, "[1]");
+		free(rm);
+		free(ps);
+	}
+	cJSON_Delete(u);
+	free(undo);
+	k8s_client_free(c);
+	stub_stop(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_label_value),
 		cmocka_unit_test(test_bad_undo),
+		cmocka_unit_test(test_revoke_conflict_retry),
 		cmocka_unit_test(test_label),
 		cmocka_unit_test(test_network_policy),
 		cmocka_unit_test(test_revoke_rbac),
