@@ -526,6 +526,116 @@ static void test_revoke_conflict_retry(void **state)
 	stub_stop(st);
 }
 
+/*
+ * Every action with the agent's own token and exactly the rules of
+ * daemonset/rbac.yaml (bound to the test user "agent").
+ */
+static const char AGENT_RULES[] =
+	"[{\"apiGroups\":[\"\"],\"resources\":[\"pods\"],\"verbs\":[\"get\",\"list\",\"watch\",\"patch\",\"delete\"]},"
+	"{\"apiGroups\":[\"\"],\"resources\":[\"events\"],\"verbs\":[\"create\"]},"
+	"{\"apiGroups\":[\"networking.k8s.io\"],\"resources\":[\"networkpolicies\"],\"verbs\":[\"create\",\"delete\"]},"
+	"{\"apiGroups\":[\"rbac.authorization.k8s.io\"],\"resources\":[\"rolebindings\",\"clusterrolebindings\"],"
+	"\"verbs\":[\"get\",\"list\",\"update\"]},"
+	"{\"apiGroups\":[\"rbac.authorization.k8s.io\"],\"resources\":[\"roles\",\"clusterroles\"],\"verbs\":[\"bind\"]}]";
+
+static void test_agent_rbac(void **state)
+{
+	struct k8s_client *adm, *ag;
+	struct pod_info p;
+	char ns[64], hex[9], body[2048], crb[64], cr[64], path[400], err[512], uid[37];
+	char *u_label = NULL, *u_np = NULL, *u_rbac = NULL;
+	struct k8s_resp r;
+	cJSON *before, *after;
+
+	(void)state;
+	KT_NEED_CLUSTER();
+	adm = kt_admin();
+	ag = kt_agent();
+	kt_ns_create(adm, "ng-act-agent", ns);
+	kt_rand_hex(hex, 4);
+	snprintf(cr, sizeof(cr), "nodeguard-test-%s", hex);
+	snprintf(crb, sizeof(crb), "ng-agent-test-%s", hex);
+
+	/* no rules yet: forbidden */
+	cJSON_Delete(kt_pod_create(adm, ns, "web", "test-node", NULL, NULL, uid));
+	assert_int_equal(k8s_act_label(ag, ns, "web", "inc-1", &u_label, err, sizeof(err)), -EACCES);
+
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\",\"metadata\":{\"name\":\"%s\"},"
+		 "\"rules\":%s}", cr, AGENT_RULES);
+	post(adm, "/apis/rbac.authorization.k8s.io/v1/clusterroles", body);
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRoleBinding\",\"metadata\":{\"name\":\"%s-agent\"},"
+		 "\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"%s\"},"
+		 "\"subjects\":[{\"kind\":\"User\",\"apiGroup\":\"rbac.authorization.k8s.io\",\"name\":\"agent\"}]}", cr, cr);
+	post(adm, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", body);
+	/* a binding of a role the agent does not hold (cluster-admin) naming the pod's SA */
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRoleBinding\",\"metadata\":{\"name\":\"%s\"},"
+		 "\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"cluster-admin\"},"
+		 "\"subjects\":[{\"kind\":\"ServiceAccount\",\"name\":\"default\",\"namespace\":\"%s\"},"
+		 "{\"kind\":\"Group\",\"apiGroup\":\"rbac.authorization.k8s.io\",\"name\":\"ops\"}]}", crb, ns);
+	post(adm, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", body);
+	snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/%s", crb);
+	before = subjects(adm, path);
+
+	/* RBAC caches settle quickly; retry the first call for a few seconds */
+	{
+		uint64_t t0 = kt_now_ms();
+		int rc;
+
+		while ((rc = k8s_act_label(ag, ns, "web", "inc-1", &u_label, err, sizeof(err))) == -EACCES &&
+		       kt_now_ms() - t0 < 5000)
+			kt_sleep_ms(100);
+		if (rc)
+			fail_msg("label as agent: %s", err);
+	}
+	if (k8s_act_network_policy(ag, ns, "web", "inc-1", NULL, &u_np, err, sizeof(err)))
+		fail_msg("network policy as agent: %s", err);
+	if (k8s_act_revoke_rbac(ag, ns, "default", &u_rbac, err, sizeof(err)))
+		fail_msg("revoke as agent: %s", err);
+	assert_non_null(u_rbac);
+	after = subjects(adm, path);
+	assert_int_equal(cJSON_GetArraySize(after), 1);
+	cJSON_Delete(after);
+	if (k8s_act_event(ag, ns, "web", uid, "NodeGuardAction", "quarantined", "Normal", err, sizeof(err)))
+		fail_msg("event as agent: %s", err);
+
+	if (k8s_act_undo(ag, u_rbac, err, sizeof(err)))
+		fail_msg("undo revoke as agent: %s", err);
+	after = subjects(adm, path);
+	assert_true(cJSON_Compare(after, before, true));
+	cJSON_Delete(after);
+	if (k8s_act_undo(ag, u_np, err, sizeof(err)))
+		fail_msg("undo np as agent: %s", err);
+	if (k8s_act_undo(ag, u_label, err, sizeof(err)))
+		fail_msg("undo label as agent: %s", err);
+
+	memset(&p, 0, sizeof(p));
+	snprintf(p.namespace, sizeof(p.namespace), "%s", ns);
+	snprintf(p.name, sizeof(p.name), "web");
+	snprintf(p.uid, sizeof(p.uid), "%s", uid);
+	if (k8s_act_delete_pod(ag, &p, 0, false, err, sizeof(err)))
+		fail_msg("delete as agent: %s", err);
+	snprintf(body, sizeof(body), "/api/v1/namespaces/%s/pods/web", ns);
+	get_json(adm, body, 404);
+
+	kt_expect(k8s_delete(adm, path, NULL, &r), &r, 200);
+	k8s_resp_free(&r);
+	snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/%s-agent", cr);
+	kt_expect(k8s_delete(adm, path, NULL, &r), &r, 200);
+	k8s_resp_free(&r);
+	snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/clusterroles/%s", cr);
+	kt_expect(k8s_delete(adm, path, NULL, &r), &r, 200);
+	k8s_resp_free(&r);
+	cJSON_Delete(before);
+	free(u_label);
+	free(u_np);
+	free(u_rbac);
+	k8s_client_free(ag);
+	k8s_client_free(adm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -537,6 +647,7 @@ int main(void)
 		cmocka_unit_test(test_revoke_rbac),
 		cmocka_unit_test(test_delete_pod),
 		cmocka_unit_test(test_event),
+		cmocka_unit_test(test_agent_rbac),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
