@@ -28,6 +28,7 @@
 #include "k8s_client.h"
 #include "k8s_config.h"
 #include "podcache.h"
+#include "kevents.h"
 #include "rules.h"
 #include "sensor.h"
 
@@ -49,6 +50,7 @@ struct agent {
 	struct ctl_server *ctl;         /* nodeguardctl's root-only Unix socket */
 	struct k8s_client *kc;          /* NULL: no cluster (attribution from cgroups only) */
 	struct podcache *pods;          /* this node's pods, from the API watch */
+	struct kevents *kev;            /* cluster Events about them and this Node */
 	uint64_t pod_err_ms;            /* last pod-watch error logged (rate limit) */
 	struct ctl_dispatch_ctx ctl_ctx;
 	uint64_t self_cgroup;      /* the agent's own cgroup id (never contained) */
@@ -471,6 +473,114 @@ static void pod_watch_error(void *ctx, int err, long status, const char *msg)
 		 msg ? msg : "");
 }
 
+/*
+ * A cluster Event about one of this node's pods (or this Node) that a
+ * k8s-event rule matches joins the open incident of the same pod, or opens
+ * one keyed like the kernel's (the pod's container), so the timeline shows
+ * what the API server saw next to what the kernel saw.
+ */
+struct kev_hit {
+	struct agent *a;
+	const struct kevent *ev;
+	const struct pod_info *pod;
+};
+
+static void on_kev_hit(const struct rule *r, const struct obs *o, void *ctx)
+{
+	struct kev_hit *kh = ctx;
+	struct agent *a = kh->a;
+	const struct kevent *ev = kh->ev;
+	const struct pod_info *pod = kh->pod;
+	struct inc_attr attr = { 0 };
+	struct incident *inc = NULL, *i;
+	char key[128] = "", summary[1400], fp[512];
+	uint64_t wall = ev->last_ms > 0 ? (uint64_t)ev->last_ms * 1000000ull : 0;
+	bool opened;
+	size_t c;
+	int err;
+
+	(void)o;
+	if (!wall) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		wall = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	}
+	a->detections++;
+	if (pod) {
+		/* an open incident of this pod, whichever of its containers */
+		for (i = incmgr_first(a->im); i; i = i->next)
+			if (i->status != INC_CLOSED && i->status != INC_RELEASED &&
+			    i->attr.pod_name && i->attr.pod_namespace &&
+			    !strcmp(i->attr.pod_name, pod->name) &&
+			    !strcmp(i->attr.pod_namespace, pod->namespace))
+				snprintf(key, sizeof(key), "%s", i->key);
+		for (c = 0; !key[0] && c < pod->ncontainers; c++)
+			if (pod->containers[c].id[0])
+				snprintf(key, sizeof(key), "ctr:%s", pod->containers[c].id);
+		if (!key[0])
+			snprintf(key, sizeof(key), "pod:%s", pod->uid);
+		attr.is_container = true;
+		snprintf(attr.pod_uid, sizeof(attr.pod_uid), "%s", pod->uid);
+		if (!strncmp(key, "ctr:", 4))
+			snprintf(attr.container_id, sizeof(attr.container_id), "%s", key + 4);
+		attr.pod_namespace = (char *)pod->namespace;
+		attr.pod_name = (char *)pod->name;
+		attr.pod_json = pod_info_json_str(pod, -1);
+	} else {
+		snprintf(key, sizeof(key), "node:%s", a->node);
+	}
+	snprintf(summary, sizeof(summary), "cluster Event %s %s on %s %s/%s (x%u): %s", ev->type,
+		 ev->reason, ev->kind, ev->obj_namespace, ev->obj_name, ev->count,
+		 ev->message[0] ? ev->message : "(no message)");
+	snprintf(fp, sizeof(fp), "k8s|%s|%s|%s", ev->reason, ev->kind, ev->obj_name);
+	{
+		struct jsonw w;
+		struct inc_detection d = {
+			.source = "k8s", .rule = r->name, .severity = r->severity,
+			.category = r->category, .mitre = &r->mitre, .wall_ns = wall,
+			.summary = summary, .fingerprint = fp, .key = key, .attr = &attr,
+		};
+
+		jsonw_init(&w);
+		jsonw_obj_open(&w);
+		jsonw_kv_str(&w, "kind", "k8s-event");
+		jsonw_kv_str(&w, "namespace", ev->namespace);
+		jsonw_kv_str(&w, "name", ev->name);
+		jsonw_kv_str(&w, "reason", ev->reason);
+		jsonw_kv_str(&w, "type", ev->type);
+		jsonw_kv_str(&w, "message", ev->message);
+		jsonw_kv_str(&w, "involved_kind", ev->kind);
+		jsonw_kv_str(&w, "involved_namespace", ev->obj_namespace);
+		jsonw_kv_str(&w, "involved_name", ev->obj_name);
+		jsonw_kv_str(&w, "involved_uid", ev->obj_uid);
+		jsonw_kv_u64(&w, "count", ev->count);
+		jsonw_kv_str(&w, "time_from", ev->last_from ? ev->last_from : "");
+		jsonw_kv_str(&w, "source", ev->source_component);
+		jsonw_obj_close(&w);
+		d.event_json = jsonw_str(&w);
+		err = incmgr_detect(a->im, &d, &inc, &opened);
+		jsonw_free(&w);
+	}
+	free(attr.pod_json);
+	if (err && err != -ENOSPC)
+		log_err("incident for cluster Event rule %s: journal write failed (%s)", r->name,
+			strerror(-err));
+	if (inc)
+		log_info("%s %s [%s] %s: %s", opened ? "opened" : "updated", inc->id,
+			 severity_name(inc->severity), r->name, summary);
+}
+
+static void on_kevent(void *ctx, const struct kevent *ev, const struct pod_info *pod)
+{
+	struct agent *a = ctx;
+	struct kev_hit kh = { .a = a, .ev = ev, .pod = pod };
+	struct obs o;
+
+	kevent_to_obs(ev, pod, &o);
+	rules_eval(a->pol, &o, on_kev_hit, &kh);
+}
+
 /* in-cluster (or --kubeconfig) API access for pod attribution; without a
  * cluster the agent attributes from cgroup paths alone */
 static void start_pod_cache(struct agent *a)
@@ -495,10 +605,24 @@ static void start_pod_cache(struct agent *a)
 		return;
 	}
 	a->pods = podcache_new(a->kc, &po);
-	if (!a->pods)
+	if (!a->pods) {
 		log_err("Failed to start the pod cache: %s", strerror(errno));
-	else
-		log_info("watching the pods of node %s", a->node);
+		return;
+	}
+	log_info("watching the pods of node %s", a->node);
+	if (kevents_policy_wants_events(a->pol)) {
+		struct kevents_opts ko = {
+			.node_name = a->node, .warning_only = kevents_policy_warning_only(a->pol),
+			.on_event = on_kevent, .on_error = pod_watch_error, .ctx = a,
+		};
+
+		a->kev = kevents_new(a->kc, a->pods, &ko);
+		if (!a->kev)
+			log_err("Failed to watch cluster Events: %s", strerror(errno));
+		else
+			log_info("watching cluster Events about node %s and its pods%s", a->node,
+				 ko.warning_only ? " (Warning only)" : "");
+	}
 }
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -506,6 +630,7 @@ static void start_pod_cache(struct agent *a)
 static void agent_close(struct agent *a)
 {
 	ctl_server_close(a->ctl);
+	kevents_free(a->kev);   /* it reads the pod cache */
 	podcache_free(a->pods); /* before the client its watch uses */
 	k8s_client_free(a->kc);
 	/* the sensors read the enforcer's ring buffer: free them first; pinned
@@ -833,6 +958,8 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 			ctl_server_poll(a->ctl, ctl_dispatch_handler, &a->ctl_ctx);
 		if (a->pods)
 			podcache_poll(a->pods, 0);
+		if (a->kev)
+			kevents_poll(a->kev, 0);
 		fflush(stdout);
 		if (*reload) {
 			*reload = 0;

@@ -73,6 +73,26 @@ else
 	check pod.node test-node
 	check pod.container web
 fi
-grep -q "web-2" "$J/journal.jsonl" && bad "a pod of another node appears in the journal" || ok "the other node's pod never appears"
+# a cluster Event about web-1 joins its incident; one about web-2 (other node) never appears
+ev() { # pod message
+	api -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -X POST "$KUBE_SERVER/api/v1/namespaces/shop/events" \
+		-d "{\"metadata\":{\"name\":\"$1.$RANDOM$RANDOM\"},\"involvedObject\":{\"kind\":\"Pod\",\"namespace\":\"shop\",\"name\":\"$1\",\"uid\":\"$(api "$KUBE_SERVER/api/v1/namespaces/shop/pods/$1" | python3 -c 'import json,sys;print(json.load(sys.stdin)["metadata"]["uid"])')\"},\"reason\":\"FailedMount\",\"type\":\"Warning\",\"message\":\"$2\",\"count\":1,\"source\":{\"component\":\"kubelet\"}}"
+}
+code=$(ev web-1 'secrets \"db\" is forbidden: User \"system:serviceaccount:shop:default\" cannot get resource')
+[ "$code" = 201 ] && ok "Forbidden Event about web-1 created" || bad "event web-1: HTTP $code"
+code=$(ev web-2 'secrets \"db\" is forbidden: other node')
+[ "$code" = 201 ] && ok "Forbidden Event about web-2 created" || bad "event web-2: HTTP $code"
+for _ in $(seq 50); do grep -q '"source":"k8s"' "$J/journal.jsonl" 2>/dev/null && break; sleep 0.1; done
+inc=$(python3 -c 'import json,sys;print(json.loads(sys.argv[1])["incident"])' "$open" 2>/dev/null)
+if python3 - "$J/journal.jsonl" "$inc" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+k8s = [r for r in recs if r.get("rec") == "detection" and r["detection"].get("source") == "k8s"]
+ok = len(k8s) == 1 and k8s[0]["incident"] == sys.argv[2] and k8s[0]["detection"]["category"] == "unauthorized_access"
+sys.exit(0 if ok else 1)
+PY
+then ok "the Forbidden Event joined the pod's incident $inc (unauthorized_access)"
+else bad "k8s detections: $(grep '"source":"k8s"' "$J/journal.jsonl" | head -3)"; fi
+grep -q "web-2" "$J/journal.jsonl" && bad "a pod of another node appears in the journal" || ok "the other node's pod and its Event never appear"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
