@@ -114,6 +114,56 @@ static void np_name(const char *value, char out[64])
 
 /* --------------------------------------------------------------------- label */
 
+/*
+ * Put the label back to prev (NULL: remove it) only while it still has our
+ * value (JSON patch "test"): a later quarantine's value is left alone.
+ * 0, 1 (changed since: left as is), -errno.
+ */
+static int label_restore(struct k8s_client *c, const char *ns, const char *name, const char *ours,
+			 const char *prev, char *err, size_t n)
+{
+	static const char ptr[] = "/metadata/labels/nodeguard.io~1quarantine";
+	char path[K8S_PATH_MAX], ens[200], ename[800];
+	struct k8s_resp r;
+	cJSON *p, *op;
+	char *body;
+	int rc;
+
+	if ((rc = seg(ens, sizeof(ens), ns, err, n, "namespace")) ||
+	    (rc = seg(ename, sizeof(ename), name, err, n, "pod name")))
+		return rc;
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s", ens, ename);
+	p = cJSON_CreateArray();
+	op = cJSON_CreateObject();
+	cJSON_AddStringToObject(op, "op", "test");
+	cJSON_AddStringToObject(op, "path", ptr);
+	cJSON_AddStringToObject(op, "value", ours);
+	cJSON_AddItemToArray(p, op);
+	op = cJSON_CreateObject();
+	cJSON_AddStringToObject(op, "op", prev ? "replace" : "remove");
+	cJSON_AddStringToObject(op, "path", ptr);
+	if (prev)
+		cJSON_AddStringToObject(op, "value", prev);
+	cJSON_AddItemToArray(p, op);
+	body = print_json(p);
+	cJSON_Delete(p);
+	if (!body) {
+		seterr(err, n, "out of memory");
+		return -ENOMEM;
+	}
+	rc = k8s_patch(c, path, K8S_PATCH_JSON, body, &r);
+	free(body);
+	if (rc == -EINVAL && r.status == 422) {
+		/* the test failed: the label is no longer ours */
+		seterr(err, n, "pod %s/%s: label %s changed since; left as is", ns, name,
+		       K8S_QUARANTINE_LABEL);
+		rc = 1;
+	} else if (rc)
+		rc = resp_fail(rc, &r, err, n, "restore label");
+	k8s_resp_free(&r);
+	return rc;
+}
+
 static int label_set(struct k8s_client *c, const char *ns, const char *name, const char *value,
 		     char *err, size_t n)
 {
@@ -181,6 +231,7 @@ int k8s_act_label(struct k8s_client *c, const char *ns, const char *name, const 
 	cJSON_AddStringToObject(u, "namespace", ns);
 	cJSON_AddStringToObject(u, "name", name);
 	cJSON_AddStringToObject(u, "key", K8S_QUARANTINE_LABEL);
+	cJSON_AddStringToObject(u, "value", value);
 	if (prev)
 		cJSON_AddStringToObject(u, "previous", prev);
 	else
@@ -759,8 +810,11 @@ int k8s_act_undo(struct k8s_client *c, const char *undo_json, char *err, size_t 
 	}
 	if (!strcmp(action, "label")) {
 		const cJSON *prev = jget(u, "previous");
+		const char *ours = jstr(u, "value"), *pv = cJSON_IsString(prev) ? prev->valuestring : NULL;
 
-		rc = label_set(c, ns, name, cJSON_IsString(prev) ? prev->valuestring : NULL, err, n);
+		rc = ours ? label_restore(c, ns, name, ours, pv, err, n) : label_set(c, ns, name, pv, err, n);
+		if (rc == 1)
+			rc = 0;
 		if (rc == -ENOENT) {
 			seterr(err, n, "pod %s/%s is gone: nothing to restore", ns ? ns : "",
 			       name ? name : "");

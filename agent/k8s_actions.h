@@ -7,7 +7,9 @@
  * Every action returns 0 or -errno with a message in err[n]. Reversible
  * actions hand back an "undo" JSON string (malloc'ed, the caller frees it)
  * that k8s_act_undo() takes to restore exactly what was there:
- *   {"action":"label","namespace":..,"name":..,"key":..,"previous":"v"|null}
+ *   {"action":"label","namespace":..,"name":..,"key":..,"value":<ours>,"previous":"v"|null}
+ *     (restored only while the label still has our value: a later
+ *     quarantine of the same pod is not released by an earlier one's undo)
  *   {"action":"network-policy","kind":"NetworkPolicy","namespace":..,"name":..}
  *   {"action":"revoke-rbac","namespace":..,"service_account":..,
  *    "bindings":[{"kind":"RoleBinding"|"ClusterRoleBinding","namespace":..|"",

@@ -113,6 +113,33 @@ static void test_label(void **state)
 	assert_string_equal(jpath_str(pod, "metadata", "labels", K8S_QUARANTINE_LABEL), "before");
 	cJSON_Delete(pod);
 
+	/* two quarantines: undoing the first leaves the second's label */
+	{
+		char *ua = NULL, *ub = NULL;
+
+		assert_int_equal(k8s_act_label(c, ns, "old", "inc-a", &ua, err, sizeof(err)), 0);
+		assert_int_equal(k8s_act_label(c, ns, "old", "inc-b", &ub, err, sizeof(err)), 0);
+		assert_int_equal(k8s_act_undo(c, ua, err, sizeof(err)), 0);
+		assert_non_null(strstr(err, "changed since"));
+		pod = get_json(c, path, 200);
+		assert_string_equal(jpath_str(pod, "metadata", "labels", K8S_QUARANTINE_LABEL), "inc-b");
+		cJSON_Delete(pod);
+		assert_int_equal(k8s_act_undo(c, ub, err, sizeof(err)), 0);
+		pod = get_json(c, path, 200);
+		assert_string_equal(jpath_str(pod, "metadata", "labels", K8S_QUARANTINE_LABEL), "inc-a");
+		cJSON_Delete(pod);
+		free(ua);
+		free(ub);
+	}
+
+	/* pod gone: nothing to restore */
+	undo = NULL;
+	assert_int_equal(k8s_act_label(c, ns, "web", "inc-9", &undo, err, sizeof(err)), 0);
+	kt_pod_delete(c, ns, "web");
+	assert_int_equal(k8s_act_undo(c, undo, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "gone"));
+	free(undo);
+
 	/* no such pod */
 	undo = (char *)"x";
 	assert_int_equal(k8s_act_label(c, ns, "nope", "inc-7", &undo, err, sizeof(err)), -ENOENT);
