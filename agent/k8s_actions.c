@@ -112,6 +112,9 @@ static void np_name(const char *value, char out[64])
 	out[o] = '\0';
 }
 
+static cJSON *get_obj(struct k8s_client *c, const char *path, int *rc, char *err, size_t n,
+		      const char *what);
+
 /* --------------------------------------------------------------------- label */
 
 /*
@@ -360,13 +363,35 @@ int k8s_act_network_policy(struct k8s_client *c, const char *ns, const char *nam
 	}
 	rc = k8s_post(c, path, body, &r);
 	free(body);
-	if (rc == -EEXIST && r.status == 409 && !strcmp(r.reason, "AlreadyExists"))
+	if (rc == -EEXIST && r.status == 409 && !strcmp(r.reason, "AlreadyExists")) {
+		/* ours only if it selects the same label value (names are lowercased, cut) */
+		char gpath[K8S_PATH_MAX];
+		cJSON *old;
+		const char *sel;
+
+		k8s_resp_free(&r);
+		snprintf(gpath, sizeof(gpath), "%s/%s", path, npname);
+		old = get_obj(c, gpath, &rc, err, n, "get NetworkPolicy");
+		if (!old)
+			return rc;
+		sel = jstr(jget(jget(jget(old, "spec"), "podSelector"), "matchLabels"),
+			   K8S_QUARANTINE_LABEL);
+		if (!sel || strcmp(sel, value)) {
+			seterr(err, n,
+			       "NetworkPolicy %s/%s exists and does not select %s=%s; not taken over", ns,
+			       npname, K8S_QUARANTINE_LABEL, value);
+			cJSON_Delete(old);
+			return -EEXIST;
+		}
+		cJSON_Delete(old);
 		rc = 0;
-	if (rc)
-		rc = resp_fail(rc, &r, err, n, "create NetworkPolicy");
-	k8s_resp_free(&r);
-	if (rc)
-		return rc;
+	} else {
+		if (rc)
+			rc = resp_fail(rc, &r, err, n, "create NetworkPolicy");
+		k8s_resp_free(&r);
+		if (rc)
+			return rc;
+	}
 	u = cJSON_CreateObject();
 	cJSON_AddStringToObject(u, "action", "network-policy");
 	cJSON_AddStringToObject(u, "kind", "NetworkPolicy");
@@ -759,6 +784,14 @@ int k8s_act_event(struct k8s_client *c, const char *ns, const char *pod, const c
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	snprintf(msg, sizeof(msg), "%s", message ? message : "");
+	if (message && strlen(message) >= sizeof(msg)) {
+		/* cut on a UTF-8 boundary */
+		size_t l = sizeof(msg) - 1;
+
+		while (l && ((unsigned char)msg[l] & 0xC0) == 0x80)
+			l--;
+		msg[l] = '\0';
+	}
 
 	ev = cJSON_CreateObject();
 	cJSON_AddStringToObject(ev, "apiVersion", "v1");

@@ -214,6 +214,13 @@ static void test_network_policy(void **state)
 	assert_string_equal(undo, undo2);
 	free(undo2);
 
+	/* same name, another incident's label value: not taken over */
+	undo2 = (char *)"x";
+	assert_int_equal(k8s_act_network_policy(c, ns, "web", "inc-0042", &a, &undo2, err, sizeof(err)),
+			 -EEXIST);
+	assert_null(undo2);
+	assert_non_null(strstr(err, "not taken over"));
+
 	/* no allows: empty ingress and egress (deny all) */
 	undo2 = NULL;
 	assert_int_equal(k8s_act_network_policy(c, ns, "web", "other", NULL, &undo2, err, sizeof(err)), 0);
@@ -485,6 +492,33 @@ static void test_event(void **state)
 	}
 	assert_int_equal(found, 3);
 	cJSON_Delete(list);
+
+	/* a long message is cut (on a UTF-8 boundary) and still accepted */
+	{
+		char big[3000];
+		size_t i;
+
+		for (i = 0; i + 2 < sizeof(big); i += 2)
+			memcpy(big + i, "\xc3\xa9", 2);   /* é */
+		big[i] = '\0';
+		if (k8s_act_event(c, ns, "web", uid, "NodeGuardLong", big, NULL, err, sizeof(err)))
+			fail_msg("long event: %s", err);
+	}
+	list = get_json(c, path, 200);
+	found = 0;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "items"))
+	{
+		if (!strcmp(jpath_str(it, NULL, NULL, "reason"), "NodeGuardLong")) {
+			const char *m = jpath_str(it, NULL, NULL, "message");
+
+			assert_int_equal(strlen(m), 1024);
+			assert_null(strstr(m, "\xef\xbf\xbd"));   /* no U+FFFD */
+			assert_string_equal(jpath_str(it, NULL, NULL, "type"), "Warning");
+			found = 1;
+		}
+	}
+	assert_int_equal(found, 1);
+	cJSON_Delete(list);
 	k8s_client_free(c);
 }
 
@@ -560,7 +594,7 @@ static void test_revoke_conflict_retry(void **state)
 static const char AGENT_RULES[] =
 	"[{\"apiGroups\":[\"\"],\"resources\":[\"pods\"],\"verbs\":[\"get\",\"list\",\"watch\",\"patch\",\"delete\"]},"
 	"{\"apiGroups\":[\"\"],\"resources\":[\"events\"],\"verbs\":[\"create\"]},"
-	"{\"apiGroups\":[\"networking.k8s.io\"],\"resources\":[\"networkpolicies\"],\"verbs\":[\"create\",\"delete\"]},"
+	"{\"apiGroups\":[\"networking.k8s.io\"],\"resources\":[\"networkpolicies\"],\"verbs\":[\"get\",\"create\",\"delete\"]},"
 	"{\"apiGroups\":[\"rbac.authorization.k8s.io\"],\"resources\":[\"rolebindings\",\"clusterrolebindings\"],"
 	"\"verbs\":[\"get\",\"list\",\"update\"]},"
 	"{\"apiGroups\":[\"rbac.authorization.k8s.io\"],\"resources\":[\"roles\",\"clusterroles\"],\"verbs\":[\"bind\"]}]";
@@ -619,6 +653,14 @@ static void test_agent_rbac(void **state)
 	}
 	if (k8s_act_network_policy(ag, ns, "web", "inc-1", NULL, &u_np, err, sizeof(err)))
 		fail_msg("network policy as agent: %s", err);
+	{
+		char *again = NULL;   /* exists: checked (get) and taken as ours */
+
+		if (k8s_act_network_policy(ag, ns, "web", "inc-1", NULL, &again, err, sizeof(err)))
+			fail_msg("network policy again as agent: %s", err);
+		assert_string_equal(again, u_np);
+		free(again);
+	}
 	if (k8s_act_revoke_rbac(ag, ns, "default", &u_rbac, err, sizeof(err)))
 		fail_msg("revoke as agent: %s", err);
 	assert_non_null(u_rbac);
