@@ -13,6 +13,7 @@
 
 #define RBAC "/apis/rbac.authorization.k8s.io/v1"
 #define RBAC_RETRIES 3
+#define RBAC_PAGE "500"   /* bindings per list request */
 
 static void seterr(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void seterr(char *err, size_t n, const char *fmt, ...)
@@ -562,28 +563,45 @@ int k8s_act_revoke_rbac(struct k8s_client *c, const char *ns, const char *sa, ch
 	cJSON_AddStringToObject(u, "service_account", sa);
 	removed = cJSON_AddArrayToObject(u, "bindings");
 	for (k = 0; k < 2; k++) {
-		cJSON *list = get_obj(c, lpath[k], &rc, err, n, kinds[k]), *it;
+		char *cont = NULL;   /* paged: limit RBAC_PAGE, continue token */
 
-		if (!list) {
-			if (!first)
-				first = rc;
-			continue;
-		}
-		cJSON_ArrayForEach(it, jget(list, "items"))
-		{
-			const char *bn = jstr(jget(it, "metadata"), "name");
-			char eb[512];
+		do {
+			char page[K8S_PATH_MAX];
+			const char *tok;
+			cJSON *list = NULL, *it;
 
-			if (!bn || !strncmp(bn, "system:", 7))
-				continue;
-			rc = revoke_one(c, kinds[k], cJSON_Duplicate(it, true), ns, sa, removed, eb,
-					sizeof(eb));
-			if (rc && !first) {
-				first = rc;
-				seterr(err, n, "%s", eb);
+			rc = k8s_path(page, sizeof(page), lpath[k], "limit", RBAC_PAGE, "continue", cont,
+				      NULL);
+			free(cont);
+			cont = NULL;
+			if (!rc)
+				list = get_obj(c, page, &rc, err, n, kinds[k]);
+			else
+				seterr(err, n, "%s: list path: %s", kinds[k], strerror(-rc));
+			if (!list) {
+				if (!first)
+					first = rc;
+				break;
 			}
-		}
-		cJSON_Delete(list);
+			cJSON_ArrayForEach(it, jget(list, "items"))
+			{
+				const char *bn = jstr(jget(it, "metadata"), "name");
+				char eb[512];
+
+				if (!bn || !strncmp(bn, "system:", 7))
+					continue;
+				rc = revoke_one(c, kinds[k], cJSON_Duplicate(it, true), ns, sa, removed, eb,
+						sizeof(eb));
+				if (rc && !first) {
+					first = rc;
+					seterr(err, n, "%s", eb);
+				}
+			}
+			tok = jstr(jget(list, "metadata"), "continue");
+			if (tok && *tok)
+				cont = strdup(tok);
+			cJSON_Delete(list);
+		} while (cont);
 	}
 	if (undo_out && cJSON_GetArraySize(removed) && !(*undo_out = print_json(u)) && !first) {
 		seterr(err, n, "out of memory");

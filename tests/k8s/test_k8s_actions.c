@@ -551,6 +551,8 @@ static void test_revoke_conflict_retry(void **state)
 	cJSON *u, *b;
 
 	(void)state;
+	stub_add(st, 200, NULL, "{\"kind\":\"RoleBindingList\",\"metadata\":{\"continue\":\"tok 1\"},\"items\":[]}",
+		 true, 0);
 	stub_add(st, 200, NULL, RB_OLD, true, 0);
 	stub_status(st, 409, NULL, "Conflict", "the object has been modified");
 	stub_add(st, 200, NULL, RB_NEW, true, 0);
@@ -561,13 +563,20 @@ static void test_revoke_conflict_retry(void **state)
 	assert_non_null(c);
 	if (k8s_act_revoke_rbac(c, "ns", "sa", &undo, err, sizeof(err)))
 		fail_msg("revoke: %s", err);
-	assert_int_equal(stub_nreq(st), 5);
+	assert_int_equal(stub_nreq(st), 6);
+	/* paged list: the second page asks with the first one's continue token */
+	assert_string_equal(stub_reqline(st, 0, line, sizeof(line)),
+			    "GET /apis/rbac.authorization.k8s.io/v1/namespaces/ns/rolebindings?limit=500 HTTP/1.1");
 	assert_string_equal(stub_reqline(st, 1, line, sizeof(line)),
-			    "PUT /apis/rbac.authorization.k8s.io/v1/namespaces/ns/rolebindings/rb HTTP/1.1");
+			    "GET /apis/rbac.authorization.k8s.io/v1/namespaces/ns/rolebindings?limit=500&continue=tok%201 HTTP/1.1");
 	assert_string_equal(stub_reqline(st, 2, line, sizeof(line)),
+			    "PUT /apis/rbac.authorization.k8s.io/v1/namespaces/ns/rolebindings/rb HTTP/1.1");
+	assert_string_equal(stub_reqline(st, 3, line, sizeof(line)),
 			    "GET /apis/rbac.authorization.k8s.io/v1/namespaces/ns/rolebindings/rb HTTP/1.1");
-	assert_true(stub_req_has(st, 3, "\"resourceVersion\":\"2\""));
-	assert_true(stub_req_has(st, 3, "\"subjects\":[{\"kind\":\"User\",\"name\":\"bob\"}]"));
+	assert_true(stub_req_has(st, 4, "\"resourceVersion\":\"2\""));
+	assert_true(stub_req_has(st, 4, "\"subjects\":[{\"kind\":\"User\",\"name\":\"bob\"}]"));
+	assert_string_equal(stub_reqline(st, 5, line, sizeof(line)),
+			    "GET /apis/rbac.authorization.k8s.io/v1/clusterrolebindings?limit=500 HTTP/1.1");
 	/* the subject as the fresh object had it (namespace omitted), at index 1 */
 	u = cJSON_Parse(undo);
 	b = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(u, "bindings"), 0);
