@@ -602,7 +602,7 @@ static void test_revoke_conflict_retry(void **state)
  */
 static const char AGENT_RULES[] =
 	"[{\"apiGroups\":[\"\"],\"resources\":[\"pods\"],\"verbs\":[\"get\",\"list\",\"watch\",\"patch\",\"delete\"]},"
-	"{\"apiGroups\":[\"\"],\"resources\":[\"events\"],\"verbs\":[\"create\"]},"
+	"{\"apiGroups\":[\"\"],\"resources\":[\"events\"],\"verbs\":[\"create\",\"list\",\"watch\"]},"
 	"{\"apiGroups\":[\"networking.k8s.io\"],\"resources\":[\"networkpolicies\"],\"verbs\":[\"get\",\"create\",\"delete\"]},"
 	"{\"apiGroups\":[\"rbac.authorization.k8s.io\"],\"resources\":[\"rolebindings\",\"clusterrolebindings\"],"
 	"\"verbs\":[\"get\",\"list\",\"update\"]},"
