@@ -1,5 +1,6 @@
 # Test and benchmark targets. Each suite owns its own .mk.
-#   make test         unit + integration (root) [+ k8s once it exists]
+#   make test         unit + integration (root) + k8s (real kube-apiserver; the
+#                     first run on a machine builds it, ~9 min)
 #   make unit         cmocka unit tests, no root
 #   make integration  real kernel, root
 #   make bench        overhead ratios, not a pass/fail test
@@ -10,6 +11,11 @@
 
 tests-build: $(UNIT_BINS) $(INTEGRATION_BINS)
 
-test: unit integration
+test: unit integration k8s
+
+# the Kubernetes suites: the API client, watch, pod cache, Events, actions and
+# RBAC against a real apiserver, then the agent's pod attribution end to end
+k8s: k8s-test k8s-attribution
+.PHONY: k8s
 
 -include tests/k8s/k8s.mk

@@ -6,7 +6,11 @@
 #   make k8s-test    the C tests of the API client, watch, pod cache and Events
 #                    (cmocka) against a throw-away cluster (tests/k8s/run_tests.sh)
 #   make k8s-test-valgrind   the same, each test binary under valgrind
-# Not part of `make test` yet.
+# Part of `make test` (target k8s in tests/tests.mk).
+
+# Go needs a HOME for its caches; CI may run without one
+HOME ?= /root
+export HOME
 
 .PHONY: k8s-build k8s-smoke k8s-test k8s-test-valgrind k8s-test-bins k8s-attribution
 
