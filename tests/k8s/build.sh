@@ -82,7 +82,14 @@ if [[ $mode != force ]] && is_built; then
   echo "$out_dir"; exit 0
 fi
 
-[[ -x $GO || -n $(command -v "$GO") ]] || { echo "build.sh: no go command" >&2; exit 1; }
+[[ -x $GO || -n $(command -v "$GO") ]] ||
+  { echo "build.sh: no go command: the k8s suites build kube-apiserver with Go >= 1.26" \
+         "(the machine's /usr/local/go; Debian bookworm's golang-go is too old); set GO=..." >&2; exit 1; }
+gov=$("$GO" env GOVERSION 2>/dev/null | sed 's/^go//')
+case $gov in
+  1.2[6-9]*|1.[3-9]*|[2-9].*) ;;
+  *) echo "build.sh: $GO is Go ${gov:-unknown}; kube-apiserver $k8s_version needs Go >= 1.26" >&2; exit 1 ;;
+esac
 log "building kube-apiserver $k8s_version and etcd $etcd_version with $("$GO" version | cut -d' ' -f3-)"
 log "into $out_dir (cold: about 10 min at -p 1 and 3+ GB of Go module/build cache; later runs: seconds)"
 
