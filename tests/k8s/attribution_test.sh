@@ -24,7 +24,10 @@ cleanup() {
 	rm -f "$X"
 	tests/k8s/cluster.sh stop "$D/cluster" >/dev/null 2>&1
 	rm -rf "$D"
+	# the agent pinned its enforcement state: remove it unless another agent runs
+	[ -n "$PINNED_BEFORE" ] || ./nodeguard uninstall >/dev/null 2>&1
 }
+PINNED_BEFORE=$(ls /sys/fs/bpf/nodeguard 2>/dev/null | head -1)
 trap cleanup EXIT
 tests/k8s/cluster.sh start "$D/cluster" >/dev/null || { echo "FAIL cluster did not start"; echo "0 passed, 1 failed"; exit 1; }
 . "$D/cluster/env"
