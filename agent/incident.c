@@ -83,6 +83,7 @@ static void action_clear(struct inc_action *a)
 	free(a->target);
 	free(a->result);
 	free(a->detail);
+	free(a->undo);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -317,6 +318,10 @@ static void action_json(struct jsonw *w, const struct inc_action *a)
 	jsonw_kv_str(w, "target", a->target);
 	jsonw_kv_str(w, "result", a->result);
 	jsonw_kv_str(w, "detail", a->detail);
+	if (a->undo && *a->undo) {
+		jsonw_key(w, "undo");
+		jsonw_raw_val(w, a->undo);
+	}
 	jsonw_kv_bool(w, "dry_run", a->dry_run);
 	jsonw_obj_close(w);
 }
@@ -514,6 +519,8 @@ static int entry_from_json(const cJSON *o, struct inc_entry *e)
 
 static int action_from_json(const cJSON *o, struct inc_action *a)
 {
+	const cJSON *undo;
+
 	if (!cJSON_IsObject(o) || !jstr(o, "action"))
 		return -EBADMSG;
 	memset(a, 0, sizeof(*a));
@@ -523,6 +530,9 @@ static int action_from_json(const cJSON *o, struct inc_action *a)
 	a->target = jdup(o, "target", "");
 	a->result = xstrdup(jstr(o, "result") ? jstr(o, "result") : "");
 	a->detail = jdup(o, "detail", "");
+	undo = cJSON_GetObjectItemCaseSensitive(o, "undo");
+	if (cJSON_IsObject(undo))
+		a->undo = cJSON_PrintUnformatted(undo);
 	a->dry_run = jbool(o, "dry_run");
 	return 0;
 }
@@ -910,6 +920,7 @@ int incmgr_action(struct incmgr *m, struct incident *inc, const struct inc_actio
 	c.target = xstrdup(a->target ? a->target : "");
 	c.result = xstrdup(a->result ? a->result : "");
 	c.detail = xstrdup(a->detail ? a->detail : "");
+	c.undo = a->undo && *a->undo ? xstrdup(a->undo) : NULL;
 	c.dry_run = a->dry_run;
 	if (!c.action) {
 		action_clear(&c);

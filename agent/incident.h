@@ -59,6 +59,7 @@ struct inc_action {
 	char *target;
 	char *result;                /* "ok", "failed", "would", "suppressed" */
 	char *detail;                /* error text, undo data summary, who released */
+	char *undo;                  /* JSON object an API action's undo needs, or NULL */
 	bool dry_run;
 };
 
