@@ -257,6 +257,8 @@ void policy_free(struct policy *p)
 	free(p->settings.node_name);
 	free(p->settings.journal_dir);
 	strlist_free(&p->settings.protected_namespaces);
+	strlist_free(&p->settings.quarantine_allow_namespaces);
+	strlist_free(&p->settings.quarantine_allow_cidrs);
 	free(p->settings.isolate_allow);
 	free(p->source);
 	free(p);
@@ -1461,7 +1463,7 @@ static bool parse_match(struct pctx *c, yaml_node_t *map, struct match *m, bool 
 
 enum rkey {
 	RK_NAME, RK_DESCRIPTION, RK_ENABLED, RK_SEVERITY, RK_CATEGORY, RK_MITRE,
-	RK_ACTIONS, RK_DRY_RUN, RK_MATCH, RK_EXCEPTIONS, RK_COUNT
+	RK_ACTIONS, RK_DRY_RUN, RK_MATCH, RK_EXCEPTIONS, RK_DELETE_DAEMONSET_PODS, RK_COUNT
 };
 
 static const struct keydef rule_keys[RK_COUNT] = {
@@ -1470,6 +1472,7 @@ static const struct keydef rule_keys[RK_COUNT] = {
 	[RK_CATEGORY] = { "category", 0 }, [RK_MITRE] = { "mitre", 0 },
 	[RK_ACTIONS] = { "actions", 0 },   [RK_DRY_RUN] = { "dry_run", 0 },
 	[RK_MATCH] = { "match", 0 },       [RK_EXCEPTIONS] = { "exceptions", 0 },
+	[RK_DELETE_DAEMONSET_PODS] = { "delete_daemonset_pods", 0 },
 };
 
 static const char *rule_hint(const char *key)
@@ -1620,6 +1623,9 @@ static void parse_rule(struct pctx *c, yaml_node_t *n, struct policy *p, size_t 
 	}
 	if (kv[RK_DRY_RUN].val)
 		get_tri(c, kv[RK_DRY_RUN].val, "dry_run", &r->dry_run);
+	if (kv[RK_DELETE_DAEMONSET_PODS].val && get_bool(c, kv[RK_DELETE_DAEMONSET_PODS].val,
+							 "delete_daemonset_pods", &b))
+		r->delete_daemonset_pods = b;
 
 	if (kv[RK_MATCH].val && !c->stop) {
 		/* exceptions are checked against the rule's events only if those parsed */
@@ -1755,7 +1761,9 @@ enum skey {
 	SK_NODE_NAME, SK_JOURNAL_DIR, SK_JOURNAL_FSYNC, SK_JOURNAL_FSYNC_INTERVAL_MS,
 	SK_JOURNAL_MAX_BYTES, SK_JOURNAL_KEEP, SK_INCIDENT_WINDOW_SECONDS, SK_ANCESTRY_DEPTH,
 	SK_ARGV_MAX, SK_PROCTAB_MAX, SK_TRACE_HOST, SK_DRY_RUN, SK_PROTECTED_NAMESPACES,
-	SK_ACTIONS_PER_MINUTE, SK_RULE_ACTIONS_PER_MINUTE, SK_ISOLATE_ALLOW, SK_COUNT
+	SK_ACTIONS_PER_MINUTE, SK_RULE_ACTIONS_PER_MINUTE, SK_ISOLATE_ALLOW,
+	SK_QUARANTINE_ALLOW_DNS, SK_QUARANTINE_ALLOW_NAMESPACES, SK_QUARANTINE_ALLOW_CIDRS,
+	SK_DELETE_GRACE_SECONDS, SK_API_QUEUE_MAX, SK_API_RETRY_MAX_SECONDS, SK_COUNT
 };
 
 static const struct keydef settings_keys[SK_COUNT] = {
@@ -1775,6 +1783,12 @@ static const struct keydef settings_keys[SK_COUNT] = {
 	[SK_ACTIONS_PER_MINUTE] = { "actions_per_minute", 0 },
 	[SK_RULE_ACTIONS_PER_MINUTE] = { "rule_actions_per_minute", 0 },
 	[SK_ISOLATE_ALLOW] = { "isolate_allow", 0 },
+	[SK_QUARANTINE_ALLOW_DNS] = { "quarantine_allow_dns", 0 },
+	[SK_QUARANTINE_ALLOW_NAMESPACES] = { "quarantine_allow_namespaces", 0 },
+	[SK_QUARANTINE_ALLOW_CIDRS] = { "quarantine_allow_cidrs", 0 },
+	[SK_DELETE_GRACE_SECONDS] = { "delete_grace_seconds", 0 },
+	[SK_API_QUEUE_MAX] = { "api_queue_max", 0 },
+	[SK_API_RETRY_MAX_SECONDS] = { "api_retry_max_seconds", 0 },
 };
 
 static int settings_defaults(struct policy_settings *s)
@@ -1795,6 +1809,9 @@ static int settings_defaults(struct policy_settings *s)
 	s->dry_run = false;
 	s->actions_per_minute = 30;
 	s->rule_actions_per_minute = 10;
+	s->delete_grace_s = -1;
+	s->api_queue_max = 1024;
+	s->api_retry_max_s = 86400;
 	s->protected_namespaces.v = calloc(NV_LEN(prot), sizeof(char *));
 	if (!s->journal_dir || !s->protected_namespaces.v)
 		return -ENOMEM;
@@ -1921,6 +1938,20 @@ static void allow_item(struct pctx *c, const struct item *it, void *arg)
 		a->s->isolate_allow[a->s->nisolate_allow++] = an;
 }
 
+/* settings.quarantine_allow_cidrs items: "ADDRESS/PREFIX" with no host bits */
+static void qcidr_item(struct pctx *c, const struct item *it, void *arg)
+{
+	struct cidr x;
+	int e = parse_cidr(it->s, &x);
+
+	if (e == -1)
+		item_err(c, it, "quarantine_allow_cidrs: bad CIDR '%s' (expected ADDRESS/PREFIX)", Q(it->s));
+	else if (e == -2)
+		item_err(c, it, "quarantine_allow_cidrs: '%s' has bits set past the prefix", Q(it->s));
+	else
+		strlist_item(c, it, arg);
+}
+
 static void parse_settings(struct pctx *c, yaml_node_t *v, struct policy_settings *s)
 {
 	struct kv kv[SK_COUNT];
@@ -2005,6 +2036,30 @@ static void parse_settings(struct pctx *c, yaml_node_t *v, struct policy_setting
 			walk_list(c, n, key, allow_item, &a);
 			break;
 		}
+		case SK_QUARANTINE_ALLOW_DNS:
+			if (get_bool(c, n, key, &b))
+				s->quarantine_allow_dns = b;
+			break;
+		case SK_QUARANTINE_ALLOW_NAMESPACES:
+			get_strlist(c, n, key, &s->quarantine_allow_namespaces, true);
+			break;
+		case SK_QUARANTINE_ALLOW_CIDRS: {
+			struct sl_arg a = { .l = &s->quarantine_allow_cidrs, .val = n };
+
+			strlist_free(&s->quarantine_allow_cidrs);
+			walk_list(c, n, key, qcidr_item, &a);
+			break;
+		}
+		case SK_DELETE_GRACE_SECONDS:
+			if (get_u32(c, n, key, 0, 86400, &u))
+				s->delete_grace_s = (int32_t)u;
+			break;
+		case SK_API_QUEUE_MAX:
+			get_u32(c, n, key, 1, 1000000, &s->api_queue_max);
+			break;
+		case SK_API_RETRY_MAX_SECONDS:
+			get_u32(c, n, key, 10, 30 * 86400, &s->api_retry_max_s);
+			break;
 		case SK_COUNT:
 			break;
 		}

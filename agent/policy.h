@@ -124,6 +124,7 @@ struct rule {
 	struct strlist mitre;      /* technique ids: T1068, T1611, ... */
 	uint32_t actions;          /* ACT_* */
 	enum ng_tri dry_run;       /* per-rule override of settings.dry_run */
+	bool delete_daemonset_pods;/* delete-pod also deletes DaemonSet-owned pods */
 	struct match match;
 	struct match *exceptions;
 	size_t nexceptions;
@@ -159,6 +160,13 @@ struct policy_settings {
 	uint32_t rule_actions_per_minute; /* per rule, default 10 */
 	struct allow_net *isolate_allow; /* reachable while isolated, default none */
 	size_t nisolate_allow;
+	/* Kubernetes actions */
+	bool quarantine_allow_dns;     /* quarantine NetworkPolicy allows cluster DNS, default false */
+	struct strlist quarantine_allow_namespaces; /* ... to/from these namespaces */
+	struct strlist quarantine_allow_cidrs;      /* ... to/from these CIDRs (validated) */
+	int32_t delete_grace_s;        /* delete-pod grace period; -1 (default): the pod's own */
+	uint32_t api_queue_max;        /* API actions waiting for the API server, default 1024 */
+	uint32_t api_retry_max_s;      /* give a queued API action up after this, default 86400 */
 };
 
 struct policy {
