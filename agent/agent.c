@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "apiq.h"
 #include "container.h"
 #include "enforce.h"
 #include "evfmt.h"
@@ -51,6 +52,7 @@ struct agent {
 	struct k8s_client *kc;          /* NULL: no cluster (attribution from cgroups only) */
 	struct podcache *pods;          /* this node's pods, from the API watch */
 	struct kevents *kev;            /* cluster Events about them and this Node */
+	struct apiq *apiq;              /* Kubernetes actions (own client, own thread) */
 	uint64_t pod_err_ms;            /* last pod-watch error logged (rate limit) */
 	struct ctl_dispatch_ctx ctl_ctx;
 	uint64_t self_cgroup;      /* the agent's own cgroup id (never contained) */
@@ -313,6 +315,7 @@ static void on_hit(const struct rule *r, const struct obs *o, void *ctx)
 	struct inc_proc tree[OBS_MAX_ANCESTORS + 1];
 	struct inc_attr attr = { 0 };
 	struct ctr_info ci;
+	const struct pod_info *pod = NULL;
 	struct incident *inc = NULL;
 	char summary[1024], fp[768], key[128];
 	const char *ej;
@@ -332,9 +335,8 @@ static void on_hit(const struct rule *r, const struct obs *o, void *ctx)
 		snprintf(attr.cgroup_path, sizeof(attr.cgroup_path), "%s", ci.path);
 		if (a->pods) {
 			int cidx = -1;
-			const struct pod_info *pod =
-				podcache_resolve(a->pods, ci.container_id, ci.pod_uid, &cidx);
 
+			pod = podcache_resolve(a->pods, ci.container_id, ci.pod_uid, &cidx);
 			/* incmgr_detect copies these */
 			if (pod) {
 				attr.pod_namespace = (char *)pod->namespace;
@@ -424,7 +426,7 @@ static void on_hit(const struct rule *r, const struct obs *o, void *ctx)
 		struct resp_target t = {
 			.pid = ev->hdr.pid, .cgroup_id = ev->hdr.cgroup_id,
 			.is_container = attr.is_container, .ctr = have_ci ? &ci : NULL,
-			.pod_namespace = inc->attr.pod_namespace,
+			.pod_namespace = inc->attr.pod_namespace, .pod = pod,
 			.wall_ns = (uint64_t)((int64_t)ev->hdr.ts_ns + a->boot_off), .ev = ev,
 		};
 
@@ -569,6 +571,16 @@ static void on_kev_hit(const struct rule *r, const struct obs *o, void *ctx)
 	if (inc)
 		log_info("%s %s [%s] %s: %s", opened ? "opened" : "updated", inc->id,
 			 severity_name(inc->severity), r->name, summary);
+	/* the rule's actions on the pod (API actions; node actions need a
+	 * process or cgroup, which an Event does not name) */
+	if (inc && pod && a->resp && (r->actions & ~ACT_LOG)) {
+		struct resp_target t = {
+			.is_container = true, .pod_namespace = pod->namespace, .pod = pod,
+			.wall_ns = wall,
+		};
+
+		responder_on_detection(a->resp, r, inc, &t);
+	}
 }
 
 static void on_kevent(void *ctx, const struct kevent *ev, const struct pod_info *pod)
@@ -579,6 +591,40 @@ static void on_kevent(void *ctx, const struct kevent *ev, const struct pod_info 
 
 	kevent_to_obs(ev, pod, &o);
 	rules_eval(a->pol, &o, on_kev_hit, &kh);
+}
+
+/*
+ * The Kubernetes actions run on their own thread with their own client
+ * (a second copy of the same configuration): short timeouts, no retries of
+ * its own, since the queue retries with backoff while the API is away.
+ */
+static void start_api_queue(struct agent *a)
+{
+	struct k8s_client_opts co = {
+		.connect_timeout_ms = 3000, .timeout_ms = 10000, .max_retries = K8S_NO_RETRIES,
+	};
+	struct apiq_opts qo = {
+		.node = a->node, .max = a->pol->settings.api_queue_max,
+		.retry_max_s = a->pol->settings.api_retry_max_s,
+	};
+	struct k8s_config *kcfg;
+	char err[512];
+
+	kcfg = a->opts.kubeconfig
+		       ? k8s_config_from_kubeconfig(a->opts.kubeconfig, a->opts.kube_context, err, sizeof(err))
+		       : k8s_config_in_cluster(err, sizeof(err));
+	if (!kcfg) {
+		log_err("Failed to configure the Kubernetes API for actions: %s; pod actions are skipped", err);
+		return;
+	}
+	qo.client = k8s_client_new(kcfg, &co);
+	if (!qo.client) {
+		log_err("Failed to create the Kubernetes action client: %s", strerror(errno));
+		return;
+	}
+	a->apiq = apiq_new(&qo);
+	if (!a->apiq)
+		log_err("Failed to start the Kubernetes action queue: %s", strerror(errno));
 }
 
 /* in-cluster (or --kubeconfig) API access for pod attribution; without a
@@ -610,6 +656,7 @@ static void start_pod_cache(struct agent *a)
 		return;
 	}
 	log_info("watching the pods of node %s", a->node);
+	start_api_queue(a);
 	if (kevents_policy_wants_events(a->pol)) {
 		struct kevents_opts ko = {
 			.node_name = a->node, .warning_only = kevents_policy_warning_only(a->pol),
@@ -630,6 +677,10 @@ static void start_pod_cache(struct agent *a)
 static void agent_close(struct agent *a)
 {
 	ctl_server_close(a->ctl);
+	/* journal what the action queue finished, then stop it; what it had
+	 * not finished is pushed again from the journal at the next start */
+	responder_api_poll(a->resp);
+	apiq_free(a->apiq);
 	kevents_free(a->kev);   /* it reads the pod cache */
 	podcache_free(a->pods); /* before the client its watch uses */
 	k8s_client_free(a->kc);
@@ -790,6 +841,7 @@ static void reload_policy(struct agent *a)
 	if (a->opts.dry_run)
 		np->settings.dry_run = true;
 	incmgr_set_window(a->im, np->settings.incident_window_s);
+	apiq_set_limits(a->apiq, np->settings.api_queue_max, np->settings.api_retry_max_s);
 	/* the responder holds the policy: hand it the new one before the old goes */
 	if (a->resp)
 		responder_set_policy(a->resp, np);
@@ -926,6 +978,8 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 			goto out;
 		}
 		load_kill_rules(a);
+		responder_set_apiq(a->resp, a->apiq);
+		responder_api_resume(a->resp);
 		n = responder_reconcile(a->resp, summary, sizeof(summary));
 		if (n)
 			log_warn("%s", summary);
@@ -960,6 +1014,8 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 			podcache_poll(a->pods, 0);
 		if (a->kev)
 			kevents_poll(a->kev, 0);
+		if (a->apiq)
+			responder_api_poll(a->resp);
 		fflush(stdout);
 		if (*reload) {
 			*reload = 0;

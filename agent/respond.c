@@ -10,7 +10,11 @@
  *   isolate         enforcer_isolate on the container's cgroup
  *   freeze          cgroup.freeze, confirmed through cgroup.events
  *   kill-container  cgroup.kill
- *   API actions     journaled as skipped until a Kubernetes client exists
+ *   label, network-policy, revoke-rbac, delete-pod, event
+ *                   on the pod, through the API action queue (apiq.h): the
+ *                   intent holds every argument; the worker's result (with
+ *                   the undo document) is journaled when it reports; without
+ *                   an API they are journaled as skipped
  *
  * Storm control: an action already in effect on the incident is not done
  * again; "would", "suppressed", "refused" outcomes of the same rule and
@@ -165,6 +169,7 @@ struct responder {
 	struct cgset seen;
 	uint64_t last_sweep;
 	struct jsonw w;
+	struct apiq *q;            /* Kubernetes actions; NULL: no API */
 };
 
 /* ---------------------------------------------------------------- time */
@@ -546,13 +551,14 @@ static bool cg_frozen_file(const char *dir, const char *file, const char *want)
 
 /* ---------------------------------------------------------------- records */
 
-static int rec(struct responder *r, struct incident *inc, const char *action, const char *phase,
-	       const char *target, const char *result, const char *detail, bool dry)
+static int rec_undo(struct responder *r, struct incident *inc, const char *action,
+		    const char *phase, const char *target, const char *result, const char *detail,
+		    const char *undo, bool dry)
 {
 	struct inc_action a = {
 		.ts_ns = wall_ns(), .action = (char *)action, .phase = (char *)phase,
 		.target = (char *)target, .result = (char *)result, .detail = (char *)detail,
-		.dry_run = dry,
+		.undo = (char *)undo, .dry_run = dry,
 	};
 	int err = incmgr_action(r->im, inc, &a);
 
@@ -560,6 +566,12 @@ static int rec(struct responder *r, struct incident *inc, const char *action, co
 		log_err("incident %s: Failed to journal the %s of %s on %s: %s", inc->id, phase,
 			action, target, strerror(-err));
 	return err;
+}
+
+static int rec(struct responder *r, struct incident *inc, const char *action, const char *phase,
+	       const char *target, const char *result, const char *detail, bool dry)
+{
+	return rec_undo(r, inc, action, phase, target, result, detail, NULL, dry);
 }
 
 /* room for one more intent/result pair, keeping slots for releases */
@@ -652,21 +664,6 @@ static bool in_effect(const struct incident *inc, const char *action, const char
 
 		if (!strcmp(in->action, action) && !strcmp(in->target, target) &&
 		    (!detail || !strcmp(in->detail, detail)))
-			return true;
-	}
-	return false;
-}
-
-static bool recorded(const struct incident *inc, const char *action, const char *target,
-		     const char *result)
-{
-	size_t i;
-
-	for (i = 0; i < inc->nactions; i++) {
-		const struct inc_action *a = &inc->actions[i];
-
-		if (!strcmp(a->phase, "result") && !strcmp(a->action, action) &&
-		    !strcmp(a->target, target) && !strcmp(a->result, result))
 			return true;
 	}
 	return false;
@@ -1093,6 +1090,387 @@ static void target_str(uint32_t act, const struct resp_target *t, bool node_wide
 		snprintf(buf, n, "cgroup:%" PRIu64, t->cgroup_id);
 }
 
+/* ---------------------------------------------------------------- Kubernetes actions */
+
+/*
+ * Where an API action of (action, target) stands on inc, from its records in
+ * order: an intent makes it pending; a "queued" result keeps it pending; an
+ * "ok" or "skipped" result puts it in effect; any other result ends it; a
+ * release ends it. *intent: the index of the last intent.
+ */
+enum api_state { API_NONE, API_PENDING, API_ACTIVE };
+
+static enum api_state api_state(const struct incident *inc, const char *action, const char *target,
+				size_t *intent)
+{
+	enum api_state st = API_NONE;
+	size_t i;
+
+	for (i = 0; i < inc->nactions; i++) {
+		const struct inc_action *a = &inc->actions[i];
+
+		if (strcmp(a->action, action) || strcmp(a->target, target))
+			continue;
+		if (!strcmp(a->phase, "intent")) {
+			st = API_PENDING;
+			if (intent)
+				*intent = i;
+		} else if (!strcmp(a->phase, "result")) {
+			if (!strcmp(a->result, "queued"))
+				continue;
+			st = !strcmp(a->result, "ok") || !strcmp(a->result, "skipped") ? API_ACTIVE
+											 : API_NONE;
+		} else if (!strcmp(a->phase, "release")) {
+			st = API_NONE;
+		}
+	}
+	return st;
+}
+
+/* the incident's newest detection summary, for Events */
+static const char *inc_summary(const struct incident *inc)
+{
+	return inc->nentries && inc->entries[inc->nentries - 1].summary
+		       ? inc->entries[inc->nentries - 1].summary
+		       : "";
+}
+
+/* the arguments of an API action: everything the worker needs, also after a
+ * restart (the intent's detail) */
+static void api_args(struct responder *r, struct jsonw *w, const struct rule *ru, uint32_t act,
+		     const struct incident *inc, const struct resp_target *t, const char *who)
+{
+	const struct policy_settings *s = r->pol ? &r->pol->settings : NULL;
+	const struct pod_info *p = t->pod;
+	size_t i;
+
+	char d[24];
+
+	jsonw_obj_open(w);
+	jsonw_kv_str(w, "rule", ru->name);
+	snprintf(d, sizeof(d), "%" PRIu64, t->cgroup_id);
+	jsonw_kv_str(w, "cgroup_id", d);
+	jsonw_kv_str(w, "cgroup_path", t->ctr ? t->ctr->path : "");
+	jsonw_kv_str(w, "container_id", t->ctr ? t->ctr->container_id : "");
+	if (who)
+		jsonw_kv_str(w, "requested_by", who);
+	jsonw_kv_str(w, "incident", inc->id);
+	if (p) {
+		/* the API's uid: the worker acts only while the pod is this one */
+		jsonw_kv_str(w, "pod_namespace", p->namespace);
+		jsonw_kv_str(w, "pod_name", p->name);
+		jsonw_kv_str(w, "pod_uid", p->uid);
+		jsonw_kv_str(w, "node", p->node);
+		jsonw_kv_str(w, "service_account", p->service_account);
+		jsonw_kv_str(w, "owner_kind", p->owner_kind);
+		jsonw_kv_str(w, "owner_name", p->owner_name);
+	} else if (t->pod_namespace) {
+		jsonw_kv_str(w, "pod_namespace", t->pod_namespace);
+	}
+	switch (act) {
+	case ACT_NETWORK_POLICY:
+		jsonw_kv_bool(w, "allow_dns", s && s->quarantine_allow_dns);
+		jsonw_key(w, "allow_namespaces");
+		jsonw_arr_open(w);
+		for (i = 0; s && i < s->quarantine_allow_namespaces.n; i++)
+			jsonw_str_val(w, s->quarantine_allow_namespaces.v[i]);
+		jsonw_arr_close(w);
+		jsonw_key(w, "allow_cidrs");
+		jsonw_arr_open(w);
+		for (i = 0; s && i < s->quarantine_allow_cidrs.n; i++)
+			jsonw_str_val(w, s->quarantine_allow_cidrs.v[i]);
+		jsonw_arr_close(w);
+		break;
+	case ACT_DELETE_POD:
+		jsonw_kv_i64(w, "grace_seconds", s ? s->delete_grace_s : -1);
+		jsonw_kv_bool(w, "force_daemonset", ru->delete_daemonset_pods);
+		break;
+	case ACT_EVENT: {
+		char m[1200];
+
+		snprintf(m, sizeof(m), "nodeguard incident %s (%s, rule %s): %s", inc->id,
+			 severity_name(inc->severity), ru->name, inc_summary(inc));
+		jsonw_kv_str(w, "reason", "NodeguardIncident");
+		jsonw_kv_str(w, "type", "Warning");
+		jsonw_kv_str(w, "message", m);
+		jsonw_kv_str(w, "event_key", inc->id);
+		break;
+	}
+	default:
+		break;
+	}
+	jsonw_obj_close(w);
+}
+
+static int api_push(struct responder *r, enum apiq_kind kind, const char *inc, const char *action,
+		    const char *target, const char *args)
+{
+	struct apiq_job j = { .kind = kind, .args = args };
+
+	snprintf(j.inc, sizeof(j.inc), "%s", inc);
+	snprintf(j.action, sizeof(j.action), "%s", action);
+	snprintf(j.target, sizeof(j.target), "%s", target);
+	return apiq_push(r->q, &j);
+}
+
+/* label, network-policy, revoke-rbac, delete-pod, event: as act_one */
+static int api_act_one(struct responder *r, const struct rule *ru, uint32_t act,
+		       struct incident *inc, const struct resp_target *t, const char *who,
+		       enum outcome *out, char *msg, size_t msgn)
+{
+	const char *aname = action_name(act);
+	const struct pod_info *p = t->pod;
+	char target[300], why[256], det[768];
+	struct resp_case c = {
+		.action = act, .rule = ru, .cgroup_id = t->cgroup_id, .is_container = t->is_container,
+		.pod_namespace = p ? p->namespace : t->pod_namespace,
+		/* an Event is a notification, not containment */
+		.no_rate = act == ACT_EVENT,
+	};
+	enum resp_verdict v;
+	char *args;
+	int err = 0;
+
+	*out = O_NOOP;
+	if (msg && msgn)
+		msg[0] = '\0';
+	if (p)
+		snprintf(target, sizeof(target), "pod:%s/%s", p->namespace, p->name);
+	else
+		target_str(act, t, false, target, sizeof(target));
+	if (api_state(inc, aname, target, NULL) != API_NONE) {
+		if (msg)
+			snprintf(msg, msgn, "%s %s: already done on incident %s", aname, target, inc->id);
+		return 0;
+	}
+	if (!have_room(inc)) {
+		log_warn("incident %s: %zu action records; %s of %s (rule %s) not journaled or done",
+			 inc->id, inc->nactions, aname, target, ru->name);
+		*out = O_FAILED;
+		return -ENOSPC;
+	}
+	jsonw_reset(&r->w);
+	api_args(r, &r->w, ru, act, inc, t, who);
+	args = jsonw_str(&r->w) ? strdup(jsonw_str(&r->w)) : NULL;
+	if (!args)
+		return -ENOMEM;
+
+	v = respond_decide(r->pol ? &r->pol->settings : NULL, &r->self, &c, r->rates, mono_ns(),
+			   why, sizeof(why));
+	if (v != RESP_DO) {
+		if (v == RESP_WOULD)
+			snprintf(det, sizeof(det), "would %s (dry-run)", verb(act));
+		else if (v == RESP_SUPPRESSED)
+			snprintf(det, sizeof(det), "suppressed by rate limit (%s)", why);
+		else
+			snprintf(det, sizeof(det), "refused: %s", why);
+		if (journal_quiet(r, inc, act, ru->name, (int)v, target, args, det, v == RESP_WOULD))
+			log_info("incident %s: %s %s (rule %s): %s", inc->id, aname, target, ru->name,
+				 det);
+		if (msg)
+			snprintf(msg, msgn, "%s", det);
+		*out = v == RESP_WOULD ? O_WOULD : v == RESP_SUPPRESSED ? O_SUPPRESSED : O_REFUSED;
+		goto done;
+	}
+	err = rec(r, inc, aname, "intent", target, "", args, false);
+	if (err) {
+		*out = O_FAILED;
+		goto done;
+	}
+	if (!r->q || !p) {
+		snprintf(det, sizeof(det), "%s",
+			 !r->q ? "no Kubernetes API configured"
+			       : "the pod is not in this node's pod cache (not seen yet, or not a pod)");
+		rec(r, inc, aname, "result", target, "skipped", det, false);
+		log_info("incident %s: %s %s (rule %s): skipped: %s", inc->id, aname, target, ru->name,
+			 det);
+		*out = O_SKIPPED;
+	} else if ((err = api_push(r, APIQ_DO, inc->id, aname, target, args))) {
+		snprintf(det, sizeof(det), "not done: %s",
+			 err == -ENOSPC ? "the API action queue is full (settings.api_queue_max)"
+					: strerror(-err));
+		rec(r, inc, aname, "result", target, "failed", det, false);
+		log_err("incident %s: %s %s (rule %s): %s", inc->id, aname, target, ru->name, det);
+		*out = O_FAILED;
+	} else {
+		snprintf(det, sizeof(det), "sent to the API action queue");
+		*out = O_OK;
+	}
+	if (msg)
+		snprintf(msg, msgn, "%s", det);
+done:
+	free(args);
+	return err;
+}
+
+/* the field k of the intent's arguments (static buffer) */
+static const char *intent_field(const struct incident *inc, size_t intent, const char *k, char *buf,
+				size_t n)
+{
+	cJSON *o = intent < inc->nactions ? cJSON_Parse(inc->actions[intent].detail) : NULL;
+	const char *v = jget(o, k);
+
+	snprintf(buf, n, "%s", v ? v : "");
+	cJSON_Delete(o);
+	return buf;
+}
+
+/* an Event about one action of inc, when the incident asked for Events */
+static void api_notify(struct responder *r, struct incident *inc, const char *action,
+		       const char *target, const char *what)
+{
+	size_t ev = 0, i;
+	cJSON *a;
+	char key[96], msg[1200], *s;
+
+	if (!r->q || !strcmp(action, "event"))
+		return;
+	for (i = 0; i < inc->nactions; i++)
+		if (!strcmp(inc->actions[i].action, "event") &&
+		    !strcmp(inc->actions[i].phase, "intent"))
+			ev = i + 1;
+	/* pending counts: the queue runs in order, the incident's Event first */
+	if (!ev || api_state(inc, "event", inc->actions[ev - 1].target, NULL) == API_NONE)
+		return;
+	a = cJSON_Parse(inc->actions[ev - 1].detail);
+	if (!a)
+		return;
+	/* one name per journal record: a repeat is the same Event */
+	snprintf(key, sizeof(key), "%s-%zu", inc->id, inc->nactions);
+	snprintf(msg, sizeof(msg), "nodeguard incident %s: %s %s: %s", inc->id, action, target, what);
+	cJSON_ReplaceItemInObjectCaseSensitive(a, "event_key", cJSON_CreateString(key));
+	cJSON_ReplaceItemInObjectCaseSensitive(a, "reason", cJSON_CreateString("NodeguardAction"));
+	cJSON_ReplaceItemInObjectCaseSensitive(a, "message", cJSON_CreateString(msg));
+	s = cJSON_PrintUnformatted(a);
+	cJSON_Delete(a);
+	if (s && api_push(r, APIQ_NOTIFY, inc->id, "event", inc->actions[ev - 1].target, s))
+		log_warn("incident %s: the Event about %s %s was not sent (queue full)", inc->id,
+			 action, target);
+	free(s);
+}
+
+static void api_done(const struct apiq_done *d, void *ctx)
+{
+	struct responder *r = ctx;
+	struct incident *inc = incmgr_find(r->im, d->inc);
+	const char *result = d->err ? "failed" : "ok";
+	char rule[160], what[1200];
+	size_t intent = 0;
+
+	if (!inc) {
+		log_warn("API %s %s of incident %s: %s (the incident is no longer in memory)", d->action,
+			 d->target, d->inc, d->err ? d->detail : "done");
+		return;
+	}
+	switch (d->kind) {
+	case APIQ_DO:
+		if (d->queued) {
+			rec(r, inc, d->action, "result", d->target, "queued", d->detail, false);
+			log_warn("incident %s: %s %s: %s", inc->id, d->action, d->target, d->detail);
+			return;
+		}
+		rec_undo(r, inc, d->action, "result", d->target, result, d->detail, d->undo, false);
+		if (d->err) {
+			log_err("incident %s: %s %s failed: %s", inc->id, d->action, d->target, d->detail);
+		} else {
+			log_info("incident %s: %s %s: %s", inc->id, d->action, d->target, d->detail);
+			if (strcmp(d->action, "event") &&
+			    api_state(inc, d->action, d->target, &intent) == API_ACTIVE)
+				set_contained(r, inc, d->action,
+					      intent_field(inc, intent, "rule", rule, sizeof(rule)));
+		}
+		snprintf(what, sizeof(what), "%s: %s", result, d->detail);
+		api_notify(r, inc, d->action, d->target, what);
+		break;
+	case APIQ_UNDO:
+		if (d->queued) {
+			log_warn("incident %s: release of %s %s: %s", inc->id, d->action, d->target,
+				 d->detail);
+			return;
+		}
+		snprintf(what, sizeof(what), "undone through the API%s%s",
+			 strcmp(d->detail, "undone") ? ": " : "",
+			 strcmp(d->detail, "undone") ? d->detail : "");
+		rec(r, inc, d->action, "release", d->target, result, d->err ? d->detail : what, false);
+		if (d->err)
+			log_err("incident %s: release of %s %s failed: %s", inc->id, d->action, d->target,
+				d->detail);
+		else
+			log_info("incident %s: %s %s released: %s", inc->id, d->action, d->target,
+				 d->detail);
+		snprintf(what, sizeof(what), "released (%s): %s", result, d->detail);
+		api_notify(r, inc, d->action, d->target, what);
+		break;
+	case APIQ_NOTIFY:
+		if (d->err)
+			log_warn("incident %s: Event about an action not created: %s", inc->id, d->detail);
+		break;
+	}
+}
+
+void responder_set_apiq(struct responder *r, struct apiq *q)
+{
+	r->q = q;
+}
+
+size_t responder_api_poll(struct responder *r)
+{
+	return r && r->q ? apiq_drain(r->q, api_done, r) : 0;
+}
+
+size_t responder_api_resume(struct responder *r)
+{
+	struct incident *inc;
+	size_t n = 0, waiting = 0, i, j;
+
+	for (inc = incmgr_first(r->im); inc; inc = inc->next) {
+		for (i = 0; i < inc->nactions; i++) {
+			const struct inc_action *a = &inc->actions[i];
+			uint32_t act = (uint32_t)action_from_name(a->action);
+			size_t intent = SIZE_MAX;
+			bool later = false;
+
+			if (!respond_action_is_api(act))
+				continue;
+			if (!strcmp(a->phase, "intent")) {
+				if (api_state(inc, a->action, a->target, &intent) != API_PENDING ||
+				    intent != i)
+					continue;
+			} else if (!strcmp(a->phase, "release") && !strcmp(a->result, "queued")) {
+				/* a later release record of it: done (or given up) */
+				for (j = i + 1; j < inc->nactions && !later; j++)
+					later = !strcmp(inc->actions[j].phase, "release") &&
+						same_action(&inc->actions[j], a) &&
+						strcmp(inc->actions[j].result, "queued");
+				if (later || !a->undo)
+					continue;
+			} else {
+				continue;
+			}
+			if (!r->q) {
+				waiting++;
+				continue;
+			}
+			if (!strcmp(a->phase, "intent")
+				    ? api_push(r, APIQ_DO, inc->id, a->action, a->target, a->detail)
+				    : api_push(r, APIQ_UNDO, inc->id, a->action, a->target, a->undo)) {
+				log_err("incident %s: %s %s could not be queued again (queue full)",
+					inc->id, a->action, a->target);
+				continue;
+			}
+			n++;
+		}
+	}
+	if (waiting)
+		log_warn("%zu Kubernetes action%s or release%s of earlier incidents wait for the API; "
+			 "no Kubernetes API is configured", waiting, waiting == 1 ? "" : "s",
+			 waiting == 1 ? "" : "s");
+	if (n)
+		log_info("%zu Kubernetes action%s or release%s queued again from the journal", n,
+			 n == 1 ? "" : "s", n == 1 ? "" : "s");
+	return n;
+}
+
 /*
  * One action of one detection (or of a manual request): guardrails, intent,
  * the action, result. *out says what happened; msg (may be NULL) gets one
@@ -1111,11 +1489,12 @@ static int act_one(struct responder *r, const struct rule *ru, uint32_t act, str
 		.action = act, .rule = ru, .pid = act == ACT_KILL ? t->pid : 0,
 		.cgroup_id = node_wide ? 0 : t->cgroup_id, .cgroup_path = rel,
 		.is_container = t->is_container, .pod_namespace = t->pod_namespace,
-		.no_rate = respond_action_is_api(act),
 	};
 	const char *undo;
 	int err = 0, derr = 0;
 
+	if (respond_action_is_api(act))
+		return api_act_one(r, ru, act, inc, t, who, out, msg, msgn);
 	*out = O_NOOP;
 	if (msg && msgn)
 		msg[0] = '\0';
@@ -1146,8 +1525,6 @@ static int act_one(struct responder *r, const struct rule *ru, uint32_t act, str
 			deny_json(&r->w, dp);
 	} else {
 		undo_common(&r->w, ru->name, t->cgroup_id, t->ctr, who);
-		if (respond_action_is_api(act) && t->pod_namespace)
-			jsonw_kv_str(&r->w, "pod_namespace", t->pod_namespace);
 	}
 	jsonw_obj_close(&r->w);
 	undo = jsonw_str(&r->w) ? strdup(jsonw_str(&r->w)) : NULL;
@@ -1157,8 +1534,7 @@ static int act_one(struct responder *r, const struct rule *ru, uint32_t act, str
 	}
 
 	/* already in effect on this incident (a repeat of the detection) */
-	if ((!respond_action_is_api(act) && in_effect(inc, aname, target, act == ACT_DENY ? undo : NULL)) ||
-	    (respond_action_is_api(act) && recorded(inc, aname, target, "skipped"))) {
+	if (in_effect(inc, aname, target, act == ACT_DENY ? undo : NULL)) {
 		if (msg)
 			snprintf(msg, msgn, "%s %s: already done on incident %s", aname, target, inc->id);
 		goto done;
@@ -1228,14 +1604,9 @@ static int act_one(struct responder *r, const struct rule *ru, uint32_t act, str
 		err = do_kill_container(r, rel, det, sizeof(det));
 		break;
 	default:
-		/* label, network-policy, revoke-rbac, delete-pod, event */
-		rec(r, inc, aname, "result", target, "skipped", "no Kubernetes API configured", false);
-		log_info("incident %s: %s %s (rule %s): skipped: no Kubernetes API configured",
-			 inc->id, aname, target, ru->name);
-		if (msg)
-			snprintf(msg, msgn, "skipped: no Kubernetes API configured");
-		*out = O_SKIPPED;
-		goto done;
+		snprintf(det, sizeof(det), "unknown action");
+		err = -EINVAL;
+		break;
 	}
 	rec(r, inc, aname, "result", target, err ? "failed" : "ok", det, false);
 	if (err) {
@@ -1899,6 +2270,9 @@ int responder_on_detection(struct responder *r, const struct rule *rule, struct 
 
 	if (!acts || !inc || !t)
 		return 0;
+	/* the quarantine NetworkPolicy selects the pod by its label */
+	if (acts & ACT_NETWORK_POLICY)
+		acts |= ACT_LABEL;
 	for (i = 0; i < ACT_COUNT; i++) {
 		uint32_t a = 1u << i;
 
@@ -2342,6 +2716,51 @@ int responder_manual(struct responder *r, const char *action, const char *contai
 /* ---------------------------------------------------------------- release */
 
 /* undo one action in effect; det gets the error text; -errno or 0 */
+/*
+ * An API action's release: Events and deleted pods stay; the others are
+ * undone from their result's undo document through the queue (journaled as
+ * "queued", then ok/failed when the worker reports), or wait as "queued"
+ * for an agent that has the API. *undo: the document to journal with it.
+ */
+static int undo_api(struct responder *r, const struct incident *inc, const struct inc_action *in,
+		    const struct inc_action *res, const char **result, const char **undo, char *det,
+		    size_t detn)
+{
+	int err;
+
+	*undo = NULL;
+	if (!strcmp(in->action, "event")) {
+		*result = "irreversible";
+		snprintf(det, detn, "an Event is a record: it stays until the cluster expires it");
+		return 0;
+	}
+	if (!strcmp(in->action, "delete-pod")) {
+		*result = "irreversible";
+		snprintf(det, detn, "a deleted pod is not brought back (its controller may recreate it)");
+		return 0;
+	}
+	if (!res->undo || !*res->undo) {
+		*result = "ok";
+		snprintf(det, detn, "nothing was changed");
+		return 0;
+	}
+	*undo = res->undo;
+	*result = "queued";
+	if (!r->q) {
+		snprintf(det, detn, "waiting for an agent with Kubernetes API access");
+		return 0;
+	}
+	err = api_push(r, APIQ_UNDO, inc->id, in->action, in->target, res->undo);
+	if (err) {
+		*result = "failed";
+		*undo = NULL;
+		snprintf(det, detn, "the API action queue is full: not released (%s)", strerror(-err));
+		return err;
+	}
+	snprintf(det, detn, "sent to the API action queue");
+	return 0;
+}
+
 static int undo_one(struct responder *r, const struct inc_action *in, const char **result,
 		    char *det, size_t detn)
 {
@@ -2436,9 +2855,11 @@ static int release_incident(struct responder *r, struct incident *inc, const cha
 	 * before the kills that cannot (the release records need room) */
 	for (i = 2 * n; i > 0; i--) {
 		const struct inc_action *in = &inc->actions[act[(i - 1) % n].intent];
-		bool irrev = !strcmp(in->action, "kill") || !strcmp(in->action, "kill-container");
-		const char *result;
-		char *action, *target;
+		const struct inc_action *rs = &inc->actions[act[(i - 1) % n].result];
+		bool irrev = !strcmp(in->action, "kill") || !strcmp(in->action, "kill-container") ||
+			     !strcmp(in->action, "delete-pod") || !strcmp(in->action, "event");
+		const char *result, *u = NULL;
+		char *action, *target, *undo = NULL;
 		int e;
 
 		if (irrev != (i <= n))
@@ -2450,12 +2871,21 @@ static int release_incident(struct responder *r, struct incident *inc, const cha
 			free(target);
 			return -ENOMEM;
 		}
-		e = undo_one(r, in, &result, det, sizeof(det));
+		if (respond_action_is_api((uint32_t)action_from_name(in->action)))
+			e = undo_api(r, inc, in, rs, &result, &u, det, sizeof(det));
+		else
+			e = undo_one(r, in, &result, det, sizeof(det));
+		if (u && !(undo = strdup(u))) {
+			free(action);
+			free(target);
+			return -ENOMEM;
+		}
 		snprintf(res, sizeof(res), "released by %s%s%s%s%s", who, why ? " (" : "", why ? why : "",
 			 why ? ")" : "", det[0] ? ": " : "");
 		strncat(res, det, sizeof(res) - strlen(res) - 1);
 		/* in may move: incmgr_action reallocates the action array */
-		rec(r, inc, action, "release", target, result, res, false);
+		rec_undo(r, inc, action, "release", target, result, res, undo, false);
+		free(undo);
 		if (e) {
 			(*nfailed)++;
 			err = err ? err : e;

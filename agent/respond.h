@@ -19,10 +19,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "apiq.h"
 #include "container.h"
 #include "decode.h"
 #include "enforce.h"
 #include "incident.h"
+#include "podcache.h"
 #include "policy.h"
 
 struct responder;
@@ -47,6 +49,7 @@ struct resp_target {
 	bool is_container;
 	const struct ctr_info *ctr;  /* NULL when the cgroup did not resolve */
 	const char *pod_namespace;   /* NULL while unknown */
+	const struct pod_info *pod;  /* this node's pod (pod cache), NULL while unknown */
 	uint64_t wall_ns;
 	const struct ng_event *ev;   /* the triggering event (connect: destination) */
 };
@@ -73,6 +76,19 @@ int responder_release_incident(struct responder *r, const char *incident_id, con
 			       char *msg, size_t msgn);
 int responder_release_container(struct responder *r, const char *container_id, const char *who,
 				char *msg, size_t msgn);
+
+/*
+ * Kubernetes actions go through q (apiq.h; NULL: none configured, they are
+ * journaled as skipped, and releases of earlier ones wait as "queued" for
+ * an agent that has the API). Set it before responder_api_resume.
+ */
+void responder_set_apiq(struct responder *r, struct apiq *q);
+/* after a restart: push again the API actions whose intent has no result,
+ * and the releases journaled as queued; returns how many */
+size_t responder_api_resume(struct responder *r);
+/* journal the results the queue's worker reported (call when apiq_fd is
+ * readable, or every loop) */
+size_t responder_api_poll(struct responder *r);
 
 /* after a restart: compare the adopted pinned state with the journal's
  * contained incidents; release pins for cgroups that are gone; summary for

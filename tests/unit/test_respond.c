@@ -38,6 +38,7 @@
 #include "enforce.h"
 #include "incident.h"
 #include "policy.h"
+#include "k8s_config.h"
 #include "respond.h"
 
 #define ID1 "4f3c2b1a09e8d7c6b5a4938271605f4e3d2c1b0a99887766554433221100ffee"
@@ -1007,6 +1008,202 @@ static void test_api_skipped(void **state)
 	assert_int_equal(actions_from(from, a, 8), 0);
 }
 
+/* ------------------------------------------------------------------ Kubernetes actions */
+
+/* an action queue whose API server does not answer (a closed port): every
+ * job stays queued, as while the API server is down */
+static struct apiq *dead_apiq(void)
+{
+	char kc[PATH_MAX], err[256];
+	struct k8s_client_opts co = { .connect_timeout_ms = 500, .timeout_ms = 1000,
+				      .max_retries = K8S_NO_RETRIES };
+	struct apiq_opts qo = { .node = "n1", .max = 4 };
+	struct k8s_config *cfg;
+	FILE *f;
+
+	snprintf(kc, sizeof(kc), "%s/kubeconfig", F.dir);
+	f = fopen(kc, "w");
+	assert_non_null(f);
+	fprintf(f, "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+		   "clusters: [{name: k, cluster: {server: \"https://127.0.0.1:1\", "
+		   "certificate-authority: /etc/ssl/certs/ca-certificates.crt}}]\n"
+		   "users: [{name: u, user: {token: t0k3n}}]\n"
+		   "contexts: [{name: c, context: {cluster: k, user: u}}]\n");
+	fclose(f);
+	cfg = k8s_config_from_kubeconfig(kc, NULL, err, sizeof(err));
+	assert_non_null(cfg);
+	qo.client = k8s_client_new(cfg, &co);
+	assert_non_null(qo.client);
+	return apiq_new(&qo);
+}
+
+static void mkpod(struct pod_info *p, const char *ns, const char *name)
+{
+	memset(p, 0, sizeof(*p));
+	snprintf(p->namespace, sizeof(p->namespace), "%s", ns);
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->uid, sizeof(p->uid), "0b7c1f4e-2a9d-4c55-8e1a-3f6d2b9c7a10");
+	snprintf(p->node, sizeof(p->node), "n1");
+	snprintf(p->service_account, sizeof(p->service_account), "web-sa");
+}
+
+/* wait (up to 5 s) until the worker has reported n results */
+static void api_wait(struct responder *r, size_t from, size_t n)
+{
+	const cJSON *a[32];
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		responder_api_poll(r);
+		if (actions_from(from, a, 32) >= n)
+			return;
+		usleep(10000);
+	}
+	fail_msg("no %zu action records after 5 s", n);
+}
+
+static void test_api_queued_resumed(void **state)
+{
+	const cJSON *a[32];
+	struct pod_info pod;
+	struct incident *inc;
+	struct responder *r2;
+	struct responder_opts ro = { 0 };
+	struct apiq *q = dead_apiq(), *q2;
+	struct tgt x;
+	cJSON *args;
+	char msg[256];
+	size_t from;
+
+	(void)state;
+	assert_non_null(q);
+	responder_up(false, 100, 10);
+	responder_set_apiq(F.r, q);
+	inc = detect("ctr:" ID1, "api", ctr_cgid(ID1));
+	ctr_target(&x, ID1, 1, "shop", NULL);
+	mkpod(&pod, "shop", "web-1");
+	x.t.pod = &pod;
+	from = F.nlines;
+	assert_int_equal(responder_on_detection(F.r, &F.pol->rules[R_API], inc, &x.t), 0);
+	/* intents at once, with every argument the worker needs */
+	assert_int_equal(actions_from(from, a, 32), 2);
+	expect_act(a[0], "label", "intent", "pod:shop/web-1", "", false);
+	expect_act(a[1], "event", "intent", "pod:shop/web-1", "", false);
+	args = cJSON_Parse(js(a[0], "detail"));
+	assert_non_null(args);
+	assert_string_equal(js(args, "pod_namespace"), "shop");
+	assert_string_equal(js(args, "pod_name"), "web-1");
+	assert_string_equal(js(args, "pod_uid"), pod.uid);
+	assert_string_equal(js(args, "service_account"), "web-sa");
+	assert_string_equal(js(args, "incident"), inc->id);
+	cJSON_Delete(args);
+	args = cJSON_Parse(js(a[1], "detail"));
+	assert_string_equal(js(args, "reason"), "NodeguardIncident");
+	assert_string_equal(js(args, "event_key"), inc->id);
+	cJSON_Delete(args);
+	/* the API is unreachable: each is journaled once as queued, in order */
+	api_wait(F.r, from, 3);
+	assert_int_equal(actions_from(from, a, 32), 3);
+	expect_act(a[2], "label", "result", "pod:shop/web-1", "queued", false);
+	assert_non_null(strstr(js(a[2], "detail"), "unreachable"));
+	assert_int_equal(apiq_pending(q), 2);
+	/* a repeat of the detection while pending: nothing new */
+	from = F.nlines;
+	responder_on_detection(F.r, &F.pol->rules[R_API], inc, &x.t);
+	assert_int_equal(actions_from(from, a, 32), 0);
+	/* nothing took effect, so there is nothing to release */
+	assert_int_equal(responder_release_incident(F.r, inc->id, "alice", msg, sizeof(msg)), 0);
+	assert_non_null(strstr(msg, "no action in effect"));
+
+	/* a restart: the next agent pushes both again from the journal */
+	apiq_free(q);
+	responder_set_apiq(F.r, NULL);
+	ro.policy = F.pol;
+	ro.incidents = F.im;
+	ro.containers = F.ctr;
+	ro.cgroup2 = F.dir;
+	ro.self_pid = 999999;
+	ro.self_cgroup = 4242;
+	ro.self_cgroup_path = SELF_PATH;
+	r2 = responder_new(&ro);
+	assert_non_null(r2);
+	assert_int_equal(responder_api_resume(r2), 0); /* no API: they wait */
+	q2 = dead_apiq();
+	responder_set_apiq(r2, q2);
+	assert_int_equal(responder_api_resume(r2), 2);
+	assert_int_equal(apiq_pending(q2), 2);
+	apiq_free(q2);
+	responder_free(r2);
+}
+
+/* an ok result with an undo document: release queues the undo, journaled
+ * as queued with the document, for an agent with the API to apply */
+static void test_api_release_waits(void **state)
+{
+	static const char undo[] = "{\"action\":\"label\",\"namespace\":\"shop\",\"name\":\"web-1\","
+				   "\"key\":\"nodeguard.io/quarantine\",\"value\":\"v\",\"previous\":null}";
+	const cJSON *a[32];
+	struct inc_action ia = { .action = "label", .phase = "intent", .target = "pod:shop/web-1",
+				 .result = "", .detail = "{\"pod_namespace\":\"shop\",\"pod_name\":\"web-1\"}" };
+	struct inc_action ok = { .action = "label", .phase = "result", .target = "pod:shop/web-1",
+				 .result = "ok", .detail = "labelled", .undo = (char *)undo };
+	struct incident *inc;
+	struct apiq *q;
+	char msg[256];
+	size_t from;
+
+	(void)state;
+	responder_up(false, 100, 10);
+	inc = detect("ctr:" ID1, "api", ctr_cgid(ID1));
+	assert_int_equal(incmgr_action(F.im, inc, &ia), 0);
+	assert_int_equal(incmgr_action(F.im, inc, &ok), 0);
+	from = F.nlines;
+	assert_int_equal(responder_release_incident(F.r, inc->id, "alice", msg, sizeof(msg)), 0);
+	assert_int_equal(actions_from(from, a, 32), 1);
+	expect_act(a[0], "label", "release", "pod:shop/web-1", "queued", false);
+	assert_non_null(strstr(js(a[0], "detail"), "waiting for an agent with Kubernetes API access"));
+	assert_true(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(a[0], "undo")));
+	/* the agent with the API picks it up */
+	q = dead_apiq();
+	responder_set_apiq(F.r, q);
+	assert_int_equal(responder_api_resume(F.r), 1);
+	apiq_free(q);
+	responder_set_apiq(F.r, NULL);
+}
+
+/* guardrails hold for API actions too: protected namespace, dry-run */
+static void test_api_guardrails(void **state)
+{
+	const cJSON *a[32];
+	struct pod_info pod;
+	struct incident *inc;
+	struct tgt x;
+	size_t from;
+
+	(void)state;
+	responder_up(false, 100, 10);
+	inc = detect("ctr:" ID1, "api", ctr_cgid(ID1));
+	ctr_target(&x, ID1, 1, "kube-system", NULL);
+	mkpod(&pod, "kube-system", "coredns-1");
+	x.t.pod = &pod;
+	from = F.nlines;
+	responder_on_detection(F.r, &F.pol->rules[R_API], inc, &x.t);
+	assert_int_equal(actions_from(from, a, 32), 4);
+	expect_act(a[1], "label", "result", "pod:kube-system/coredns-1", "refused", false);
+	assert_non_null(strstr(js(a[1], "detail"), "protected namespace kube-system"));
+	responder_free(F.r);
+	policy_free(F.pol);
+	responder_up(true, 100, 10);
+	inc = detect("ctr:" ID3, "api", ctr_cgid(ID3));
+	ctr_target(&x, ID3, 1, "shop", NULL);
+	mkpod(&pod, "shop", "web-3");
+	x.t.pod = &pod;
+	from = F.nlines;
+	responder_on_detection(F.r, &F.pol->rules[R_API], inc, &x.t);
+	assert_int_equal(actions_from(from, a, 32), 4);
+	expect_act(a[1], "label", "result", "pod:shop/web-3", "would", true);
+}
+
 /* by hand: kill-container and freeze through the same journal; release by container */
 static void test_manual(void **state)
 {
@@ -1184,6 +1381,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kernel_enforce, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deny_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_api_skipped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_api_queued_resumed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_api_release_waits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_api_guardrails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manual, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconcile, setup, teardown),
 		cmocka_unit_test(test_default_policy_kills),
