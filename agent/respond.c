@@ -362,6 +362,10 @@ enum resp_verdict respond_decide(const struct policy_settings *s, const struct r
 			return RESP_REFUSED;
 		}
 	}
+	if (c->self_pod) {
+		SAY("the agent's own pod");
+		return RESP_REFUSED;
+	}
 	if (cg) {
 		if (!c->cgroup_path || !*c->cgroup_path) {
 			SAY("the cgroup's path is unknown");
@@ -1218,7 +1222,7 @@ static int api_act_one(struct responder *r, const struct rule *ru, uint32_t act,
 		       struct incident *inc, const struct resp_target *t, const char *who,
 		       enum outcome *out, char *msg, size_t msgn)
 {
-	const char *aname = action_name(act);
+	const char *aname = action_name(act), *self_ns, *self_name;
 	const struct pod_info *p = t->pod;
 	char target[300], why[256], det[768];
 	struct resp_case c = {
@@ -1238,6 +1242,10 @@ static int api_act_one(struct responder *r, const struct rule *ru, uint32_t act,
 		snprintf(target, sizeof(target), "pod:%s/%s", p->namespace, p->name);
 	else
 		target_str(act, t, false, target, sizeof(target));
+	self_ns = getenv("POD_NAMESPACE");
+	self_name = getenv("POD_NAME");
+	if (p && self_ns && self_name && !strcmp(p->namespace, self_ns) && !strcmp(p->name, self_name))
+		c.self_pod = true;
 	if (api_state(inc, aname, target, NULL) != API_NONE) {
 		if (msg)
 			snprintf(msg, msgn, "%s %s: already done on incident %s", aname, target, inc->id);

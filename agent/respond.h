@@ -153,7 +153,8 @@ struct resp_case {
 	const char *cgroup_path;    /* relative to the cgroup2 mount; NULL unknown */
 	bool is_container;
 	const char *pod_namespace;  /* NULL while unknown */
-	bool no_rate;               /* do not count against the rate limits (API actions) */
+	bool no_rate;               /* do not count against the rate limits (Events) */
+	bool self_pod;              /* the target is the agent's own pod ($POD_NAMESPACE/$POD_NAME) */
 };
 
 /*

@@ -1202,6 +1202,23 @@ static void test_api_guardrails(void **state)
 	responder_on_detection(F.r, &F.pol->rules[R_API], inc, &x.t);
 	assert_int_equal(actions_from(from, a, 32), 4);
 	expect_act(a[1], "label", "result", "pod:shop/web-3", "would", true);
+	/* the agent's own pod, named by the DaemonSet's downward API */
+	responder_free(F.r);
+	policy_free(F.pol);
+	responder_up(false, 100, 10);
+	setenv("POD_NAMESPACE", "nodeguard", 1);
+	setenv("POD_NAME", "nodeguard-x7k2p", 1);
+	inc = detect("ctr:" ID3, "api", ctr_cgid(ID3));
+	ctr_target(&x, ID3, 1, "nodeguard", NULL);
+	mkpod(&pod, "nodeguard", "nodeguard-x7k2p");
+	x.t.pod = &pod;
+	from = F.nlines;
+	responder_on_detection(F.r, &F.pol->rules[R_API], inc, &x.t);
+	unsetenv("POD_NAMESPACE");
+	unsetenv("POD_NAME");
+	assert_int_equal(actions_from(from, a, 32), 4);
+	expect_act(a[1], "label", "result", "pod:nodeguard/nodeguard-x7k2p", "refused", false);
+	assert_string_equal(js(a[1], "detail"), "refused: the agent's own pod");
 }
 
 /* by hand: kill-container and freeze through the same journal; release by container */
