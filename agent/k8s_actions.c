@@ -773,18 +773,127 @@ int k8s_act_delete_pod(struct k8s_client *c, const struct pod_info *pod, long gr
 
 /* --------------------------------------------------------------------- event */
 
-int k8s_act_event(struct k8s_client *c, const char *ns, const char *pod, const char *uid,
-		  const char *reason, const char *message, const char *type, char *err, size_t n)
+#define EVENT_NAME_MAX 253   /* metadata.name: a DNS subdomain */
+#define EVENT_KEY_MAX 128    /* the key part of a named Event, hash suffix included */
+
+static uint64_t fnv1a64(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+/*
+ * The key part of a named Event's name (≤ EVENT_KEY_MAX chars, a valid DNS
+ * subdomain: lowercase [a-z0-9], '-' and '.', every '.'-separated label
+ * alphanumeric at both ends). A key that already is one is used as it is;
+ * any other (changed by the mapping, or too long) becomes its first chars +
+ * "-" + 16 hex of a hash of the whole key, so two keys that map to the same
+ * text still name two Events, and the same key always the same one.
+ */
+static void event_key_part(const char *key, char out[EVENT_KEY_MAX + 1])
 {
 	static const char hx[] = "0123456789abcdef";
-	char path[K8S_PATH_MAX], ens[200], evname[300], ts[32], hex[17], msg[1025];
+	size_t i, o = 0, keep;
+	bool changed = false;
+	uint64_t h;
+
+	for (i = 0; key[i]; i++) {
+		unsigned char ch = (unsigned char)key[i];
+
+		if (o >= EVENT_KEY_MAX) {
+			changed = true;
+			break;
+		}
+		/* ASCII only, whatever the locale */
+		if (ch >= 'A' && ch <= 'Z') {
+			ch = (unsigned char)(ch - 'A' + 'a');
+			changed = true;
+		} else if (!(ch >= 'a' && ch <= 'z') && !(ch >= '0' && ch <= '9') && ch != '-' &&
+			   ch != '.') {
+			ch = '-';
+			changed = true;
+		}
+		if (ch == '.') {
+			/* a label ends alphanumeric; no empty label */
+			while (o && out[o - 1] == '-') {
+				o--;
+				changed = true;
+			}
+			if (!o || out[o - 1] == '.') {
+				changed = true;
+				continue;
+			}
+		} else if (ch == '-' && (!o || out[o - 1] == '.')) {
+			/* a label starts alphanumeric */
+			changed = true;
+			continue;
+		}
+		out[o++] = (char)ch;
+	}
+	while (o && (out[o - 1] == '-' || out[o - 1] == '.')) {
+		o--;
+		changed = true;
+	}
+	out[o] = '\0';
+	if (!changed && o)
+		return;
+	/* "<prefix>-<16 hex>" (or the hash alone) */
+	keep = o < EVENT_KEY_MAX - 17 ? o : EVENT_KEY_MAX - 17;
+	while (keep && (out[keep - 1] == '-' || out[keep - 1] == '.'))
+		keep--;
+	o = keep;
+	if (o)
+		out[o++] = '-';
+	h = fnv1a64(key);
+	for (i = 0; i < 16; i++)
+		out[o++] = hx[(h >> (60 - 4 * i)) & 15];
+	out[o] = '\0';
+}
+
+/* "<pod>.<suffix>": the pod part is cut (never the suffix) to fit 253 chars */
+static void event_name(const char *pod, const char *suffix, char out[EVENT_NAME_MAX + 1])
+{
+	size_t pl = strlen(pod), max = EVENT_NAME_MAX - 1 - strlen(suffix);
+
+	if (pl > max)
+		pl = max;
+	/* a cut pod name ends alphanumeric too */
+	while (pl && (pod[pl - 1] == '-' || pod[pl - 1] == '.'))
+		pl--;
+	snprintf(out, EVENT_NAME_MAX + 1, "%.*s.%s", (int)pl, pod, suffix);
+}
+
+/* 16 random hex: an Event per call */
+static void event_random_suffix(struct k8s_client *c, const struct timespec *now, char hex[17])
+{
+	static const char hx[] = "0123456789abcdef";
+	uint64_t rnd;
+	int i;
+
+	rnd = k8s_client_rand(c) ^ ((uint64_t)now->tv_nsec * 0x9e3779b97f4a7c15ull);
+	for (i = 0; i < 16; i++)
+		hex[i] = hx[(rnd >> (4 * i)) & 15];
+	hex[16] = '\0';
+}
+
+/* key NULL: a random name; else the deterministic one, and 409 AlreadyExists = 0 */
+static int event_create(struct k8s_client *c, const char *ns, const char *pod, const char *uid,
+			const char *key, const char *reason, const char *message, const char *type,
+			char *err, size_t n)
+{
+	char path[K8S_PATH_MAX], ens[200], evname[EVENT_NAME_MAX + 1], suffix[EVENT_KEY_MAX + 1];
+	char ts[32], msg[1025];
 	struct timespec now;
 	struct k8s_resp r;
 	struct tm tm;
 	cJSON *ev, *io, *src;
-	uint64_t rnd;
 	char *body;
-	int rc, i;
+	int rc;
 
 	if ((rc = seg(ens, sizeof(ens), ns, err, n, "namespace")))
 		return rc;
@@ -792,13 +901,12 @@ int k8s_act_event(struct k8s_client *c, const char *ns, const char *pod, const c
 		seterr(err, n, "pod name: empty");
 		return -EINVAL;
 	}
-	rnd = k8s_client_rand(c);
 	clock_gettime(CLOCK_REALTIME, &now);
-	rnd ^= (uint64_t)now.tv_nsec * 0x9e3779b97f4a7c15ull;
-	for (i = 0; i < 16; i++)
-		hex[i] = hx[(rnd >> (4 * i)) & 15];
-	hex[16] = '\0';
-	snprintf(evname, sizeof(evname), "%.*s.%s", 253 - 17, pod, hex);
+	if (key)
+		event_key_part(key, suffix);
+	else
+		event_random_suffix(c, &now, suffix);
+	event_name(pod, suffix, evname);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	snprintf(msg, sizeof(msg), "%s", message ? message : "");
@@ -840,10 +948,31 @@ int k8s_act_event(struct k8s_client *c, const char *ns, const char *pod, const c
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ens);
 	rc = k8s_post(c, path, body, &r);
 	free(body);
-	if (rc)
+	if (key && rc == -EEXIST && r.status == 409 && !strcmp(r.reason, "AlreadyExists")) {
+		/* created by an earlier call with this key (a retry) */
+		seterr(err, n, "Event %s/%s exists already", ns, evname);
+		rc = 0;
+	} else if (rc)
 		rc = resp_fail(rc, &r, err, n, "create Event");
 	k8s_resp_free(&r);
 	return rc;
+}
+
+int k8s_act_event(struct k8s_client *c, const char *ns, const char *pod, const char *uid,
+		  const char *reason, const char *message, const char *type, char *err, size_t n)
+{
+	return event_create(c, ns, pod, uid, NULL, reason, message, type, err, n);
+}
+
+int k8s_act_event_named(struct k8s_client *c, const char *ns, const char *pod, const char *uid,
+			const char *key, const char *reason, const char *message, const char *type,
+			char *err, size_t n)
+{
+	if (!key || !*key) {
+		seterr(err, n, "event key: empty");
+		return -EINVAL;
+	}
+	return event_create(c, ns, pod, uid, key, reason, message, type, err, n);
 }
 
 /* ---------------------------------------------------------------------- undo */

@@ -2,7 +2,8 @@
 /*
  * Kubernetes response actions on a pod (library; synchronous, on a
  * k8s_client): quarantine label, deny-all NetworkPolicy, ServiceAccount
- * removal from (Cluster)RoleBindings, pod deletion, Events.
+ * removal from (Cluster)RoleBindings, pod deletion, Events (also
+ * idempotent ones, under a name from a key).
  *
  * Every action returns 0 or -errno with a message in err[n]. Reversible
  * actions hand back an "undo" JSON string (malloc'ed, the caller frees it)
@@ -78,9 +79,34 @@ int k8s_act_revoke_rbac(struct k8s_client *c, const char *ns, const char *sa, ch
 int k8s_act_delete_pod(struct k8s_client *c, const struct pod_info *pod, long grace_seconds,
 		       bool force_daemonset, char *err, size_t n);
 
-/* a core/v1 Event on the pod; type "Normal" or "Warning" (NULL: Warning) */
+/*
+ * A core/v1 Event on the pod; type "Normal" or "Warning" (NULL: Warning).
+ * reason NULL or "": "NodeGuard"; message cut to 1024 bytes (UTF-8 safe).
+ * Named "<pod>.<16 random hex>": every call creates another Event.
+ */
 int k8s_act_event(struct k8s_client *c, const char *ns, const char *pod, const char *uid,
 		  const char *reason, const char *message, const char *type, char *err, size_t n);
+
+/*
+ * The same Event, under a name that depends only on pod and key, so a call
+ * retried (after a crash, a lost response) does not create a second one:
+ * an Event of that name existing already (409 AlreadyExists) is 0, left as
+ * it is (err says so). The name is "<pod>.<key part>", ≤ 253 chars:
+ *   - a key that is a valid lowercase DNS subdomain of ≤ 128 chars is the
+ *     key part as it is ("inc-42.label" -> "web.inc-42.label");
+ *   - any other key (uppercase, other characters, '-'/'.' misplaced, longer)
+ *     is lowercased, other characters become '-', misplaced '-'/'.' dropped,
+ *     cut to 111 chars, and "-<16 hex of a 64-bit FNV-1a hash of the whole
+ *     key>" appended: deterministic, and two keys that map to the same text
+ *     still get two names;
+ *   - the pod part is cut (and its trailing '-'/'.' dropped) to fit, never
+ *     the key part.
+ * key NULL or "": -EINVAL. Events expire on the apiserver (--event-ttl,
+ * 1 h by default): a retry after that creates the Event again.
+ */
+int k8s_act_event_named(struct k8s_client *c, const char *ns, const char *pod, const char *uid,
+			const char *key, const char *reason, const char *message, const char *type,
+			char *err, size_t n);
 
 /* reverse one undo document (see above) */
 int k8s_act_undo(struct k8s_client *c, const char *undo_json, char *err, size_t n);

@@ -6,7 +6,8 @@
  * deletes it), ServiceAccount removal from RoleBindings and
  * ClusterRoleBindings (only that subject, never system:*, undo restores the
  * exact subjects), pod deletion (DaemonSet-owned and mirror pods refused,
- * grace 0 removes the pod), Events on the pod.
+ * grace 0 removes the pod), Events on the pod (named ones: one per key,
+ * valid names from hostile keys and long pod names).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -522,6 +523,146 @@ static void test_event(void **state)
 	k8s_client_free(c);
 }
 
+/* the Events of the namespace whose reason is reason: their names into names[] */
+static int events_by_reason(struct k8s_client *c, const char *ns, const char *reason,
+			    char names[][254], int max)
+{
+	char path[K8S_PATH_MAX];
+	const cJSON *it;
+	cJSON *list;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
+	list = get_json(c, path, 200);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "items"))
+	{
+		const char *r = jpath_str(it, NULL, NULL, "reason");
+
+		if (r && !strcmp(r, reason)) {
+			if (n < max)
+				snprintf(names[n], 254, "%s", jpath_str(it, "metadata", NULL, "name"));
+			n++;
+		}
+	}
+	cJSON_Delete(list);
+	return n;
+}
+
+/* a lowercase RFC 1123 subdomain of ≤ 253 chars (what the apiserver requires) */
+static bool dns_subdomain(const char *s)
+{
+	size_t i, l = strlen(s);
+
+	if (!l || l > 253)
+		return false;
+	for (i = 0; i < l; i++) {
+		char ch = s[i];
+		bool an = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+
+		if (!an && ch != '-' && ch != '.')
+			return false;
+		/* every label alphanumeric at both ends */
+		if (!an && (i == 0 || i == l - 1 || s[i - 1] == '.' || s[i + 1] == '.'))
+			return false;
+	}
+	return true;
+}
+
+static void test_event_named(void **state)
+{
+	struct k8s_client *c;
+	char ns[64], uid[37], err[512], names[4][254], hostile[301], longpod[241];
+	int i;
+
+	(void)state;
+	KT_NEED_CLUSTER();
+	c = kt_admin();
+	kt_ns_create(c, "ng-act-evn", ns);
+	cJSON_Delete(kt_pod_create(c, ns, "web", "test-node", NULL, NULL, uid));
+
+	/* same key twice: one Event, named "<pod>.<key>", both calls 0 */
+	for (i = 0; i < 2; i++)
+		if (k8s_act_event_named(c, ns, "web", uid, "inc-42.label", "NodeGuardOnce",
+					i ? "second" : "first", "Normal", err, sizeof(err)))
+			fail_msg("named event %d: %s", i, err);
+	assert_non_null(strstr(err, "exists already"));
+	assert_int_equal(events_by_reason(c, ns, "NodeGuardOnce", names, 4), 1);
+	assert_string_equal(names[0], "web.inc-42.label");
+	{
+		char path[K8S_PATH_MAX];
+		cJSON *ev;
+
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events/web.inc-42.label", ns);
+		ev = get_json(c, path, 200);
+		assert_string_equal(jpath_str(ev, NULL, NULL, "message"), "first");   /* left as it was */
+		assert_string_equal(jpath_str(ev, "involvedObject", NULL, "uid"), uid);
+		cJSON_Delete(ev);
+	}
+	/* another key: another Event; the unnamed call still makes one per call */
+	assert_int_equal(k8s_act_event_named(c, ns, "web", uid, "inc-42.delete", "NodeGuardOnce", "x",
+					     NULL, err, sizeof(err)), 0);
+	assert_int_equal(events_by_reason(c, ns, "NodeGuardOnce", names, 4), 2);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(k8s_act_event(c, ns, "web", uid, "NodeGuardMany", "x", NULL, err, sizeof(err)),
+				 0);
+	assert_int_equal(events_by_reason(c, ns, "NodeGuardMany", names, 4), 2);
+
+	/* a hostile key: uppercase, '/', spaces, dots, 300 chars; still one valid name */
+	for (i = 0; i < 300; i++)
+		hostile[i] = "INC/42 ..--Ab c/"[i % 16];
+	hostile[300] = '\0';
+	for (i = 0; i < 2; i++)
+		if (k8s_act_event_named(c, ns, "web", uid, hostile, "NodeGuardHostile", "h", NULL, err,
+					sizeof(err)))
+			fail_msg("hostile key %d: %s", i, err);
+	assert_int_equal(events_by_reason(c, ns, "NodeGuardHostile", names, 4), 1);
+	assert_true(dns_subdomain(names[0]));
+	assert_int_equal(strncmp(names[0], "web.inc-42.ab-c-inc-42.", 23), 0);
+	assert_true(strlen(names[0]) <= 4 + 128);
+	/* a key that maps to the same text is still another Event */
+	hostile[299] = 'x';
+	assert_int_equal(k8s_act_event_named(c, ns, "web", uid, hostile, "NodeGuardHostile", "h", NULL,
+					     err, sizeof(err)), 0);
+	assert_int_equal(events_by_reason(c, ns, "NodeGuardHostile", names, 4), 2);
+	assert_true(dns_subdomain(names[1]));
+	assert_string_not_equal(names[0], names[1]);
+	/* nothing usable at all: the hash alone */
+	assert_int_equal(k8s_act_event_named(c, ns, "web", uid, "/// ...", "NodeGuardSlashes", "s", NULL,
+					     err, sizeof(err)), 0);
+	assert_int_equal(events_by_reason(c, ns, "NodeGuardSlashes", names, 4), 1);
+	assert_true(dns_subdomain(names[0]));
+	assert_int_equal(strlen(names[0]), 4 + 16);
+
+	/* a 240-char pod name: the pod part is cut (not ending in '-'), never the key */
+	for (i = 0; i < 240; i++)
+		longpod[i] = i % 2 ? '-' : 'p';
+	longpod[239] = 'p';
+	longpod[240] = '\0';
+	assert_int_equal(k8s_act_event_named(c, ns, longpod, NULL, "inc-42.a-key-of-some-length",
+					     "NodeGuardLongPod", "l", NULL, err, sizeof(err)), 0);
+	assert_int_equal(k8s_act_event_named(c, ns, longpod, NULL, hostile, "NodeGuardLongPod", "l", NULL,
+					     err, sizeof(err)), 0);
+	assert_int_equal(events_by_reason(c, ns, "NodeGuardLongPod", names, 4), 2);
+	for (i = 0; i < 2; i++) {
+		const char *e = names[i] + strlen(names[i]);
+
+		assert_true(dns_subdomain(names[i]));
+		assert_int_equal(strncmp(names[i], "p-p-p", 5), 0);
+		if (strstr(names[i], ".inc-42.a-key-of-some-length")) {
+			assert_string_equal(e - 28, ".inc-42.a-key-of-some-length");
+			assert_int_equal(e - names[i], 253);
+		} else {
+			/* 124 chars of pod, its last one a '-': dropped */
+			assert_int_equal(e - names[i], 123 + 1 + 128);
+		}
+	}
+
+	/* no key */
+	assert_int_equal(k8s_act_event_named(c, ns, "web", uid, "", "R", "m", NULL, err, sizeof(err)), -EINVAL);
+	assert_int_equal(k8s_act_event_named(c, ns, "web", uid, NULL, "R", "m", NULL, err, sizeof(err)), -EINVAL);
+	k8s_client_free(c);
+}
+
 static void test_bad_undo(void **state)
 {
 	char err[256];
@@ -725,6 +866,7 @@ int main(void)
 		cmocka_unit_test(test_revoke_rbac),
 		cmocka_unit_test(test_delete_pod),
 		cmocka_unit_test(test_event),
+		cmocka_unit_test(test_event_named),
 		cmocka_unit_test(test_agent_rbac),
 	};
 
