@@ -9,8 +9,9 @@
 # cluster's watchdog if this script is killed outright), exports its env
 # (KUBE_SERVER, KUBE_CA, KUBE_ADMIN_TOKEN, KUBE_AGENT_TOKEN, KUBECONFIG) and a
 # throw-away client certificate/key pair (K8S_TEST_CLIENT_CERT/_KEY,
-# K8S_TEST_OTHER_KEY), runs each binary and prints its cmocka output. Last
-# line: "N passed, M failed, S skipped" (tests); exit status non-zero on any failure.
+# K8S_TEST_OTHER_KEY) and K8S_TEST_RBAC_YAML (daemonset/rbac.yaml unless
+# set), runs each binary and prints its cmocka output. Last line:
+# "N passed, M failed, S skipped" (tests); exit status non-zero on any failure.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -44,6 +45,8 @@ set -a
 # shellcheck disable=SC1091
 . "$work/env"
 set +a
+# the agent's RBAC rules, which test_k8s_actions reads (whatever the cwd)
+export K8S_TEST_RBAC_YAML=${K8S_TEST_RBAC_YAML:-$root/daemonset/rbac.yaml}
 export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
 
 # a client certificate and a key that does not belong to it (TLS setup only:

@@ -7,13 +7,19 @@
  * ClusterRoleBindings (only that subject, never system:*, undo restores the
  * exact subjects), pod deletion (DaemonSet-owned and mirror pods refused,
  * grace 0 removes the pod), Events on the pod (named ones: one per key,
- * valid names from hostile keys and long pod names).
+ * valid names from hostile keys and long pod names). The agent's token with
+ * exactly the rules of its ClusterRole in daemonset/rbac.yaml (read with
+ * libyaml): every action works, and reading Secrets, deleting a pod's
+ * owners, changing ClusterRoles, creating bindings and impersonation are
+ * each refused with HTTP 403.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include <yaml.h>
 
 #include "k8s_test.h"
 #include "k8s_actions.h"
@@ -737,29 +743,436 @@ static void test_revoke_conflict_retry(void **state)
 	stub_stop(st);
 }
 
-/*
- * Every action with the agent's own token and exactly the rules of
- * daemonset/rbac.yaml (bound to the test user "agent").
- */
-static const char AGENT_RULES[] =
-	"[{\"apiGroups\":[\"\"],\"resources\":[\"pods\"],\"verbs\":[\"get\",\"list\",\"watch\",\"patch\",\"delete\"]},"
-	"{\"apiGroups\":[\"\"],\"resources\":[\"events\"],\"verbs\":[\"create\",\"list\",\"watch\"]},"
-	"{\"apiGroups\":[\"networking.k8s.io\"],\"resources\":[\"networkpolicies\"],\"verbs\":[\"get\",\"create\",\"delete\"]},"
-	"{\"apiGroups\":[\"rbac.authorization.k8s.io\"],\"resources\":[\"rolebindings\",\"clusterrolebindings\"],"
-	"\"verbs\":[\"get\",\"list\",\"update\"]},"
-	"{\"apiGroups\":[\"rbac.authorization.k8s.io\"],\"resources\":[\"roles\",\"clusterroles\"],\"verbs\":[\"bind\"]}]";
+/* ------------------------------------------------- daemonset/rbac.yaml rules */
 
+#define AGENT_ROLE "nodeguard"   /* the agent's ClusterRole in daemonset/rbac.yaml */
+
+/* run_tests.sh sets K8S_TEST_RBAC_YAML; else relative to this file's path */
+static void rbac_yaml_path(char *out, size_t n)
+{
+	static const char self[] = "tests/k8s/test_k8s_actions.c";
+	const char *f = __FILE__, *env = kt_env("K8S_TEST_RBAC_YAML");
+	size_t fl = strlen(f), sl = strlen(self);
+
+	if (env) {
+		snprintf(out, n, "%s", env);
+		return;
+	}
+	assert_true(fl >= sl && !strcmp(f + fl - sl, self));
+	snprintf(out, n, "%.*sdaemonset/rbac.yaml", (int)(fl - sl), f);
+}
+
+/* a YAML node as JSON: mappings, sequences, scalars as strings (all an RBAC rule has) */
+static cJSON *yaml_node_json(yaml_document_t *d, yaml_node_t *nd, int depth)
+{
+	cJSON *j;
+
+	if (!nd || depth > 32)
+		fail_msg("rbac.yaml: missing node or nested too deep");
+	switch (nd->type) {
+	case YAML_SCALAR_NODE:
+	{
+		char *v = strndup((const char *)nd->data.scalar.value, nd->data.scalar.length);
+
+		assert_non_null(v);
+		j = cJSON_CreateString(v);
+		free(v);
+		assert_non_null(j);
+		return j;
+	}
+	case YAML_SEQUENCE_NODE: {
+		yaml_node_item_t *it;
+
+		j = cJSON_CreateArray();
+		for (it = nd->data.sequence.items.start; it < nd->data.sequence.items.top; it++)
+			cJSON_AddItemToArray(j, yaml_node_json(d, yaml_document_get_node(d, *it), depth + 1));
+		return j;
+	}
+	case YAML_MAPPING_NODE: {
+		yaml_node_pair_t *pr;
+
+		j = cJSON_CreateObject();
+		for (pr = nd->data.mapping.pairs.start; pr < nd->data.mapping.pairs.top; pr++) {
+			yaml_node_t *k = yaml_document_get_node(d, pr->key);
+			char *key;
+
+			if (!k || k->type != YAML_SCALAR_NODE)
+				fail_msg("rbac.yaml: a mapping key that is not a scalar");
+			key = strndup((const char *)k->data.scalar.value, k->data.scalar.length);
+			assert_non_null(key);
+			cJSON_AddItemToObject(j, key, yaml_node_json(d, yaml_document_get_node(d, pr->value),
+								     depth + 1));
+			free(key);
+		}
+		return j;
+	}
+	default:
+		fail_msg("rbac.yaml: unexpected YAML node type %d", (int)nd->type);
+	}
+	return NULL;
+}
+
+/*
+ * The rules of the ClusterRole `role` in the YAML file as a JSON array; NULL
+ * with the reason in err if the file cannot be read or parsed, or has not
+ * exactly one such ClusterRole with a non-empty rules list.
+ */
+static cJSON *rbac_yaml_rules(const char *file, const char *role, char *err, size_t n)
+{
+	yaml_parser_t p;
+	cJSON *rules = NULL;
+	int found = 0, docs = 0;
+	FILE *f;
+
+	f = fopen(file, "r");
+	if (!f) {
+		snprintf(err, n, "cannot open %s: %s", file, strerror(errno));
+		return NULL;
+	}
+	assert_true(yaml_parser_initialize(&p));
+	yaml_parser_set_input_file(&p, f);
+	for (;;) {
+		yaml_document_t d;
+		yaml_node_t *root;
+		cJSON *j;
+		const char *kind, *name;
+
+		if (!yaml_parser_load(&p, &d)) {
+			snprintf(err, n, "%s: YAML error: %s at line %zu", file,
+				 p.problem ? p.problem : "?", p.problem_mark.line + 1);
+			found = -1;
+			break;
+		}
+		root = yaml_document_get_root_node(&d);
+		if (!root) {   /* end of the stream */
+			yaml_document_delete(&d);
+			break;
+		}
+		docs++;
+		j = yaml_node_json(&d, root, 0);
+		yaml_document_delete(&d);
+		kind = jpath_str(j, NULL, NULL, "kind");
+		name = jpath_str(j, "metadata", NULL, "name");
+		if (kind && name && !strcmp(kind, "ClusterRole") && !strcmp(name, role)) {
+			found++;
+			cJSON_Delete(rules);
+			rules = cJSON_DetachItemFromObjectCaseSensitive(j, "rules");
+		}
+		cJSON_Delete(j);
+	}
+	yaml_parser_delete(&p);
+	fclose(f);
+	if (found != 1 || !cJSON_IsArray(rules) || !cJSON_GetArraySize(rules)) {
+		if (found == 1)
+			snprintf(err, n, "%s: ClusterRole %s has no rules", file, role);
+		else if (found >= 0)
+			snprintf(err, n, "%s: %d ClusterRoles named \"%s\" in %d documents, want 1", file,
+				 found, role, docs);
+		cJSON_Delete(rules);
+		return NULL;
+	}
+	return rules;
+}
+
+/* rules has a rule for resource in group with verb */
+static bool rules_grant(const cJSON *rules, const char *group, const char *resource, const char *verb)
+{
+	const cJSON *r;
+
+	cJSON_ArrayForEach(r, rules)
+	{
+		const char *keys[3] = { "apiGroups", "resources", "verbs" };
+		const char *want[3] = { group, resource, verb };
+		int k, ok = 0;
+
+		for (k = 0; k < 3; k++) {
+			const cJSON *v;
+
+			cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(r, keys[k]))
+			{
+				if (cJSON_IsString(v) && !strcmp(v->valuestring, want[k])) {
+					ok++;
+					break;
+				}
+			}
+		}
+		if (ok == 3)
+			return true;
+	}
+	return false;
+}
+
+/* the loader: the real file's agent role, a missing role, a missing file */
+static void test_rbac_yaml_rules(void **state)
+{
+	char file[4096], err[600];
+	const cJSON *r;
+	cJSON *rules;
+
+	(void)state;
+	rbac_yaml_path(file, sizeof(file));
+	rules = rbac_yaml_rules(file, AGENT_ROLE, err, sizeof(err));
+	if (!rules)
+		fail_msg("%s", err);
+	cJSON_ArrayForEach(r, rules)
+	{
+		char *s = cJSON_PrintUnformatted(r);
+
+		/* each group, resource and verb named: no wildcard */
+		assert_true(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(r, "apiGroups")));
+		assert_true(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(r, "resources")));
+		assert_true(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "verbs")) > 0);
+		assert_null(strstr(s, "\"*\""));
+		free(s);
+	}
+	/* the core group is "" (a quoted empty scalar); comments are not values */
+	assert_true(rules_grant(rules, "", "pods", "patch"));
+	assert_true(rules_grant(rules, "", "events", "create"));
+	assert_false(rules_grant(rules, "", "secrets", "get"));
+	cJSON_Delete(rules);
+
+	assert_null(rbac_yaml_rules(file, "no-such-role", err, sizeof(err)));
+	assert_non_null(strstr(err, "0 ClusterRoles named \"no-such-role\""));
+	assert_null(rbac_yaml_rules("/nonexistent/rbac.yaml", AGENT_ROLE, err, sizeof(err)));
+	assert_non_null(strstr(err, "No such file"));
+}
+
+/* ------------------------------------------------------------ agent RBAC */
+
+/* method path (body) as c: exactly HTTP 403 Forbidden */
+static void want_403(struct k8s_client *c, const char *method, const char *path,
+		     const char *ctype, const char *body)
+{
+	struct k8s_resp r;
+	char eb[700];
+	int rc;
+
+	rc = k8s_request(c, method, path, ctype, body, &r);
+	if (r.status != 403)
+		fail_msg("%s %s as agent: %s (rc %d), want HTTP 403", method, path,
+			 k8s_resp_error(&r, eb, sizeof(eb)), rc);
+	assert_int_equal(rc, -EACCES);
+	assert_string_equal(r.reason, "Forbidden");
+	k8s_resp_free(&r);
+}
+
+struct sink {
+	char buf[4096];
+	size_t len;
+};
+
+static size_t sink_write(char *p, size_t sz, size_t nm, void *ud)
+{
+	struct sink *s = ud;
+	size_t n = sz * nm, room = sizeof(s->buf) - 1 - s->len;
+
+	memcpy(s->buf + s->len, p, n < room ? n : room);
+	s->len += n < room ? n : room;
+	s->buf[s->len] = '\0';
+	return n;
+}
+
+/*
+ * GET path as c with extra request headers (NULL-terminated); the HTTP
+ * status, the body into s. Only for headers the client never sends
+ * (Impersonate-*): the client's own setup (TLS, token) plus those.
+ */
+static long get_with_headers(struct k8s_client *c, const char *path, struct sink *s, ...)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdrs = NULL;
+	const char *h;
+	long status = 0;
+	CURLcode cr;
+	va_list ap;
+	CURL *ch;
+
+	ch = curl_easy_init();
+	assert_non_null(ch);
+	assert_int_equal(k8s_client_setup_get(c, ch, path, &hdrs, errbuf), 0);
+	va_start(ap, s);
+	while ((h = va_arg(ap, const char *))) {
+		struct curl_slist *nl = curl_slist_append(hdrs, h);
+
+		assert_non_null(nl);
+		hdrs = nl;
+	}
+	va_end(ap);
+	curl_easy_setopt(ch, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(ch, CURLOPT_TIMEOUT_MS, 30000L);
+	curl_easy_setopt(ch, CURLOPT_WRITEFUNCTION, sink_write);
+	curl_easy_setopt(ch, CURLOPT_WRITEDATA, s);
+	s->len = 0;
+	s->buf[0] = '\0';
+	cr = curl_easy_perform(ch);
+	if (cr != CURLE_OK)
+		fail_msg("GET %s: %s", path, errbuf[0] ? errbuf : curl_easy_strerror(cr));
+	curl_easy_getinfo(ch, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(ch);
+	return status;
+}
+
+/* a minimal valid apps/v1 workload of this kind (Deployment, ReplicaSet, DaemonSet) */
+static void create_workload(struct k8s_client *adm, const char *ns, const char *kind,
+			    const char *resource, const char *name)
+{
+	char path[400], body[1024];
+
+	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/%s", ns, resource);
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"apps/v1\",\"kind\":\"%s\",\"metadata\":{\"name\":\"%s\"},"
+		 "\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"%s\"}},"
+		 "\"template\":{\"metadata\":{\"labels\":{\"app\":\"%s\"}},"
+		 "\"spec\":{\"containers\":[{\"name\":\"main\",\"image\":\"registry.invalid/%s:1\"}]}}}}",
+		 kind, name, name, name, name);
+	post(adm, path, body);
+}
+
+/*
+ * What the agent's role must not allow, each exactly 403 with the agent's
+ * token: reading Secrets, deleting a pod's owners, changing ClusterRoles,
+ * creating (Cluster)RoleBindings, impersonation. cr: the test's copy of the
+ * agent's ClusterRole (unchanged afterwards).
+ */
+static void agent_denials(struct k8s_client *adm, struct k8s_client *ag, const char *ns,
+			  const char *cr, const cJSON *rules)
+{
+	static const struct {
+		const char *kind, *resource, *name;
+	} owners[] = {
+		{ "Deployment", "deployments", "dep" },
+		{ "ReplicaSet", "replicasets", "rs" },
+		{ "DaemonSet", "daemonsets", "ds" },
+	};
+	char path[400], body[2048], hex[9];
+	struct sink s;
+	cJSON *role;
+	size_t i;
+
+	/* Secrets: one, the namespace's, the cluster's */
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets", ns);
+	post(adm, path, "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"creds\"},"
+			"\"stringData\":{\"password\":\"hunter2\"}}");
+	want_403(ag, "GET", path, NULL, NULL);
+	want_403(ag, "GET", "/api/v1/secrets", NULL, NULL);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/creds", ns);
+	want_403(ag, "GET", path, NULL, NULL);
+
+	/* a pod's owners: deleting one is not the agent's to do */
+	for (i = 0; i < sizeof(owners) / sizeof(owners[0]); i++) {
+		create_workload(adm, ns, owners[i].kind, owners[i].resource, owners[i].name);
+		snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/%s/%s", ns, owners[i].resource,
+			 owners[i].name);
+		want_403(ag, "DELETE", path, "application/json", "{\"propagationPolicy\":\"Background\"}");
+		cJSON_Delete(get_json(adm, path, 200));   /* still there */
+	}
+
+	/*
+	 * ClusterRoles: its own role can be neither changed (not even without
+	 * widening it, which RBAC's escalation check would refuse anyway) nor
+	 * deleted, and no new one made
+	 */
+	snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/clusterroles/%s", cr);
+	role = get_json(adm, path, 200);
+	{
+		cJSON *md = cJSON_GetObjectItemCaseSensitive(role, "metadata");
+		char *put;
+
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(md, "annotations"), "changed-by", "agent");
+		put = cJSON_PrintUnformatted(role);
+		want_403(ag, "PUT", path, "application/json", put);
+		free(put);
+		cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(role, "rules"),
+				     cJSON_Parse("{\"apiGroups\":[\"\"],\"resources\":[\"secrets\"],"
+						 "\"verbs\":[\"get\",\"list\"]}"));
+		put = cJSON_PrintUnformatted(role);
+		want_403(ag, "PUT", path, "application/json", put);
+		free(put);
+	}
+	cJSON_Delete(role);
+	want_403(ag, "PATCH", path, "application/merge-patch+json",
+		 "{\"metadata\":{\"annotations\":{\"changed-by\":\"agent\"}}}");
+	want_403(ag, "PATCH", path, "application/merge-patch+json",
+		 "{\"rules\":[{\"apiGroups\":[\"*\"],\"resources\":[\"*\"],\"verbs\":[\"*\"]}]}");
+	want_403(ag, "PATCH", path, "application/json-patch+json",
+		 "[{\"op\":\"add\",\"path\":\"/rules/-\",\"value\":{\"apiGroups\":[\"\"],"
+		 "\"resources\":[\"secrets\"],\"verbs\":[\"get\"]}}]");
+	want_403(ag, "DELETE", path, NULL, NULL);
+	kt_rand_hex(hex, 4);
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\","
+		 "\"metadata\":{\"name\":\"ng-agent-made-%s\"},"
+		 "\"rules\":[{\"apiGroups\":[\"\"],\"resources\":[\"pods\"],\"verbs\":[\"get\"]}]}", hex);
+	want_403(ag, "POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", "application/json", body);
+	role = get_json(adm, path, 200);
+	if (!cJSON_Compare(cJSON_GetObjectItemCaseSensitive(role, "rules"), rules, true))
+		fail_msg("ClusterRole %s changed by the denied calls", cr);
+	cJSON_Delete(role);
+	snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/clusterroles/ng-agent-made-%s", hex);
+	get_json(adm, path, 404);
+
+	/* bindings: granting itself cluster-admin (or its own role) is not possible */
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRoleBinding\","
+		 "\"metadata\":{\"name\":\"ng-agent-escalate-%s\"},"
+		 "\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"cluster-admin\"},"
+		 "\"subjects\":[{\"kind\":\"User\",\"apiGroup\":\"rbac.authorization.k8s.io\",\"name\":\"agent\"}]}", hex);
+	want_403(ag, "POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", "application/json", body);
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRoleBinding\","
+		 "\"metadata\":{\"name\":\"ng-agent-own-%s\"},"
+		 "\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"%s\"},"
+		 "\"subjects\":[{\"kind\":\"User\",\"apiGroup\":\"rbac.authorization.k8s.io\",\"name\":\"mallory\"}]}",
+		 hex, cr);
+	want_403(ag, "POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", "application/json", body);
+	snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/ng-agent-escalate-%s",
+		 hex);
+	get_json(adm, path, 404);
+
+	/*
+	 * Impersonation, on a path the agent may read itself (its pods): the
+	 * 403 can only be the impersonation's.
+	 */
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods", ns);
+	assert_int_equal(get_with_headers(ag, path, &s, (const char *)NULL), 200);
+	assert_int_equal(get_with_headers(ag, path, &s, "Impersonate-User: admin", (const char *)NULL), 403);
+	if (!strstr(s.buf, "\"reason\":\"Forbidden\"") || !strstr(s.buf, "impersonate"))
+		fail_msg("impersonation: %s", s.buf);
+	assert_int_equal(get_with_headers(ag, path, &s, "Impersonate-User: agent",
+					  "Impersonate-Group: system:masters", (const char *)NULL),
+			 403);
+	if (!strstr(s.buf, "impersonate"))
+		fail_msg("impersonation (group): %s", s.buf);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/creds", ns);
+	assert_int_equal(get_with_headers(ag, path, &s, "Impersonate-User: admin", (const char *)NULL), 403);
+	if (!strstr(s.buf, "impersonate"))
+		fail_msg("impersonation (secret): %s", s.buf);
+	assert_null(strstr(s.buf, "hunter2"));
+}
+
+/*
+ * Every action with the agent's own token and exactly the rules of the
+ * agent's ClusterRole in daemonset/rbac.yaml (read from the file, bound to
+ * the test user "agent"), and what those rules must not allow.
+ */
 static void test_agent_rbac(void **state)
 {
 	struct k8s_client *adm, *ag;
 	struct pod_info p;
-	char ns[64], hex[9], body[2048], crb[64], cr[64], path[400], err[512], uid[37];
-	char *u_label = NULL, *u_np = NULL, *u_rbac = NULL;
+	char ns[64], hex[9], body[8192], crb[64], cr[64], path[400], err[600], uid[37];
+	char file[4096], *u_label = NULL, *u_np = NULL, *u_rbac = NULL, *rules_json;
 	struct k8s_resp r;
-	cJSON *before, *after;
+	cJSON *before, *after, *rules;
 
 	(void)state;
 	KT_NEED_CLUSTER();
+	rbac_yaml_path(file, sizeof(file));
+	rules = rbac_yaml_rules(file, AGENT_ROLE, err, sizeof(err));
+	if (!rules)
+		fail_msg("the agent's rules: %s", err);
+	rules_json = cJSON_PrintUnformatted(rules);
+	assert_non_null(rules_json);
 	adm = kt_admin();
 	ag = kt_agent();
 	kt_ns_create(adm, "ng-act-agent", ns);
@@ -771,10 +1184,16 @@ static void test_agent_rbac(void **state)
 	cJSON_Delete(kt_pod_create(adm, ns, "web", "test-node", NULL, NULL, uid));
 	assert_int_equal(k8s_act_label(ag, ns, "web", "inc-1", &u_label, err, sizeof(err)), -EACCES);
 
-	snprintf(body, sizeof(body),
-		 "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\",\"metadata\":{\"name\":\"%s\"},"
-		 "\"rules\":%s}", cr, AGENT_RULES);
+	assert_true((size_t)snprintf(body, sizeof(body),
+				     "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\","
+				     "\"metadata\":{\"name\":\"%s\"},\"rules\":%s}",
+				     cr, rules_json) < sizeof(body));
 	post(adm, "/apis/rbac.authorization.k8s.io/v1/clusterroles", body);
+	/* the server keeps exactly these rules */
+	snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/clusterroles/%s", cr);
+	after = get_json(adm, path, 200);
+	assert_true(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(after, "rules"), rules, true));
+	cJSON_Delete(after);
 	snprintf(body, sizeof(body),
 		 "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRoleBinding\",\"metadata\":{\"name\":\"%s-agent\"},"
 		 "\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"%s\"},"
@@ -819,6 +1238,15 @@ static void test_agent_rbac(void **state)
 	cJSON_Delete(after);
 	if (k8s_act_event(ag, ns, "web", uid, "NodeGuardAction", "quarantined", "Normal", err, sizeof(err)))
 		fail_msg("event as agent: %s", err);
+	/* a named Event, and its retry (409 AlreadyExists, no get needed) */
+	if (k8s_act_event_named(ag, ns, "web", uid, "inc-1.quarantine", "NodeGuardAction", "quarantined",
+				"Normal", err, sizeof(err)))
+		fail_msg("named event as agent: %s", err);
+	if (k8s_act_event_named(ag, ns, "web", uid, "inc-1.quarantine", "NodeGuardAction", "quarantined",
+				"Normal", err, sizeof(err)))
+		fail_msg("named event again as agent: %s", err);
+
+	agent_denials(adm, ag, ns, cr, rules);
 
 	if (k8s_act_undo(ag, u_rbac, err, sizeof(err)))
 		fail_msg("undo revoke as agent: %s", err);
@@ -848,6 +1276,8 @@ static void test_agent_rbac(void **state)
 	kt_expect(k8s_delete(adm, path, NULL, &r), &r, 200);
 	k8s_resp_free(&r);
 	cJSON_Delete(before);
+	cJSON_Delete(rules);
+	free(rules_json);
 	free(u_label);
 	free(u_np);
 	free(u_rbac);
@@ -861,6 +1291,7 @@ int main(void)
 		cmocka_unit_test(test_label_value),
 		cmocka_unit_test(test_bad_undo),
 		cmocka_unit_test(test_revoke_conflict_retry),
+		cmocka_unit_test(test_rbac_yaml_rules),
 		cmocka_unit_test(test_label),
 		cmocka_unit_test(test_network_policy),
 		cmocka_unit_test(test_revoke_rbac),
