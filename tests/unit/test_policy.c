@@ -517,6 +517,53 @@ static void test_isolate_allow(void **state)
 		    "t.yaml:3:18: isolate_allow: expected a string or a list of strings, got a mapping");
 }
 
+/* settings and rule keys of the Kubernetes actions */
+static void test_k8s_action_settings(void **state)
+{
+	struct policy *p;
+	const struct policy_settings *s;
+
+	(void)state;
+	p = parse_ok("version: 1\nrules: []\n");
+	s = &p->settings;
+	assert_false(s->quarantine_allow_dns);
+	assert_int_equal(s->quarantine_allow_namespaces.n, 0);
+	assert_int_equal(s->quarantine_allow_cidrs.n, 0);
+	assert_int_equal(s->delete_grace_s, -1);
+	assert_int_equal(s->api_queue_max, 1024);
+	assert_int_equal(s->api_retry_max_s, 86400);
+	policy_free(p);
+
+	p = parse_ok("version: 1\nsettings:\n  quarantine_allow_dns: true\n"
+		     "  quarantine_allow_namespaces: [monitoring, ingress]\n"
+		     "  quarantine_allow_cidrs: [10.0.0.0/8, \"fd00::/8\"]\n"
+		     "  delete_grace_seconds: 0\n  api_queue_max: 16\n  api_retry_max_seconds: 600\n"
+		     "rules:\n  - {name: r, severity: high, category: execution, "
+		     "actions: [delete-pod], delete_daemonset_pods: true, match: {event: exec}}\n");
+	s = &p->settings;
+	assert_true(s->quarantine_allow_dns);
+	assert_int_equal(s->quarantine_allow_namespaces.n, 2);
+	assert_string_equal(s->quarantine_allow_namespaces.v[1], "ingress");
+	assert_int_equal(s->quarantine_allow_cidrs.n, 2);
+	assert_string_equal(s->quarantine_allow_cidrs.v[1], "fd00::/8");
+	assert_int_equal(s->delete_grace_s, 0);
+	assert_int_equal(s->api_queue_max, 16);
+	assert_int_equal(s->api_retry_max_s, 600);
+	assert_true(p->rules[0].delete_daemonset_pods);
+	policy_free(p);
+
+	EXPECT_ERRS("version: 1\nsettings:\n  quarantine_allow_cidrs: [10.0.0.1/8, nonsense]\n"
+		    "  delete_grace_seconds: -1\n  api_queue_max: 0\n  quarantine_allow_dns: maybe\n"
+		    "rules:\n  - {name: r, severity: high, category: execution, actions: [delete-pod], "
+		    "delete_daemonset_pods: 3, match: {event: exec}}\n",
+		    "t.yaml:3:28: quarantine_allow_cidrs: '10.0.0.1/8' has bits set past the prefix",
+		    "t.yaml:3:40: quarantine_allow_cidrs: bad CIDR 'nonsense' (expected ADDRESS/PREFIX)",
+		    "t.yaml:4:25: delete_grace_seconds: expected an integer, got '-1'",
+		    "t.yaml:5:18: api_queue_max: 0 is out of range (1..1000000)",
+		    "t.yaml:6:25: quarantine_allow_dns: expected true or false, got 'maybe'",
+		    "t.yaml:8:98: delete_daemonset_pods: expected true or false, got '3'");
+}
+
 static void test_settings_errors(void **state)
 {
 	EXPECT_ERRS("version: 1\n"
@@ -1381,6 +1428,7 @@ int main(void)
 		cmocka_unit_test(test_settings),
 		cmocka_unit_test(test_settings_errors),
 		cmocka_unit_test(test_isolate_allow),
+		cmocka_unit_test(test_k8s_action_settings),
 		cmocka_unit_test(test_rule_fields),
 		cmocka_unit_test(test_k8s_rule),
 		cmocka_unit_test(test_list_expansion),
