@@ -27,5 +27,13 @@ tests-build: $(BENCH_BINS)
 bench: nodeguard $(BENCH_BINS)
 	BENCH_STORM=$(BUILD)/tests/bench-storm BENCH_TINY=$(BUILD)/tests/bench-tiny \
 		NODEGUARD=./nodeguard tests/bench/run_bench.sh
+
+# `make bench-k8s`: escalation in a container -> quarantine NetworkPolicy in a
+# real apiserver (tests/bench/k8s_np.sh; root): median, p90, p99, max over
+# BENCH_K8S_N trials (default 30). Not part of `make bench`.
+.PHONY: bench-k8s
+bench-k8s: nodeguard k8s-build
+	NODEGUARD=./nodeguard tests/bench/k8s_np.sh
+
 -include tests/bench/contain.mk
 -include tests/bench/detect.mk

@@ -6,13 +6,17 @@
 #   make k8s-test    the C tests of the API client, watch, pod cache and Events
 #                    (cmocka) against a throw-away cluster (tests/k8s/run_tests.sh)
 #   make k8s-test-valgrind   the same, each test binary under valgrind
+#   make k8s-attribution     the agent attributing a detection to its pod (root)
+#   make k8s-e2e     containment through the API end to end: label, NetworkPolicy,
+#                    revoke-rbac, Events, delete-pod, release, an apiserver outage
+#                    (root; tests/k8s/e2e_test.sh)
 # Part of `make test` (target k8s in tests/tests.mk).
 
 # Go needs a HOME for its caches; CI may run without one
 HOME ?= /root
 export HOME
 
-.PHONY: k8s-build k8s-smoke k8s-test k8s-test-valgrind k8s-test-bins k8s-attribution
+.PHONY: k8s-build k8s-smoke k8s-test k8s-test-valgrind k8s-test-bins k8s-attribution k8s-e2e
 
 k8s-build:
 	tests/k8s/build.sh >/dev/null
@@ -45,3 +49,14 @@ k8s-test-valgrind: k8s-build $(K8S_TEST_BINS)
 # the agent attributing a detection to its pod through a real apiserver (root)
 k8s-attribution: k8s-build nodeguard
 	tests/k8s/attribution_test.sh
+
+# containment through the API end to end, with the agent's least privilege
+# (daemonset/rbac.yaml), release, and an apiserver outage (root, ~70 s)
+k8s-e2e: k8s-build nodeguard nodeguardctl
+	tests/k8s/e2e_test.sh
+
+# under `make -j test` the two agent tests must not overlap: both load the
+# sensors and pin state under /sys/fs/bpf/nodeguard
+ifneq ($(filter test k8s,$(MAKECMDGOALS)),)
+k8s-e2e: | k8s-attribution
+endif
