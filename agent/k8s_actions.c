@@ -611,6 +611,35 @@ int k8s_act_revoke_rbac(struct k8s_client *c, const char *ns, const char *sa, ch
 	return first;
 }
 
+/*
+ * Insert item at index at of arr (at < 0 or past the end: append). Not
+ * cJSON_InsertItemInArray: libcjson 1.7.15 (Debian bookworm) returns false
+ * and inserts nothing for an index inside the array. Linked by hand from
+ * the next pointers; the first item's prev is the last (cJSON's invariant).
+ */
+static bool array_insert(cJSON *arr, int at, cJSON *item)
+{
+	cJSON *prev = NULL, *cur = arr->child;
+	int i;
+
+	for (i = 0; cur && i < at; i++) {
+		prev = cur;
+		cur = cur->next;
+	}
+	if (at < 0 || !cur)
+		return cJSON_AddItemToArray(arr, item);
+	item->next = cur;
+	if (!prev) {
+		item->prev = cur->prev;
+		arr->child = item;
+	} else {
+		prev->next = item;
+		item->prev = prev;
+	}
+	cur->prev = item;
+	return true;
+}
+
 static int restore_one(struct k8s_client *c, const cJSON *b, char *err, size_t n)
 {
 	const char *kind = jstr(b, "kind"), *bns = jstr(b, "namespace"), *name = jstr(b, "name");
@@ -659,10 +688,14 @@ static int restore_one(struct k8s_client *c, const cJSON *b, char *err, size_t n
 				/* back at its old position (ascending), else at the end */
 				int at = cJSON_IsNumber(p) ? p->valueint : -1;
 
-				if (at >= 0 && at < cJSON_GetArraySize(subj))
-					cJSON_InsertItemInArray(subj, at, cJSON_Duplicate(w, true));
-				else
-					cJSON_AddItemToArray(subj, cJSON_Duplicate(w, true));
+				cJSON *d = cJSON_Duplicate(w, true);
+
+				if (!d || !array_insert(subj, at, d)) {
+					cJSON_Delete(d);
+					cJSON_Delete(obj);
+					seterr(err, n, "out of memory");
+					return -ENOMEM;
+				}
 				changed = true;
 			}
 		}

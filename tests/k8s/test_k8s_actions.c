@@ -305,7 +305,8 @@ static void test_revoke_rbac(void **state)
 		 "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\",\"metadata\":{\"name\":\"rb1\"},"
 		 "\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"Role\",\"name\":\"r1\"},"
 		 "\"subjects\":[{\"kind\":\"User\",\"apiGroup\":\"rbac.authorization.k8s.io\",\"name\":\"alice\"},"
-		 "{\"kind\":\"ServiceAccount\",\"name\":\"app-sa\",\"namespace\":\"%s\"}]}", ns);
+		 "{\"kind\":\"ServiceAccount\",\"name\":\"app-sa\",\"namespace\":\"%s\"},"
+		 "{\"kind\":\"User\",\"apiGroup\":\"rbac.authorization.k8s.io\",\"name\":\"bob\"}]}", ns);
 	post(c, path[0], body);
 	snprintf(body, sizeof(body),
 		 "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRoleBinding\",\"metadata\":{\"name\":\"%s\"},"
@@ -337,8 +338,9 @@ static void test_revoke_rbac(void **state)
 	cJSON_Delete(u);
 
 	after = subjects(c, path[0]);
-	assert_int_equal(cJSON_GetArraySize(after), 1);
+	assert_int_equal(cJSON_GetArraySize(after), 2);
 	assert_string_equal(jpath_str(cJSON_GetArrayItem(after, 0), NULL, NULL, "name"), "alice");
+	assert_string_equal(jpath_str(cJSON_GetArrayItem(after, 1), NULL, NULL, "name"), "bob");
 	cJSON_Delete(after);
 	after = subjects(c, path[1]);
 	assert_int_equal(cJSON_GetArraySize(after), 2);
