@@ -27,6 +27,7 @@ struct qjob {
 	uint64_t seq;
 	struct apiq_job j;
 	char *args;
+	bool said;                 /* reported "queued" */
 	struct qjob *next;
 };
 
@@ -51,6 +52,8 @@ struct apiq {
 	struct k8s_client *c;
 	char node[254];
 	uint64_t rnd;
+	bool down;                 /* the head job found the API unreachable */
+	char down_why[sizeof(((struct apiq_done *)0)->detail)];
 };
 
 bool apiq_transient(int err)
@@ -373,6 +376,56 @@ static uint64_t backoff_ms(struct apiq *q, uint32_t attempt)
 	return d / 2 + (q->rnd >> 33) % (d / 2 + 1);
 }
 
+/* a "queued" (not final) result for job x */
+static void queued_done(const struct qjob *x, const char *why, struct apiq_done *d)
+{
+	char t[sizeof(d->detail)];
+
+	memset(d, 0, sizeof(*d));
+	d->seq = x->seq;
+	d->kind = x->j.kind;
+	d->queued = true;
+	snprintf(d->inc, sizeof(d->inc), "%s", x->j.inc);
+	snprintf(d->action, sizeof(d->action), "%s", x->j.action);
+	snprintf(d->target, sizeof(d->target), "%s", x->j.target);
+	snprintf(t, sizeof(t), "the API server is unreachable (%s): queued, retrying with backoff", why);
+	memcpy(d->detail, t, sizeof(d->detail));
+}
+
+/*
+ * The API is unreachable: every waiting job not reported yet is reported
+ * "queued" (once each), not only the one being tried; jobs pushed while it
+ * stays down are reported by apiq_push.
+ */
+static void say_queued(struct apiq *q, const char *why)
+{
+	struct apiq_done *v = NULL;
+	struct qjob *x;
+	size_t n = 0, cap = 0, i;
+
+	pthread_mutex_lock(&q->mu);
+	q->down = true;
+	snprintf(q->down_why, sizeof(q->down_why), "%s", why);
+	for (x = q->head; x; x = x->next) {
+		if (x->said || x->j.kind == APIQ_NOTIFY)
+			continue;
+		if (n == cap) {
+			struct apiq_done *nv = realloc(v, (cap ? 2 * cap : 16) * sizeof(*v));
+
+			if (!nv)
+				break;
+			v = nv;
+			cap = cap ? 2 * cap : 16;
+		}
+		x->said = true;
+		queued_done(x, why, &v[n++]);
+	}
+	pthread_mutex_unlock(&q->mu);
+	for (i = 0; i < n; i++)
+		post_done(q, &v[i]);
+	free(v);
+}
+
 static void *worker(void *arg)
 {
 	struct apiq *q = arg;
@@ -382,7 +435,6 @@ static void *worker(void *arg)
 		struct apiq_done d;
 		uint64_t first;
 		uint32_t retry_max_s;
-		bool said = false;
 
 		pthread_mutex_lock(&q->mu);
 		while (!q->stop && !q->head)
@@ -417,19 +469,7 @@ static void *worker(void *arg)
 				memcpy(d.detail, t, sizeof(d.detail));
 				break;
 			}
-			if (!said && jb->j.kind != APIQ_NOTIFY) {
-				struct apiq_done qd = d;
-				char t[sizeof(d.detail)];
-
-				/* a partial revoke's undo stays with the final result */
-				qd.undo = NULL;
-				qd.queued = true;
-				snprintf(t, sizeof(t), "the API server is unreachable (%s): queued, retrying with backoff",
-					 d.detail);
-				memcpy(qd.detail, t, sizeof(qd.detail));
-				post_done(q, &qd);
-				said = true;
-			}
+			say_queued(q, d.detail);
 			if (nap(q, backoff_ms(q, d.attempts))) {
 				free(d.undo);
 				return NULL;
@@ -437,6 +477,8 @@ static void *worker(void *arg)
 		}
 		post_done(q, &d);
 		pthread_mutex_lock(&q->mu);
+		if (!apiq_transient(d.err))
+			q->down = false;
 		q->head = jb->next;
 		if (!q->head)
 			q->tail = NULL;
@@ -535,6 +577,8 @@ void apiq_set_limits(struct apiq *q, size_t max, uint32_t retry_max_s)
 
 int apiq_push(struct apiq *q, const struct apiq_job *j)
 {
+	struct apiq_done qd;
+	bool said = false;
 	struct qjob *x;
 
 	if (!q || !j || !j->args || !j->action[0])
@@ -564,8 +608,16 @@ int apiq_push(struct apiq *q, const struct apiq_job *j)
 		q->head = x;
 	q->tail = x;
 	q->njobs++;
+	/* the API is down: say so now, not at the worker's next attempt */
+	if (q->down && x != q->head && j->kind != APIQ_NOTIFY) {
+		x->said = true;
+		queued_done(x, q->down_why, &qd);
+		said = true;
+	}
 	pthread_cond_broadcast(&q->cv);
 	pthread_mutex_unlock(&q->mu);
+	if (said)
+		post_done(q, &qd);
 	return 0;
 }
 

@@ -19,8 +19,9 @@
  * When the API server is unreachable (no response, 429, 5xx, token
  * unreadable) the head job is retried with exponential backoff and jitter
  * (0.5 s doubling to 30 s) until it succeeds or retry_max_s passes since
- * its first attempt ("gave up", journaled as failed). The first transient
- * failure of a job is reported once as not final ("queued").
+ * its first attempt ("gave up", journaled as failed). While the API server
+ * is unreachable every waiting job, and every job pushed meanwhile, is
+ * reported once as not final ("queued").
  *
  * Guard: label, network-policy and delete-pod first read the pod and refuse
  * (-EPERM) unless it is the same pod (uid) and is scheduled on this node.

@@ -1357,6 +1357,24 @@ static void api_notify(struct responder *r, struct incident *inc, const char *ac
 	free(s);
 }
 
+/* a "queued" result after the action's latest intent? */
+static bool queued_since_intent(const struct incident *inc, const char *action, const char *target)
+{
+	size_t i = inc->nactions;
+
+	while (i-- > 0) {
+		const struct inc_action *a = &inc->actions[i];
+
+		if (strcmp(a->action, action) || strcmp(a->target, target))
+			continue;
+		if (!strcmp(a->phase, "intent"))
+			return false;
+		if (!strcmp(a->phase, "result") && !strcmp(a->result, "queued"))
+			return true;
+	}
+	return false;
+}
+
 static void api_done(const struct apiq_done *d, void *ctx)
 {
 	struct responder *r = ctx;
@@ -1373,7 +1391,9 @@ static void api_done(const struct apiq_done *d, void *ctx)
 	switch (d->kind) {
 	case APIQ_DO:
 		if (d->queued) {
-			rec(r, inc, d->action, "result", d->target, "queued", d->detail, false);
+			/* once per action, also across restarts of the agent */
+			if (!queued_since_intent(inc, d->action, d->target))
+				rec(r, inc, d->action, "result", d->target, "queued", d->detail, false);
 			log_warn("incident %s: %s %s: %s", inc->id, d->action, d->target, d->detail);
 			return;
 		}

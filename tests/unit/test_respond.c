@@ -1101,11 +1101,15 @@ static void test_api_queued_resumed(void **state)
 	assert_string_equal(js(args, "reason"), "NodeguardIncident");
 	assert_string_equal(js(args, "event_key"), inc->id);
 	cJSON_Delete(args);
-	/* the API is unreachable: each is journaled once as queued, in order */
-	api_wait(F.r, from, 3);
-	assert_int_equal(actions_from(from, a, 32), 3);
+	/* the API is unreachable: each is journaled once as queued, in order,
+	 * the waiting one too, and only once however often it is retried */
+	api_wait(F.r, from, 4);
+	usleep(1600 * 1000); /* two more attempts of the first (backoff 0.5 s, 1 s) */
+	responder_api_poll(F.r);
+	assert_int_equal(actions_from(from, a, 32), 4);
 	expect_act(a[2], "label", "result", "pod:shop/web-1", "queued", false);
 	assert_non_null(strstr(js(a[2], "detail"), "unreachable"));
+	expect_act(a[3], "event", "result", "pod:shop/web-1", "queued", false);
 	assert_int_equal(apiq_pending(q), 2);
 	/* a repeat of the detection while pending: nothing new */
 	from = F.nlines;
@@ -1130,8 +1134,19 @@ static void test_api_queued_resumed(void **state)
 	assert_int_equal(responder_api_resume(r2), 0); /* no API: they wait */
 	q2 = dead_apiq();
 	responder_set_apiq(r2, q2);
+	from = F.nlines;
 	assert_int_equal(responder_api_resume(r2), 2);
 	assert_int_equal(apiq_pending(q2), 2);
+	/* still unreachable: already journaled as queued, not again */
+	{
+		size_t got = 0;
+		int i;
+
+		for (i = 0; i < 500 && got < 2; i++, usleep(10000))
+			got += responder_api_poll(r2);
+		assert_int_equal(got, 2); /* the worker did report both queued */
+	}
+	assert_int_equal(actions_from(from, a, 32), 0);
 	apiq_free(q2);
 	responder_free(r2);
 }
