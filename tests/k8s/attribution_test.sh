@@ -96,6 +96,18 @@ sys.exit(0 if ok else 1)
 PY
 then ok "the Forbidden Event joined the pod's incident $inc (unauthorized_access)"
 else bad "k8s detections: $(grep '"source":"k8s"' "$J/journal.jsonl" | head -3)"; fi
+# the Event chains with the kernel's detection: the incident's severity rises
+if python3 - "$J/journal.jsonl" "$inc" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+sev = [r for r in recs if r.get("rec") == "severity" and r.get("incident") == sys.argv[2]]
+ok = sev and "chain of 2 categories" in sev[-1]["reason"] and sev[-1]["reason"].endswith("-> unauthorized_access")
+if not ok:
+    print(sev)
+sys.exit(0 if ok else 1)
+PY
+then ok "the kernel detection and the Event chain: severity raised (chain ... -> unauthorized_access)"
+else bad "no severity raise from the chain"; fi
 grep -q "web-2" "$J/journal.jsonl" && bad "a pod of another node appears in the journal" || ok "the other node's pod and its Event never appear"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
