@@ -54,6 +54,9 @@ struct agent {
 	struct kevents *kev;            /* cluster Events about them and this Node */
 	struct apiq *apiq;              /* Kubernetes actions (own client, own thread) */
 	uint64_t pod_err_ms;            /* last pod-watch error logged (rate limit) */
+	/* cluster Events of the journal's k8s detections, for kevents_seen */
+	struct seen_kev { char uid[40], ns[64], name[254]; uint32_t count; } *seen;
+	size_t nseen, capseen;
 	struct ctl_dispatch_ctx ctl_ctx;
 	uint64_t self_cgroup;      /* the agent's own cgroup id (never contained) */
 	char node[256];
@@ -136,10 +139,48 @@ static void on_rotate(struct journal *j, void *ctx)
 		log_err("Failed to write incident snapshots after journal rotation");
 }
 
+static void remember_kev(struct agent *a, const cJSON *ev)
+{
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(ev, "count");
+	const char *f[3] = { "uid", "namespace", "name" };
+	struct seen_kev *s;
+	size_t i;
+
+	if (!cJSON_IsObject(ev))
+		return;
+	if (a->nseen == a->capseen) {
+		size_t cap = a->capseen ? 2 * a->capseen : 64;
+		struct seen_kev *n;
+
+		if (cap > KEV_DEDUP_DEFAULT || !(n = realloc(a->seen, cap * sizeof(*n))))
+			return;
+		a->seen = n;
+		a->capseen = cap;
+	}
+	s = &a->seen[a->nseen];
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < 3; i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(ev, f[i]);
+		char *dst = i == 0 ? s->uid : i == 1 ? s->ns : s->name;
+		size_t n = i == 0 ? sizeof(s->uid) : i == 1 ? sizeof(s->ns) : sizeof(s->name);
+
+		if (cJSON_IsString(v))
+			snprintf(dst, n, "%s", v->valuestring);
+	}
+	s->count = cJSON_IsNumber(c) && c->valuedouble >= 1 ? (uint32_t)c->valuedouble : 1;
+	if (s->uid[0] || (s->ns[0] && s->name[0]))
+		a->nseen++;
+}
+
 static int restore_record(const cJSON *rec, const char *file, uint64_t line, void *ctx)
 {
 	struct agent *a = ctx;
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(rec, "detection");
+	const cJSON *src = cJSON_GetObjectItemCaseSensitive(d, "source");
 
+	/* the cluster Events a previous agent handled: not again (kevents_seen) */
+	if (cJSON_IsString(src) && !strcmp(src->valuestring, "k8s"))
+		remember_kev(a, cJSON_GetObjectItemCaseSensitive(d, "event"));
 	if (incmgr_apply_record(a->im, rec))
 		log_warn("journal %s:%" PRIu64 ": record not applicable, skipped", file, line);
 	return 0;
@@ -549,6 +590,7 @@ static void on_kev_hit(const struct rule *r, const struct obs *o, void *ctx)
 		jsonw_kv_str(&w, "kind", "k8s-event");
 		jsonw_kv_str(&w, "namespace", ev->namespace);
 		jsonw_kv_str(&w, "name", ev->name);
+		jsonw_kv_str(&w, "uid", ev->uid);
 		jsonw_kv_str(&w, "reason", ev->reason);
 		jsonw_kv_str(&w, "type", ev->type);
 		jsonw_kv_str(&w, "message", ev->message);
@@ -664,11 +706,17 @@ static void start_pod_cache(struct agent *a)
 		};
 
 		a->kev = kevents_new(a->kc, a->pods, &ko);
-		if (!a->kev)
+		if (!a->kev) {
 			log_err("Failed to watch cluster Events: %s", strerror(errno));
-		else
-			log_info("watching cluster Events about node %s and its pods%s", a->node,
-				 ko.warning_only ? " (Warning only)" : "");
+			return;
+		}
+		/* before the first poll: the LIST's Events a previous agent
+		 * handled are duplicates */
+		for (size_t i = 0; i < a->nseen; i++)
+			kevents_seen(a->kev, a->seen[i].uid, a->seen[i].ns, a->seen[i].name,
+				     a->seen[i].count);
+		log_info("watching cluster Events about node %s and its pods%s (%zu handled before)",
+			 a->node, ko.warning_only ? " (Warning only)" : "", a->nseen);
 	}
 }
 
@@ -691,6 +739,7 @@ static void agent_close(struct agent *a)
 	enforcer_close(a->enf);
 	journal_close(a->jr);
 	incmgr_free(a->im);
+	free(a->seen);
 	ctr_cache_free(a->ctr);
 	proctab_free(a->pt);
 	policy_free(a->pol);
@@ -881,7 +930,6 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 	if (o->trace_host)
 		a->pol->settings.trace_host = true;
 	pick_node_name(a);
-	start_pod_cache(a);
 
 	/* journal first: what is already there is restored before new events */
 	jo.dir = o->journal_dir ? o->journal_dir : a->pol->settings.journal_dir;
@@ -917,6 +965,8 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 			 journal_path(a->jr), rs.records, rs.files, rs.malformed,
 			 incmgr_count(a->im, true));
 	journal_set_rotate_cb(a->jr, on_rotate, a);
+	/* after the replay: the Events watch starts from what it had handled */
+	start_pod_cache(a);
 
 	probe_features(&a->feat, true);
 	a->pt = proctab_new(a->pol->settings.proctab_max);

@@ -30,6 +30,9 @@ struct kevents {
 	int32_t *buckets;
 	size_t nb, pos;
 	struct kevents_stats st;
+	/* Pod Events that came before the pod cache's first LIST completed */
+	struct parked { enum k8s_event_type t; cJSON *obj; } *park;
+	size_t npark;
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -285,6 +288,28 @@ static int normalize(const cJSON *ev, struct kevent *out)
 
 /* ------------------------------------------------------------------ apply */
 
+static bool pod_cache_synced(const struct kevents *k)
+{
+	struct podcache_stats ps;
+
+	podcache_get_stats(k->pc, &ps);
+	return ps.synced;
+}
+
+/* the cache has synced: the parked Events again, in order */
+static void unpark(struct kevents *k)
+{
+	size_t i, n = k->npark;
+
+	if (!n || !pod_cache_synced(k))
+		return;
+	k->npark = 0;
+	for (i = 0; i < n; i++) {
+		kevents_apply(k, k->park[i].t, k->park[i].obj, false);
+		cJSON_Delete(k->park[i].obj);
+	}
+}
+
 int kevents_apply(struct kevents *k, enum k8s_event_type t, const cJSON *obj, bool node_watch)
 {
 	struct kevent ev;
@@ -318,6 +343,17 @@ int kevents_apply(struct kevents *k, enum k8s_event_type t, const cJSON *obj, bo
 						       ev.obj_namespace[0] ? ev.obj_namespace
 									   : ev.namespace,
 						       ev.obj_name);
+		}
+		if (!pod && k->pc && k->npark < KEV_PARK_MAX && !pod_cache_synced(k)) {
+			/* the pod may be this node's: decide once the cache is synced */
+			cJSON *dup = cJSON_Duplicate(obj, true);
+
+			if (dup) {
+				k->park[k->npark].t = t;
+				k->park[k->npark++].obj = dup;
+				k->st.received--; /* counted when replayed */
+				return 0;
+			}
 		}
 		if (!pod) {
 			k->st.other_node++;
@@ -433,7 +469,8 @@ struct kevents *kevents_new(struct k8s_client *client, struct podcache *pc,
 	k->node = strdup(o->node_name);
 	k->ents = calloc(k->o.max_dedup, sizeof(*k->ents));
 	k->buckets = malloc(k->nb * sizeof(*k->buckets));
-	if (!k->node || !k->ents || !k->buckets) {
+	k->park = calloc(KEV_PARK_MAX, sizeof(*k->park));
+	if (!k->node || !k->ents || !k->buckets || !k->park) {
 		kevents_free(k);
 		errno = ENOMEM;
 		return NULL;
@@ -464,6 +501,15 @@ fail:
 	return NULL;
 }
 
+int kevents_seen(struct kevents *k, const char *uid, const char *ns, const char *name,
+		 uint32_t count)
+{
+	if (!k || ((!uid || !*uid) && (!ns || !name)))
+		return -EINVAL;
+	dedup_put(k, uid && *uid ? fnv1a(uid, NULL) : fnv1a(ns, name), count ? count : 1);
+	return 0;
+}
+
 void kevents_free(struct kevents *k)
 {
 	if (!k)
@@ -472,6 +518,9 @@ void kevents_free(struct kevents *k)
 	k8s_watch_free(k->wn);
 	if (k->epfd >= 0)
 		close(k->epfd);
+	while (k->npark)
+		cJSON_Delete(k->park[--k->npark].obj);
+	free(k->park);
 	free(k->ents);
 	free(k->buckets);
 	free(k->node);
@@ -485,6 +534,7 @@ int kevents_poll(struct kevents *k, int timeout_ms)
 
 	if (!k)
 		return -EINVAL;
+	unpark(k);
 	if (!k->wp)
 		return 0;
 	if (timeout_ms) {
@@ -505,6 +555,7 @@ int kevents_poll(struct kevents *k, int timeout_ms)
 		if (r && !rc)
 			rc = r;
 	}
+	unpark(k);
 	return rc;
 }
 

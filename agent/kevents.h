@@ -18,6 +18,13 @@
  * Objects that cannot be used (no metadata.name/namespace, no reason or
  * involvedObject, wrong types) are counted as malformed and skipped.
  *
+ * Until the pod cache has completed its first LIST, a Pod Event whose pod
+ * it does not know yet is held back (up to KEV_PARK_MAX) and decided once
+ * it has: the two watches start together, and the Events' LIST may come
+ * first. kevents_seen() tells it what a previous agent delivered (from the
+ * journal), so a restart does not report those Events again when the LIST
+ * returns them.
+ *
  * Library code: never logs, never exits. Single-threaded. The pod cache is
  * the caller's; the caller polls it (podcache_poll) as well.
  */
@@ -37,6 +44,8 @@
 #include "rules.h"
 
 #define KEV_DEDUP_DEFAULT 4096
+/* Pod Events held back until the pod cache's first LIST completes */
+#define KEV_PARK_MAX 2048
 
 struct kevent {
 	char namespace[64];        /* the Event's own metadata */
@@ -96,6 +105,11 @@ struct kevents;
 struct kevents *kevents_new(struct k8s_client *client, struct podcache *pc,
 			    const struct kevents_opts *o);
 void kevents_free(struct kevents *k);
+
+/* an Event delivered before (by uid, else namespace/name) with this count:
+ * not delivered again unless its count rises; 0 or -EINVAL */
+int kevents_seen(struct kevents *k, const char *uid, const char *ns, const char *name,
+		 uint32_t count);
 
 /* drive both watches; waits up to timeout_ms (0: never blocks); 0 or -errno */
 int kevents_poll(struct kevents *k, int timeout_ms);

@@ -735,6 +735,8 @@ struct podcache *podcache_new(struct k8s_client *client, const struct podcache_o
 			errno = e;
 			return NULL;
 		}
+	} else {
+		pc->st.synced = true; /* fed by hand: as complete as its caller makes it */
 	}
 	return pc;
 nomem:

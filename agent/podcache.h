@@ -90,7 +90,7 @@ struct podcache_stats {
 	uint64_t dropped_full;     /* new pods not kept: max_pods reached */
 	uint64_t purged;           /* deleted pods dropped after the grace period */
 	uint64_t id_conflicts;     /* a container id already indexed to another pod */
-	bool synced;               /* a LIST has completed */
+	bool synced;               /* a LIST has completed (always, without a client) */
 	struct k8s_watch_stats watch;
 };
 

@@ -77,9 +77,9 @@ else
 	check pod.container web
 fi
 # a cluster Event about web-1 joins its incident; one about web-2 (other node) never appears
-ev() { # pod message
+ev() { # pod message [reason]
 	api -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -X POST "$KUBE_SERVER/api/v1/namespaces/shop/events" \
-		-d "{\"metadata\":{\"name\":\"$1.$RANDOM$RANDOM\"},\"involvedObject\":{\"kind\":\"Pod\",\"namespace\":\"shop\",\"name\":\"$1\",\"uid\":\"$(api "$KUBE_SERVER/api/v1/namespaces/shop/pods/$1" | python3 -c 'import json,sys;print(json.load(sys.stdin)["metadata"]["uid"])')\"},\"reason\":\"FailedMount\",\"type\":\"Warning\",\"message\":\"$2\",\"count\":1,\"source\":{\"component\":\"kubelet\"}}"
+		-d "{\"metadata\":{\"name\":\"$1.$RANDOM$RANDOM\"},\"involvedObject\":{\"kind\":\"Pod\",\"namespace\":\"shop\",\"name\":\"$1\",\"uid\":\"$(api "$KUBE_SERVER/api/v1/namespaces/shop/pods/$1" | python3 -c 'import json,sys;print(json.load(sys.stdin)["metadata"]["uid"])')\"},\"reason\":\"${3:-FailedMount}\",\"type\":\"Warning\",\"message\":\"$2\",\"count\":1,\"source\":{\"component\":\"kubelet\"}}"
 }
 code=$(ev web-1 'secrets \"db\" is forbidden: User \"system:serviceaccount:shop:default\" cannot get resource')
 [ "$code" = 201 ] && ok "Forbidden Event about web-1 created" || bad "event web-1: HTTP $code"
@@ -109,5 +109,22 @@ PY
 then ok "the kernel detection and the Event chain: severity raised (chain ... -> unauthorized_access)"
 else bad "no severity raise from the chain"; fi
 grep -q "web-2" "$J/journal.jsonl" && bad "a pod of another node appears in the journal" || ok "the other node's pod and its Event never appear"
+# a restarted agent does not report the Events its predecessor handled (the
+# LIST returns them again), but does report a new one
+k8s_dets() { grep -c '"source":"k8s"' "$J/journal.jsonl"; }
+kill -INT "$AGENT"; wait "$AGENT" 2>/dev/null
+before=$(wc -l <"$J/journal.jsonl")
+./nodeguard run --kubeconfig "$KUBECONFIG" --node-name test-node --journal-dir "$J" --quiet 2>"$D/agent2.err" &
+AGENT=$!
+for _ in $(seq 100); do grep -q "watching cluster Events" "$D/agent2.err" 2>/dev/null && grep -q "nodeguard running" "$D/agent2.err" && break; sleep 0.1; done
+sleep 3
+# (handled again it would be a repeat of the incident's detection)
+again=$(tail -n +"$((before + 1))" "$J/journal.jsonl" | grep -c '"rec":"\(repeat\|detection\)"')
+[ "$again" = 0 ] && [ "$(k8s_dets)" = 1 ] && ok "restart: the Event already handled is not reported again" ||
+	bad "restart: $again detection/repeat records after the restart: $(tail -n +"$((before + 1))" "$J/journal.jsonl" | grep '"rec":"\(repeat\|detection\)"' | head -2)"
+sleep 1 # a new Event's time is after the restart's watermark
+code=$(ev web-1 'pods \"web-1\" is forbidden: User \"system:serviceaccount:shop:default\" cannot patch resource' Forbidden)
+for _ in $(seq 50); do [ "$(k8s_dets)" -ge 2 ] && break; sleep 0.1; done
+[ "$code" = 201 ] && [ "$(k8s_dets)" = 2 ] && ok "restart: a new Event is reported" || bad "restart: new Event (HTTP $code): $(k8s_dets) k8s detections"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -352,6 +352,86 @@ static void test_live_kevents(void **state)
 	"\"type\":\"Warning\",\"message\":\"m\",\"count\":" count "}"
 #define WEV(type, obj) "{\"type\":\"" type "\",\"object\":" obj "}\n"
 
+/* Pod Events that come before the pod cache's first LIST are held back and
+ * decided once it completes (the two watches race at start) */
+static void test_park_until_synced(void **state)
+{
+	struct podcache_opts po = { 0 };
+	struct kevents_opts ko = { .on_event = on_event };
+	struct k8s_client *admin, *agent;
+	struct podcache_stats ps;
+	struct kevents_stats st;
+	struct podcache *pc;
+	struct kevents *k;
+	struct got g = { 0 };
+	char ns[64], node[64], hex[9], uid_web[37], uid_far[37], ev[1200];
+	cJSON *p, *j;
+	uint64_t end;
+
+	(void)state;
+	KT_NEED_CLUSTER();
+	admin = kt_admin();
+	kt_rand_hex(hex, 4);
+	snprintf(node, sizeof(node), "park-node-%s", hex);
+	grant_agent(admin, hex);
+	kt_ns_create(admin, "ng-kev-park", ns);
+	p = kt_pod_create(admin, ns, "web", node, NULL, NULL, uid_web);
+	cJSON_Delete(p);
+	p = kt_pod_create(admin, ns, "far", "park-other", NULL, NULL, uid_far);
+	cJSON_Delete(p);
+
+	agent = kt_agent();
+	po.node_name = node;
+	pc = podcache_new(agent, &po);
+	assert_non_null(pc);
+	ko.node_name = node;
+	ko.ctx = &g;
+	k = kevents_new(NULL, pc, &ko); /* Events fed by hand, before the cache is polled */
+	assert_non_null(k);
+	podcache_get_stats(pc, &ps);
+	assert_false(ps.synced);
+	snprintf(ev, sizeof(ev),
+		 "{\"metadata\":{\"name\":\"web.1\",\"namespace\":\"%s\",\"uid\":\"e1\"},"
+		 "\"involvedObject\":{\"kind\":\"Pod\",\"namespace\":\"%s\",\"name\":\"web\",\"uid\":\"%s\"},"
+		 "\"reason\":\"FailedMount\",\"type\":\"Warning\",\"message\":\"forbidden\",\"count\":1,"
+		 "\"lastTimestamp\":\"2026-01-01T00:00:10Z\"}", ns, ns, uid_web);
+	j = cJSON_Parse(ev);
+	assert_int_equal(kevents_apply(k, K8S_EV_ADDED, j, false), 0);
+	cJSON_Delete(j);
+	snprintf(ev, sizeof(ev),
+		 "{\"metadata\":{\"name\":\"far.1\",\"namespace\":\"%s\",\"uid\":\"e2\"},"
+		 "\"involvedObject\":{\"kind\":\"Pod\",\"namespace\":\"%s\",\"name\":\"far\",\"uid\":\"%s\"},"
+		 "\"reason\":\"FailedMount\",\"type\":\"Warning\",\"message\":\"forbidden\",\"count\":1,"
+		 "\"lastTimestamp\":\"2026-01-01T00:00:10Z\"}", ns, ns, uid_far);
+	j = cJSON_Parse(ev);
+	assert_int_equal(kevents_apply(k, K8S_EV_ADDED, j, false), 0);
+	cJSON_Delete(j);
+	/* nothing decided yet: not delivered, not dropped */
+	assert_int_equal(kevents_poll(k, 0), 0);
+	kevents_get_stats(k, &st);
+	assert_int_equal(g.n, 0);
+	assert_int_equal(st.other_node, 0);
+	assert_int_equal(st.received, 0);
+
+	end = kt_now_ms() + 8000;
+	do {
+		assert_int_equal(podcache_poll(pc, 50), 0);
+		podcache_get_stats(pc, &ps);
+	} while (!ps.synced && kt_now_ms() < end);
+	assert_true(ps.synced);
+	assert_int_equal(kevents_poll(k, 0), 0);
+	kevents_get_stats(k, &st);
+	assert_int_equal(g.n, 1); /* web: this node's */
+	assert_string_equal(g.e[0].ev.obj_name, "web");
+	assert_string_equal(g.e[0].pod, "web");
+	assert_int_equal(st.other_node, 1); /* far: another node's */
+	assert_int_equal(st.received, 2);
+	kevents_free(k);
+	podcache_free(pc);
+	k8s_client_free(agent);
+	k8s_client_free(admin);
+}
+
 static void test_stub_malformed_lines(void **state)
 {
 	struct kevents_opts ko = { .node_name = "stub-node", .on_event = on_event,
@@ -421,6 +501,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stub_malformed_lines),
 		cmocka_unit_test(test_live_kevents),
+		cmocka_unit_test(test_park_until_synced),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -313,6 +313,42 @@ static void test_dedup(void **state)
 	free(s3);
 }
 
+/* what a previous agent delivered (from the journal) is not delivered again */
+static void test_seen(void **state)
+{
+	static const char nouid_md[] = "{\"metadata\":{\"name\":\"nouid.1\",\"namespace\":\"shop\"}}";
+	struct fix *f = *state;
+	struct kevents_stats st;
+	char *a, *b, *c;
+	cJSON *ja;
+
+	a = pod_event(UID_POD, "BackOff", "Warning", "b", "{\"count\":2}");
+	b = pod_event(UID_POD, "BackOff", "Warning", "b", nouid_md);
+	c = pod_event(UID_POD, "BackOff", "Warning", "b", NULL);
+	ja = cJSON_Parse(a);
+	assert_non_null(ja);
+	assert_int_equal(kevents_seen(f->k, cJSON_GetObjectItem(cJSON_GetObjectItem(ja, "metadata"), "uid")->valuestring,
+				      NULL, NULL, 2), 0);
+	cJSON_Delete(ja);
+	/* by namespace/name when the Event had no uid */
+	assert_int_equal(kevents_seen(f->k, "", "shop", "nouid.1", 1), 0);
+	assert_int_equal(kevents_seen(f->k, NULL, NULL, "x", 1), -EINVAL);
+	/* the LIST returns them again: duplicates; c is new */
+	assert_int_equal(feed(f, K8S_EV_ADDED, a, false), 0);
+	assert_int_equal(feed(f, K8S_EV_ADDED, b, false), 0);
+	assert_int_equal(feed(f, K8S_EV_ADDED, c, false), 1);
+	assert_int_equal(f->got.n, 1);
+	/* the seen one repeated (higher count): news */
+	memcpy(strstr(a, "\"count\":2"), "\"count\":3", 9);
+	assert_int_equal(feed(f, K8S_EV_MODIFIED, a, false), 1);
+	assert_int_equal(f->got.ev[1].count, 3);
+	kevents_get_stats(f->k, &st);
+	assert_int_equal(st.duplicates, 2);
+	free(a);
+	free(b);
+	free(c);
+}
+
 static void test_dedup_bounded(void **state)
 {
 	struct got g = { 0 };
@@ -649,6 +685,7 @@ int main(void)
 		cmocka_unit_test(test_time_parse),
 		cmocka_unit_test_setup_teardown(test_normalize_and_filter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dedup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seen, setup, teardown),
 		cmocka_unit_test(test_dedup_bounded),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 		cmocka_unit_test(test_selectors_and_args),
