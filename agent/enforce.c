@@ -63,33 +63,24 @@ static void link_path(const struct enforcer *e, const char *name, char *buf, siz
 	snprintf(buf, n, "%s/links/%s", e->pin_dir, name);
 }
 
+/*
+ * The hot path's "anything to look up?" flags: whether each table has an
+ * entry (its first key exists), so a change costs O(1) map calls, not a
+ * walk of every entry (bulk inserts stay linear).
+ */
 static int update_state(struct enforcer *e)
 {
 	struct ng_enf_state st = { 0 };
 	__u32 zero = 0;
-	__u64 k, next;
-	struct ng_lpm4_key k4, n4;
-	struct ng_lpm6_key k6, n6;
-	int fd;
+	__u64 k;
+	struct ng_lpm4_key k4;
+	struct ng_lpm6_key k6;
 
-	fd = bpf_map__fd(e->skel->maps.ng_isolated);
-	for (int err = bpf_map_get_next_key(fd, NULL, &next); !err;
-	     err = bpf_map_get_next_key(fd, &k, &next)) {
-		k = next;
-		st.n_isolated++;
-	}
-	fd = bpf_map__fd(e->skel->maps.ng_deny4);
-	for (int err = bpf_map_get_next_key(fd, NULL, &n4); !err;
-	     err = bpf_map_get_next_key(fd, &k4, &n4)) {
-		k4 = n4;
-		st.n_deny++;
-	}
-	fd = bpf_map__fd(e->skel->maps.ng_deny6);
-	for (int err = bpf_map_get_next_key(fd, NULL, &n6); !err;
-	     err = bpf_map_get_next_key(fd, &k6, &n6)) {
-		k6 = n6;
-		st.n_deny++;
-	}
+	/* keep what the sensors' side (kill rules, wake kinds) wrote */
+	bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.ng_enf_state), &zero, &st);
+	st.n_isolated = !bpf_map_get_next_key(bpf_map__fd(e->skel->maps.ng_isolated), NULL, &k);
+	st.n_deny = !bpf_map_get_next_key(bpf_map__fd(e->skel->maps.ng_deny4), NULL, &k4) ||
+		    !bpf_map_get_next_key(bpf_map__fd(e->skel->maps.ng_deny6), NULL, &k6);
 	if (bpf_map_update_elem(bpf_map__fd(e->skel->maps.ng_enf_state), &zero, &st, BPF_ANY))
 		return -errno;
 	return 0;

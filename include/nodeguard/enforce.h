@@ -122,10 +122,10 @@ struct ng_isolation {
 	__u64 denied_connects;  /* connect/sendmsg refused */
 };
 
-/* counters that let the hot path skip work when nothing is configured */
+/* flags that let the hot path skip work when nothing is configured */
 struct ng_enf_state {
-	__u32 n_isolated;
-	__u32 n_deny;
+	__u32 n_isolated; /* non-zero (1) while ng_isolated has an entry */
+	__u32 n_deny;     /* non-zero (1) while ng_deny4 or ng_deny6 has one */
 	__u32 n_kill;
 	__u32 wake_kinds; /* 1 << enum ng_kind: wake the agent at once for these
 			   * (a rule on them acts from user space), instead of
