@@ -54,6 +54,9 @@ struct agent {
 	struct kevents *kev;            /* cluster Events about them and this Node */
 	struct apiq *apiq;              /* Kubernetes actions (own client, own thread) */
 	uint64_t pod_err_ms;            /* last pod-watch error logged (rate limit) */
+	/* pod cgroups of protected namespaces, in ng_protected and ng_enf_exempt */
+	struct prot_pod { char uid[37]; uint64_t cgid; bool mark; } *prot;
+	size_t nprot, capprot;
 	/* cluster Events of the journal's k8s detections, for kevents_seen */
 	struct seen_kev { char uid[40], ns[64], name[254]; uint32_t count; } *seen;
 	size_t nseen, capseen;
@@ -740,6 +743,7 @@ static void agent_close(struct agent *a)
 	journal_close(a->jr);
 	incmgr_free(a->im);
 	free(a->seen);
+	free(a->prot);
 	ctr_cache_free(a->ctr);
 	proctab_free(a->pt);
 	policy_free(a->pol);
@@ -802,6 +806,106 @@ static void protect_cgroup(struct agent *a, uint64_t cgid, const char *what)
 	if (bpf_map_update_elem(fd, &cgid, &one, BPF_ANY))
 		log_warn("Failed to protect cgroup %" PRIu64 " (%s) from in-kernel kills: %s", cgid,
 			 what, strerror(errno));
+}
+
+/*
+ * The pod cgroup of a pod (kubelet's systemd or cgroupfs driver, every QoS
+ * class): its id is the directory's inode on cgroup v2. 0 while it does not
+ * exist (the kubelet has not created it yet).
+ */
+static uint64_t pod_cgroup_id(const struct agent *a, const char *uid)
+{
+	static const char *const fmt[] = {
+		"%s/kubepods.slice/kubepods-pod%s.slice",
+		"%s/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod%s.slice",
+		"%s/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod%s.slice",
+		"%s/kubepods/pod%s",
+		"%s/kubepods/burstable/pod%s",
+		"%s/kubepods/besteffort/pod%s",
+	};
+	char u[37], path[PATH_MAX];
+	struct stat st;
+	size_t i;
+
+	if (!uid || !*uid || !a->feat.cgroup2)
+		return 0;
+	/* systemd slice names have '_' for the uid's '-' */
+	snprintf(u, sizeof(u), "%s", uid);
+	for (char *c = u; *c; c++)
+		*c = *c == '-' ? '_' : *c;
+	for (i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
+		snprintf(path, sizeof(path), fmt[i], a->feat.cgroup2_path, i < 3 ? u : uid);
+		if (!stat(path, &st) && S_ISDIR(st.st_mode))
+			return (uint64_t)st.st_ino;
+	}
+	return 0;
+}
+
+static void prot_pod_cb(const struct pod_info *p, void *ctx)
+{
+	struct agent *a = ctx;
+	uint64_t cgid;
+	size_t i;
+
+	if (p->deleted || !respond_namespace_protected(&a->pol->settings, p->namespace))
+		return;
+	for (i = 0; i < a->nprot; i++)
+		if (!strcmp(a->prot[i].uid, p->uid)) {
+			a->prot[i].mark = true;
+			return;
+		}
+	cgid = pod_cgroup_id(a, p->uid);
+	if (!cgid)
+		return; /* not created yet: the next tick looks again */
+	if (a->nprot == a->capprot) {
+		size_t cap = a->capprot ? 2 * a->capprot : 32;
+		struct prot_pod *n = realloc(a->prot, cap * sizeof(*n));
+
+		if (!n)
+			return;
+		a->prot = n;
+		a->capprot = cap;
+	}
+	a->prot[a->nprot] = (struct prot_pod){ .cgid = cgid, .mark = true };
+	snprintf(a->prot[a->nprot].uid, sizeof(a->prot[0].uid), "%s", p->uid);
+	a->nprot++;
+	protect_cgroup(a, cgid, p->namespace);
+	if (a->enf && enforcer_exempt_add(a->enf, cgid))
+		log_warn("Failed to exempt pod %s/%s from container-wide deny rules", p->namespace,
+			 p->name);
+	log_info("protected namespace %s: pod %s (cgroup %" PRIu64 ") is never killed in the kernel "
+		 "nor denied by container-wide rules", p->namespace, p->name, cgid);
+}
+
+/*
+ * Once a second: the pod cgroups of this node's pods in protected
+ * namespaces go into the kernel's protected and exempt sets (checked with
+ * every ancestor of the task's cgroup, so their containers are covered from
+ * their first instruction); those of pods gone, or no longer protected
+ * after a reload, come out.
+ */
+static void protect_pods(struct agent *a)
+{
+	int fd = a->sensor ? sensor_map_fd(a->sensor, "ng_protected") : -1;
+	size_t i;
+
+	if (!a->pods)
+		return;
+	for (i = 0; i < a->nprot; i++)
+		a->prot[i].mark = false;
+	podcache_foreach(a->pods, prot_pod_cb, a);
+	for (i = 0; i < a->nprot;) {
+		if (a->prot[i].mark) {
+			i++;
+			continue;
+		}
+		if (fd >= 0 && bpf_map_delete_elem(fd, &a->prot[i].cgid) && errno != ENOENT)
+			log_warn("Failed to unprotect cgroup %" PRIu64 ": %s", a->prot[i].cgid,
+				 strerror(errno));
+		if (a->enf)
+			enforcer_exempt_del(a->enf, a->prot[i].cgid);
+		a->prot[i] = a->prot[--a->nprot];
+	}
 }
 
 /* containers of protected namespaces known so far (the attribution of
@@ -1081,6 +1185,7 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 			journal_tick(a->jr, now);
 			incmgr_tick(a->im, wall_ns());
 			responder_tick(a->resp);
+			protect_pods(a);
 			proctab_gc(a->pt, (uint64_t)((int64_t)wall_ns() - a->boot_off), 120ull * 1000000000ull);
 			if (!sensor_counters(a->sensor, c)) {
 				for (k = 1; k < NG_EV_KIND_MAX; k++)

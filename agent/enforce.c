@@ -308,6 +308,13 @@ int enforcer_exempt_add(struct enforcer *e, uint64_t cgid)
 	return bpf_map_update_elem(bpf_map__fd(e->skel->maps.ng_enf_exempt), &cgid, &one, BPF_ANY) ? -errno : 0;
 }
 
+int enforcer_exempt_del(struct enforcer *e, uint64_t cgid)
+{
+	if (bpf_map_delete_elem(bpf_map__fd(e->skel->maps.ng_enf_exempt), &cgid) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
 int enforcer_events_fd(struct enforcer *e)
 {
 	return bpf_map__fd(e->skel->maps.ng_enf_events);

@@ -38,6 +38,8 @@ void enforcer_close(struct enforcer *e);
 int enforcer_set_host(struct enforcer *e, uint32_t pidns, uint32_t mntns);
 /* a cgroup (and its descendants) "every container" entries never apply to */
 int enforcer_exempt_add(struct enforcer *e, uint64_t cgid);
+/* remove it again (a pod of a protected namespace gone); ENOENT is not an error */
+int enforcer_exempt_del(struct enforcer *e, uint64_t cgid);
 /* the enforcement-event ring buffer (struct ng_enforce records) */
 int enforcer_events_fd(struct enforcer *e);
 const char *enforcer_pin_dir(const struct enforcer *e);

@@ -825,6 +825,17 @@ const struct pod_info *podcache_by_uid(const struct podcache *pc, const char *ui
 	return pe ? &pe->info : NULL;
 }
 
+size_t podcache_foreach(const struct podcache *pc,
+			void (*fn)(const struct pod_info *p, void *ctx), void *ctx)
+{
+	struct pod_entry *e;
+	size_t n = 0;
+
+	for (e = pc ? pc->head : NULL; e; e = e->next, n++)
+		fn(&e->info, ctx);
+	return n;
+}
+
 const struct pod_info *podcache_by_name(const struct podcache *pc, const char *ns,
 					const char *name)
 {

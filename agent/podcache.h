@@ -135,6 +135,11 @@ const struct pod_info *podcache_by_name(const struct podcache *pc, const char *n
 const struct pod_info *podcache_resolve(const struct podcache *pc, const char *container_id,
 					const char *pod_uid, int *ctr);
 
+/* every pod of the cache, deleted ones (still in their grace period) too;
+ * fn must not change the cache. Returns how many. */
+size_t podcache_foreach(const struct podcache *pc,
+			void (*fn)(const struct pod_info *p, void *ctx), void *ctx);
+
 void podcache_get_stats(const struct podcache *pc, struct podcache_stats *out);
 
 /*

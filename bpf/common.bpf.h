@@ -417,9 +417,33 @@ struct ng_kill_loop {
 	struct task_struct *t;
 	const struct ng_kill_in *in;
 	int container;
+	int protected;          /* -1: not looked up yet (only once a rule matches) */
 	__u64 cg;
 	int done;
 };
+
+/*
+ * The task's cgroup or one of its ancestors is in ng_protected: the agent's
+ * own, and the pod cgroups (and containers) of protected namespaces, which
+ * user space learns from the pod cache, so a pod's containers are covered
+ * from their first instruction.
+ */
+static __always_inline int ng_cg_protected(__u64 cg)
+{
+	int lvl;
+
+	if (bpf_map_lookup_elem(&ng_protected, &cg))
+		return 1;
+	for (lvl = 1; lvl <= 8; lvl++) {
+		__u64 id = bpf_get_current_ancestor_cgroup_id(lvl);
+
+		if (!id)
+			break;
+		if (bpf_map_lookup_elem(&ng_protected, &id))
+			return 1;
+	}
+	return 0;
+}
 
 /* one rule slot per bpf_loop iteration: verified once, not 32 times */
 static int ng_kill_step(__u32 i, void *ctx)
@@ -437,7 +461,9 @@ static int ng_kill_step(__u32 i, void *ctx)
 	if (!ng_kill_rule_match(r, k, lc->in, lc->container))
 		return 0;
 	flags = r->dry_run ? NG_ENF_DRY_RUN : 0;
-	if (bpf_map_lookup_elem(&ng_protected, &lc->cg))
+	if (lc->protected < 0)
+		lc->protected = ng_cg_protected(lc->cg);
+	if (lc->protected)
 		flags |= NG_ENF_PROTECTED;
 	rt = bpf_map_lookup_elem(&ng_kill_rate, &k);
 	if (rt && r->rate_per_min && !(flags & (NG_ENF_PROTECTED | NG_ENF_DRY_RUN))) {
@@ -479,6 +505,7 @@ static __always_inline void ng_kill_eval(struct task_struct *t, const struct ng_
 	mntns = t->nsproxy->mnt_ns->ns.inum;
 	lc.container = (pidns && pidns != ng_cfg.host_pidns) || (mntns && mntns != ng_cfg.host_mntns);
 	lc.cg = bpf_get_current_cgroup_id();
+	lc.protected = -1;
 	bpf_loop(NG_KILL_RULES_MAX, ng_kill_step, &lc, 0);
 }
 

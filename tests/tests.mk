@@ -16,7 +16,7 @@ test: unit integration k8s
 # the Kubernetes suites: the API client, watch, pod cache, Events, actions and
 # RBAC against a real apiserver, then the agent's pod attribution end to end,
 # then containment through the API end to end (release, apiserver outage)
-k8s: k8s-test k8s-attribution k8s-e2e
+k8s: k8s-test k8s-attribution k8s-e2e k8s-protect
 .PHONY: k8s
 
 -include tests/k8s/k8s.mk

@@ -7,6 +7,7 @@
 #                    (cmocka) against a throw-away cluster (tests/k8s/run_tests.sh)
 #   make k8s-test-valgrind   the same, each test binary under valgrind
 #   make k8s-attribution     the agent attributing a detection to its pod (root)
+#   make k8s-protect protected namespaces honoured by the in-kernel kill (root)
 #   make k8s-e2e     containment through the API end to end: label, NetworkPolicy,
 #                    revoke-rbac, Events, delete-pod, release, an apiserver outage
 #                    (root; tests/k8s/e2e_test.sh)
@@ -16,7 +17,8 @@
 HOME ?= /root
 export HOME
 
-.PHONY: k8s-build k8s-smoke k8s-test k8s-test-valgrind k8s-test-bins k8s-attribution k8s-e2e
+.PHONY: k8s-build k8s-smoke k8s-test k8s-test-valgrind k8s-test-bins k8s-attribution k8s-e2e \
+        k8s-protect
 
 k8s-build:
 	tests/k8s/build.sh >/dev/null
@@ -50,6 +52,11 @@ k8s-test-valgrind: k8s-build $(K8S_TEST_BINS)
 k8s-attribution: k8s-build nodeguard
 	tests/k8s/attribution_test.sh
 
+# protected namespaces reach the kernel: a kube-system pod's container is
+# not killed where an ordinary pod's is (root)
+k8s-protect: k8s-build nodeguard
+	tests/k8s/protect_test.sh
+
 # containment through the API end to end, with the agent's least privilege
 # (daemonset/rbac.yaml), release, and an apiserver outage (root, ~70 s)
 k8s-e2e: k8s-build nodeguard nodeguardctl
@@ -59,4 +66,5 @@ k8s-e2e: k8s-build nodeguard nodeguardctl
 # sensors and pin state under /sys/fs/bpf/nodeguard
 ifneq ($(filter test k8s,$(MAKECMDGOALS)),)
 k8s-e2e: | k8s-attribution
+k8s-protect: | k8s-e2e
 endif
