@@ -730,7 +730,8 @@ static void reply_status(struct responder *r, struct incmgr *im, struct jsonw *w
 {
 	uint64_t open = 0, contained = 0;
 	const struct incident *i;
-	char msg[256];
+	char msg[320];
+	long api;
 	int len;
 
 	len = snprintf(msg, sizeof(msg), "nodeguard is running (pid %d)", (int)getpid());
@@ -743,6 +744,11 @@ static void reply_status(struct responder *r, struct incmgr *im, struct jsonw *w
 				": %llu open incidents, %llu contained", (unsigned long long)open,
 				(unsigned long long)contained);
 	}
+	api = r ? responder_api_pending(r) : -1;
+	if (api >= 0 && len > 0 && (size_t)len < sizeof(msg))
+		len += snprintf(msg + len, sizeof(msg) - (size_t)len,
+				"; %ld Kubernetes action%s waiting for the API server", api,
+				api == 1 ? "" : "s");
 	if (!r && len > 0 && (size_t)len < sizeof(msg))
 		snprintf(msg + len, sizeof(msg) - (size_t)len,
 			 "; enforcement is not available (no responder)");
@@ -755,6 +761,8 @@ static void reply_status(struct responder *r, struct incmgr *im, struct jsonw *w
 		jsonw_kv_u64(w, "open", open);
 		jsonw_kv_u64(w, "contained", contained);
 	}
+	if (api >= 0)
+		jsonw_kv_i64(w, "api_actions_waiting", api);
 	jsonw_obj_close(w);
 }
 

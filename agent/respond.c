@@ -1446,6 +1446,11 @@ size_t responder_api_poll(struct responder *r)
 	return r && r->q ? apiq_drain(r->q, api_done, r) : 0;
 }
 
+long responder_api_pending(struct responder *r)
+{
+	return r && r->q ? (long)apiq_pending(r->q) : -1;
+}
+
 size_t responder_api_resume(struct responder *r)
 {
 	struct incident *inc;

@@ -89,6 +89,8 @@ size_t responder_api_resume(struct responder *r);
 /* journal the results the queue's worker reported (call when apiq_fd is
  * readable, or every loop) */
 size_t responder_api_poll(struct responder *r);
+/* Kubernetes actions and undos waiting or running; -1 without an API */
+long responder_api_pending(struct responder *r);
 
 /* after a restart: compare the adopted pinned state with the journal's
  * contained incidents; release pins for cgroups that are gone; summary for

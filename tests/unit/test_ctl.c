@@ -94,6 +94,11 @@ int responder_release_container(struct responder *r, const char *container_id, c
 	return fake.ret;
 }
 
+long responder_api_pending(struct responder *r)
+{
+	return r ? 3 : -1;
+}
+
 /* ---------------------------------------------------------------- server thread */
 
 struct srv {
@@ -356,6 +361,9 @@ static void test_roundtrip_dispatch(void **state)
 	assert_int_equal((int)pid->valuedouble, getpid());
 	assert_true(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(j, "open")));
 	assert_non_null(strstr(reply_str(j, "message"), "running"));
+	/* the fake responder's queue holds 3 */
+	assert_non_null(strstr(reply_str(j, "message"), "3 Kubernetes actions waiting"));
+	assert_int_equal(cJSON_GetObjectItemCaseSensitive(j, "api_actions_waiting")->valueint, 3);
 	cJSON_Delete(j);
 
 	/* isolate: the responder gets the action, the id and a who built from
