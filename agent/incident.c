@@ -920,7 +920,15 @@ int incmgr_action(struct incmgr *m, struct incident *inc, const struct inc_actio
 	c.target = xstrdup(a->target ? a->target : "");
 	c.result = xstrdup(a->result ? a->result : "");
 	c.detail = xstrdup(a->detail ? a->detail : "");
-	c.undo = a->undo && *a->undo ? xstrdup(a->undo) : NULL;
+	/* written raw into the record: only a JSON object, never text that could
+	 * break the record (and so lose it at the next replay) */
+	if (a->undo && *a->undo) {
+		cJSON *u = cJSON_Parse(a->undo);
+
+		if (cJSON_IsObject(u))
+			c.undo = cJSON_PrintUnformatted(u); /* as a replay will have it */
+		cJSON_Delete(u);
+	}
 	c.dry_run = a->dry_run;
 	if (!c.action) {
 		action_clear(&c);

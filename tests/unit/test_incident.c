@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 
 #include "incident.h"
 #include "jsonw.h"
@@ -850,6 +851,23 @@ static void test_replay_equal(void **state)
 	act.phase = "result";
 	act.ts_ns = T0 + 8 * NS;
 	assert_int_equal(incmgr_action(m, a, &act), 0);
+	/* an API action's undo document comes back as the same object; text
+	 * that is not a JSON object is never written raw into a record */
+	act.action = "label";
+	act.ts_ns = T0 + 8 * NS + 1;
+	act.undo = "{\"action\":\"label\",\"namespace\":\"shop\",\"previous\":null,\"v\":\"\\u00e9\"}";
+	assert_int_equal(incmgr_action(m, a, &act), 0);
+	act.action = "revoke-rbac";
+	act.ts_ns = T0 + 8 * NS + 2;
+	act.undo = "{\"broken\":";
+	assert_int_equal(incmgr_action(m, a, &act), 0);
+	act.ts_ns = T0 + 8 * NS + 3;
+	act.undo = "\"a string\"";
+	assert_int_equal(incmgr_action(m, a, &act), 0);
+	act.undo = NULL;
+	assert_non_null(a->actions[2].undo);
+	assert_null(a->actions[3].undo);
+	assert_null(a->actions[4].undo);
 	assert_int_equal(incmgr_set_status(m, a, INC_CONTAINED, "isolated", T0 + 8 * NS), 0);
 	/* a host incident, closed by the tick */
 	b = DETECT(m, .key = "host:77:1", .t = T0 + 3 * NS, .sev = SEV_LOW, .cat = "discovery",
@@ -875,6 +893,17 @@ static void test_replay_equal(void **state)
 	assert_string_equal(i->entries[0].fingerprint, "exec|/tmp/x\xff|x");
 	assert_string_equal(i->attr.cgroup_path, "/kubepods.slice/x\xff.scope");
 	assert_string_equal(i->actions[0].detail, "cut \xfe");
+	assert_int_equal(i->nactions, 5);
+	{
+		cJSON *u = cJSON_Parse(i->actions[2].undo);
+
+		assert_true(cJSON_IsObject(u));
+		assert_string_equal(cJSON_GetObjectItem(u, "v")->valuestring, "\xc3\xa9");
+		assert_true(cJSON_IsNull(cJSON_GetObjectItem(u, "previous")));
+		cJSON_Delete(u);
+	}
+	assert_null(i->actions[3].undo);
+	assert_null(i->actions[4].undo);
 	assert_int_equal(i->entries[0].count, 41);
 	assert_int_equal(i->severity, SEV_CRITICAL);
 	assert_int_equal(i->max_detection, SEV_HIGH);
