@@ -159,41 +159,6 @@ static int pod_guard(struct k8s_client *c, const char *node, const char *ns, con
 	return rc;
 }
 
-/* merge the bindings of undo document b into a (revoke-rbac retried after a
- * partial success); returns the merged document (a or b is freed) */
-static char *merge_revoke_undo(char *a, char *b)
-{
-	cJSON *ja, *jb2, *ba, *bb, *e, *next;
-	char *out;
-
-	if (!a)
-		return b;
-	if (!b)
-		return a;
-	ja = cJSON_Parse(a);
-	jb2 = cJSON_Parse(b);
-	ba = cJSON_GetObjectItemCaseSensitive(ja, "bindings");
-	bb = cJSON_GetObjectItemCaseSensitive(jb2, "bindings");
-	if (!cJSON_IsArray(ba) || !cJSON_IsArray(bb)) {
-		cJSON_Delete(ja);
-		cJSON_Delete(jb2);
-		free(b);
-		return a;
-	}
-	for (e = bb->child; e; e = next) {
-		next = e->next;
-		cJSON_AddItemToArray(ba, cJSON_DetachItemViaPointer(bb, e));
-	}
-	out = cJSON_PrintUnformatted(ja);
-	cJSON_Delete(ja);
-	cJSON_Delete(jb2);
-	if (!out)
-		return a;
-	free(a);
-	free(b);
-	return out;
-}
-
 void apiq_exec(struct k8s_client *c, const char *node, const struct apiq_job *j,
 	       struct apiq_done *d)
 {
@@ -309,9 +274,10 @@ void apiq_exec(struct k8s_client *c, const char *node, const struct apiq_job *j,
 	}
 	d->err = rc;
 	snprintf(d->detail, sizeof(d->detail), "%s", err);
-	if (undo && !strcmp(j->action, "revoke-rbac")) {
-		d->undo = merge_revoke_undo(d->undo, undo);
-	} else if (undo) {
+	/* a revoke retried after a partial failure returns every binding it
+	 * changed, the earlier attempts' too (their annotations): the newest
+	 * undo is the whole one */
+	if (undo) {
 		free(d->undo);
 		d->undo = undo;
 	}

@@ -456,13 +456,69 @@ static cJSON *get_obj(struct k8s_client *c, const char *path, int *rc, char *err
  * Remove the SA's subjects from one binding (obj: as listed, taken over).
  * removed: array the removed subjects go into. 0 (also when none), -errno.
  */
+/*
+ * The annotation a revoke leaves on each binding it changed, in the same
+ * PUT as the change: what it removed and where, so a revoke retried after
+ * the agent died between the PUT and its journal gets the same undo back
+ * (and `kubectl get -o yaml` shows what nodeguard took out). Release
+ * removes it. Key: nodeguard.io/revoked-<16 hex of "ns/sa">.
+ */
+static void revoke_annotation_key(const char *ns, const char *sa, char out[64])
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	const char *p;
+
+	for (p = ns; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+	h = (h ^ '/') * 0x100000001b3ull;
+	for (p = sa; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+	snprintf(out, 64, "nodeguard.io/revoked-%016llx", (unsigned long long)h);
+}
+
+/* the binding's undo entry */
+static cJSON *revoke_entry(const char *kind, const char *bns, const char *name, const char *akey,
+			   cJSON *got, cJSON *pos)
+{
+	cJSON *e = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(e, "kind", kind);
+	cJSON_AddStringToObject(e, "namespace", bns ? bns : "");
+	cJSON_AddStringToObject(e, "name", name);
+	cJSON_AddItemToObject(e, "removed", got);
+	cJSON_AddItemToObject(e, "positions", pos);
+	cJSON_AddStringToObject(e, "annotation", akey);
+	return e;
+}
+
+/* a previous revoke's annotation on obj (nothing left to remove): its entry */
+static cJSON *revoke_from_annotation(const cJSON *obj, const char *kind, const char *bns,
+				     const char *name, const char *akey)
+{
+	const char *v = jstr(jget(jget(obj, "metadata"), "annotations"), akey);
+	cJSON *a = v ? cJSON_Parse(v) : NULL, *got, *pos, *e = NULL;
+
+	got = cJSON_DetachItemFromObjectCaseSensitive(a, "removed");
+	pos = cJSON_DetachItemFromObjectCaseSensitive(a, "positions");
+	if (cJSON_IsArray(got) && cJSON_IsArray(pos) && cJSON_GetArraySize(got) &&
+	    cJSON_GetArraySize(got) == cJSON_GetArraySize(pos)) {
+		e = revoke_entry(kind, bns, name, akey, got, pos);
+		got = pos = NULL;
+	}
+	cJSON_Delete(got);
+	cJSON_Delete(pos);
+	cJSON_Delete(a);
+	return e;
+}
+
 static int revoke_one(struct k8s_client *c, const char *kind, cJSON *obj, const char *ns,
 		      const char *sa, cJSON *removed, char *err, size_t n)
 {
 	const cJSON *md = jget(obj, "metadata");
-	char path[K8S_PATH_MAX], *name = NULL, *bns = NULL;
+	char path[K8S_PATH_MAX], *name = NULL, *bns = NULL, akey[64];
 	int rc = 0, attempt;
 
+	revoke_annotation_key(ns, sa, akey);
 	name = strdup(jstr(md, "name") ? jstr(md, "name") : "");
 	bns = jstr(md, "namespace") ? strdup(jstr(md, "namespace")) : NULL;
 	if (!name || binding_path(path, sizeof(path), kind, bns, name)) {
@@ -499,24 +555,42 @@ static int revoke_one(struct k8s_client *c, const char *kind, cJSON *obj, const 
 			idx++;
 		}
 		if (!cJSON_GetArraySize(got)) {
+			/* removed before (a revoke whose result was not journaled)? */
+			cJSON *e = revoke_from_annotation(obj, kind, bns, name, akey);
+
+			if (e)
+				cJSON_AddItemToArray(removed, e);
 			cJSON_Delete(got);
 			cJSON_Delete(pos);
 			cJSON_Delete(keep);
 			goto out;
 		}
 		cJSON_ReplaceItemInObjectCaseSensitive(obj, "subjects", keep);
+		{
+			cJSON *m = jget(obj, "metadata"), *an, *rec = cJSON_CreateObject();
+			char *v;
+
+			if (!m)
+				m = cJSON_AddObjectToObject(obj, "metadata");
+			an = jget(m, "annotations");
+			if (!cJSON_IsObject(an)) {
+				cJSON_DeleteItemFromObjectCaseSensitive(m, "annotations");
+				an = cJSON_AddObjectToObject(m, "annotations");
+			}
+			cJSON_AddItemToObject(rec, "removed", cJSON_Duplicate(got, true));
+			cJSON_AddItemToObject(rec, "positions", cJSON_Duplicate(pos, true));
+			v = print_json(rec);
+			cJSON_Delete(rec);
+			cJSON_DeleteItemFromObjectCaseSensitive(an, akey);
+			if (v)
+				cJSON_AddStringToObject(an, akey, v);
+			free(v);
+		}
 		body = print_json(obj);
 		rc = body ? k8s_put(c, path, body, &r) : -ENOMEM;
 		free(body);
 		if (!rc) {
-			cJSON *e = cJSON_CreateObject();
-
-			cJSON_AddStringToObject(e, "kind", kind);
-			cJSON_AddStringToObject(e, "namespace", bns ? bns : "");
-			cJSON_AddStringToObject(e, "name", name);
-			cJSON_AddItemToObject(e, "removed", got);
-			cJSON_AddItemToObject(e, "positions", pos);
-			cJSON_AddItemToArray(removed, e);
+			cJSON_AddItemToArray(removed, revoke_entry(kind, bns, name, akey, got, pos));
 			k8s_resp_free(&r);
 			goto out;
 		}
@@ -696,6 +770,16 @@ static int restore_one(struct k8s_client *c, const cJSON *b, char *err, size_t n
 					seterr(err, n, "out of memory");
 					return -ENOMEM;
 				}
+				changed = true;
+			}
+		}
+		/* the revoke's note on the binding goes with it */
+		{
+			const char *akey = jstr(b, "annotation");
+			cJSON *an = jget(jget(obj, "metadata"), "annotations");
+
+			if (akey && jget(an, akey)) {
+				cJSON_DeleteItemFromObjectCaseSensitive(an, akey);
 				changed = true;
 			}
 		}

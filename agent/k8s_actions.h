@@ -15,7 +15,8 @@
  *   {"action":"revoke-rbac","namespace":..,"service_account":..,
  *    "bindings":[{"kind":"RoleBinding"|"ClusterRoleBinding","namespace":..|"",
  *                 "name":..,"removed":[<subject objects, exactly as they were>],
- *                 "positions":[<their indexes in the subjects, ascending>]}]}
+ *                 "positions":[<their indexes in the subjects, ascending>],
+ *                 "annotation":"nodeguard.io/revoked-<hash of ns/sa>"}]}
  * Library code: never logs or exits. Not thread-safe (like the client).
  */
 #ifndef NODEGUARD_K8S_ACTIONS_H
@@ -64,7 +65,10 @@ int k8s_act_network_policy(struct k8s_client *c, const char *ns, const char *nam
  * Remove {kind: ServiceAccount, name: sa, namespace: ns} from the subjects of
  * the RoleBindings of ns and of the ClusterRoleBindings (never "system:*").
  * Optimistic concurrency: PUT with the read resourceVersion, re-read and
- * retry on conflict (3 times). *undo_out is set when anything was removed
+ * retry on conflict (3 times). The same PUT annotates the binding with what
+ * was removed (nodeguard.io/revoked-<hash>: {"removed","positions"}), so a
+ * second call for the same ServiceAccount returns the same undo (a retry
+ * after a crash loses nothing); the undo removes the annotation. *undo_out is set when anything was removed
  * (also on a partial failure, so the caller can undo what was done); NULL
  * when nothing named the SA.
  */

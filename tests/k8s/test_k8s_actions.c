@@ -351,15 +351,41 @@ static void test_revoke_rbac(void **state)
 	assert_true(cJSON_Compare(after, before[2], true));   /* system:* untouched */
 	cJSON_Delete(after);
 
-	/* nothing left to revoke: no undo */
+	/* the bindings carry what was removed: a revoke retried (the agent died
+	 * before journaling the first one's result) gets the same undo back */
 	{
-		char *u2 = (char *)"x";
+		char *u2 = NULL;
+		cJSON *a1 = cJSON_Parse(undo), *a2, *md;
 
 		assert_int_equal(k8s_act_revoke_rbac(c, ns, "app-sa", &u2, err, sizeof(err)), 0);
-		assert_null(u2);
+		assert_non_null(u2);
+		a2 = cJSON_Parse(u2);
+		if (!cJSON_Compare(a1, a2, true))
+			fail_msg("second revoke's undo %s != first %s", u2, undo);
+		cJSON_Delete(a1);
+		cJSON_Delete(a2);
+		free(u2);
+		{
+			char *t;
+
+			md = get_json(c, path[0], 200);
+			t = cJSON_PrintUnformatted(md);
+			assert_non_null(strstr(t, "nodeguard.io/revoked-"));
+			free(t);
+			cJSON_Delete(md);
+		}
 	}
 
 	assert_int_equal(k8s_act_undo(c, undo, err, sizeof(err)), 0);
+	/* restored: the note is gone, and nothing is left to revoke again */
+	for (i = 0; i < 2; i++) {
+		cJSON *md = get_json(c, path[i], 200);
+		char *t = cJSON_PrintUnformatted(md);
+
+		assert_null(strstr(t, "nodeguard.io/revoked-"));
+		free(t);
+		cJSON_Delete(md);
+	}
 	for (i = 0; i < 3; i++) {
 		after = subjects(c, path[i]);
 		if (!cJSON_Compare(after, before[i], true)) {   /* same subjects, same order */
