@@ -248,9 +248,13 @@ static __always_inline int ng_task_in_scope(struct task_struct *t)
 		return 0;
 	if (ng_cfg.trace_host)
 		return 1;
-	ng_task_pidns(t, &pidns, &nspid);
+	/* the mount namespace first: one pointer chain, and enough for most
+	 * containers; the pid namespace only when it is the host's */
 	mntns = t->nsproxy->mnt_ns->ns.inum;
-	return (pidns && pidns != ng_cfg.host_pidns) || (mntns && mntns != ng_cfg.host_mntns);
+	if (mntns && mntns != ng_cfg.host_mntns)
+		return 1;
+	ng_task_pidns(t, &pidns, &nspid);
+	return pidns && pidns != ng_cfg.host_pidns;
 }
 
 static __always_inline void ng_state_read(struct task_struct *t, struct ng_taskstate *s)

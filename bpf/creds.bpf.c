@@ -29,19 +29,29 @@ struct ng_tp_exit {
 static __always_inline int stash_enter(__u32 op, __u64 a0, __u64 a1, __u64 a2)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
-	struct ng_stash st = {};
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct ng_stash *st;
 
 	/* anything that changed since the last hook is unexplained */
 	ng_task_check(t, op == NG_STASH_EXEC ? NG_EV_EXEC : NG_EV_CRED);
 	if (!ng_task_in_scope(t))
 		return 0;
-	ng_read_creds(t->cred, &st.old);
-	st.op = op;
-	st.args[0] = a0;
-	st.args[1] = a1;
-	st.args[2] = a2;
-	bpf_map_update_elem(&ng_stash, &tid, &st, BPF_ANY);
+	/* the thread's entry is written in place (an LRU update and delete per
+	 * call cost more than the rest of the sensor); op 0 marks it used */
+	st = bpf_map_lookup_elem(&ng_stash, &tid);
+	if (!st) {
+		struct ng_stash z = {};
+
+		bpf_map_update_elem(&ng_stash, &tid, &z, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&ng_stash, &tid);
+		if (!st)
+			return 0;
+	}
+	ng_read_creds(t->cred, &st->old);
+	st->args[0] = a0;
+	st->args[1] = a1;
+	st->args[2] = a2;
+	st->op = op;
 	return 0;
 }
 
@@ -54,7 +64,7 @@ static __always_inline int report_exit(__u32 op, __s64 ret)
 	struct ng_hdr h;
 
 	st = bpf_map_lookup_elem(&ng_stash, &tid);
-	if (!st) {
+	if (!st || !st->op) {
 		/* entered before the sensors attached: the syscall still explains
 		 * the change, so the record must follow it */
 		if (bpf_map_lookup_elem(&ng_tasks, &tid))
@@ -62,28 +72,21 @@ static __always_inline int report_exit(__u32 op, __s64 ret)
 		return 0;
 	}
 	if (st->op != op) {
-		bpf_map_delete_elem(&ng_stash, &tid);
-		return 0;
-	}
-	if (ng_hdr_fill(&h, t, NG_EV_CRED)) {
-		/* the syscall explains the change: record the new state */
-		ng_state_record(t, tid);
-		bpf_map_delete_elem(&ng_stash, &tid);
+		st->op = 0;
 		return 0;
 	}
 	{
-		struct ng_taskstate *ts = bpf_map_lookup_elem(&ng_tasks, &tid);
 		struct ng_creds oldc = st->old, newc;
 		struct ng_kill_in in = { .events = NG_KR_CRED, .op = op, .success = ret >= 0,
 					 .hook = NG_EV_CRED };
+		struct ng_taskstate *ts;
 
 		ng_read_creds(t->cred, &newc);
-		in.old = &oldc;
-		in.cur = &newc;
-		in.exe_hash = ts ? ts->exe_hash : 0;
 		/* A successful call that changed nothing (a no-op setresuid, capset to
-		 * the same sets) can match no transition: count it, don't ship it.
-		 * setgroups is always shipped: the group list itself is not compared. */
+		 * the same sets) can match no transition: count it, don't ship it
+		 * (checked first: it is the common case of a storm, and the header
+		 * is not needed). setgroups is always shipped: the group list itself
+		 * is not compared. */
 		if (!ng_cfg.emit_noop_creds && ret >= 0 && op != NG_CRED_SETGROUPS &&
 		    oldc.uid == newc.uid && oldc.euid == newc.euid && oldc.suid == newc.suid &&
 		    oldc.fsuid == newc.fsuid && oldc.gid == newc.gid && oldc.egid == newc.egid &&
@@ -91,9 +94,19 @@ static __always_inline int report_exit(__u32 op, __s64 ret)
 		    oldc.cap_eff == newc.cap_eff && oldc.cap_prm == newc.cap_prm &&
 		    oldc.cap_inh == newc.cap_inh) {
 			ng_count(NG_EV_CRED, 2);
-			bpf_map_delete_elem(&ng_stash, &tid);
+			st->op = 0;
 			return 0; /* nothing changed: the recorded state still holds */
 		}
+		if (ng_hdr_fill(&h, t, NG_EV_CRED)) {
+			/* the syscall explains the change: record the new state */
+			ng_state_record(t, tid);
+			st->op = 0;
+			return 0;
+		}
+		ts = bpf_map_lookup_elem(&ng_tasks, &tid);
+		in.old = &oldc;
+		in.cur = &newc;
+		in.exe_hash = ts ? ts->exe_hash : 0;
 		/* the syscall explains the change: record the new state */
 		ng_state_record(t, tid);
 		e = bpf_ringbuf_reserve(&ng_events, sizeof(*e), 0);
@@ -113,7 +126,7 @@ static __always_inline int report_exit(__u32 op, __s64 ret)
 			bpf_ringbuf_submit(e, ng_rb_flags());
 			ng_count(NG_EV_CRED, 0);
 		}
-		bpf_map_delete_elem(&ng_stash, &tid);
+		st->op = 0;
 		/* after the report, so user space sees the change, then the kill */
 		ng_kill_eval(t, &in);
 	}

@@ -104,7 +104,7 @@ int BPF_PROG(ng_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		__builtin_memset(&e->old, 0, sizeof(e->old));
 	}
 	if (st)
-		bpf_map_delete_elem(&ng_stash, &tid);
+		st->op = 0; /* used (creds.bpf.c writes entries in place) */
 
 	if (e->cur.euid != e->cur.uid)
 		e->eflags |= NG_EXEC_SETUID;
