@@ -245,6 +245,9 @@ int BPF_PROG(ng_exit, struct task_struct *t)
 
 	ng_task_check(t, NG_EV_EXIT);
 	bpf_map_delete_elem(&ng_tasks, &tid);
+	/* its credential stash (kept between calls, creds.bpf.c) goes with it:
+	 * an LRU that never fills never evicts on the fork path */
+	bpf_map_delete_elem(&ng_stash, &tid);
 
 	/* report the process once, when its last thread leaves */
 	if (BPF_CORE_READ(t, signal, live.counter) != 0)
