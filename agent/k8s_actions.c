@@ -491,24 +491,38 @@ static cJSON *revoke_entry(const char *kind, const char *bns, const char *name, 
 	return e;
 }
 
-/* a previous revoke's annotation on obj (nothing left to remove): its entry */
+/*
+ * A previous revoke's annotation on obj (nothing left to remove): its entry.
+ * Anyone who may edit the binding may edit the annotation, so only what a
+ * revoke of this ServiceAccount can have removed is taken from it: subjects
+ * that are the ServiceAccount, at numeric positions.
+ */
 static cJSON *revoke_from_annotation(const cJSON *obj, const char *kind, const char *bns,
-				     const char *name, const char *akey)
+				     const char *name, const char *akey, const char *ns,
+				     const char *sa)
 {
 	const char *v = jstr(jget(jget(obj, "metadata"), "annotations"), akey);
-	cJSON *a = v ? cJSON_Parse(v) : NULL, *got, *pos, *e = NULL;
+	cJSON *a = v ? cJSON_Parse(v) : NULL, *got = cJSON_CreateArray(), *pos = cJSON_CreateArray();
+	const cJSON *rg = jget(a, "removed"), *rp = jget(a, "positions"), *x;
+	int i = 0;
 
-	got = cJSON_DetachItemFromObjectCaseSensitive(a, "removed");
-	pos = cJSON_DetachItemFromObjectCaseSensitive(a, "positions");
-	if (cJSON_IsArray(got) && cJSON_IsArray(pos) && cJSON_GetArraySize(got) &&
-	    cJSON_GetArraySize(got) == cJSON_GetArraySize(pos)) {
-		e = revoke_entry(kind, bns, name, akey, got, pos);
-		got = pos = NULL;
+	cJSON_ArrayForEach(x, rg)
+	{
+		const cJSON *p = cJSON_GetArrayItem(rp, i++);
+
+		if (!subject_is_sa(x, kind, bns, ns, sa) || !cJSON_IsNumber(p) || p->valuedouble < 0 ||
+		    p->valuedouble > 100000)
+			continue;
+		cJSON_AddItemToArray(got, cJSON_Duplicate(x, true));
+		cJSON_AddItemToArray(pos, cJSON_CreateNumber((int)p->valuedouble));
 	}
-	cJSON_Delete(got);
-	cJSON_Delete(pos);
 	cJSON_Delete(a);
-	return e;
+	if (!cJSON_GetArraySize(got)) {
+		cJSON_Delete(got);
+		cJSON_Delete(pos);
+		return NULL;
+	}
+	return revoke_entry(kind, bns, name, akey, got, pos);
 }
 
 static int revoke_one(struct k8s_client *c, const char *kind, cJSON *obj, const char *ns,
@@ -556,7 +570,7 @@ static int revoke_one(struct k8s_client *c, const char *kind, cJSON *obj, const 
 		}
 		if (!cJSON_GetArraySize(got)) {
 			/* removed before (a revoke whose result was not journaled)? */
-			cJSON *e = revoke_from_annotation(obj, kind, bns, name, akey);
+			cJSON *e = revoke_from_annotation(obj, kind, bns, name, akey, ns, sa);
 
 			if (e)
 				cJSON_AddItemToArray(removed, e);

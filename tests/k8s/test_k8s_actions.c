@@ -375,6 +375,53 @@ static void test_revoke_rbac(void **state)
 			cJSON_Delete(md);
 		}
 	}
+	/* the annotation is anyone's to edit: a subject slipped into it that is
+	 * not the ServiceAccount is never taken into the undo */
+	{
+		cJSON *b = get_json(c, path[0], 200), *an, *it, *v, *rm;
+		char *patch, *u3 = NULL;
+		struct k8s_resp r;
+
+		an = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(b, "metadata"),
+						      "annotations");
+		it = NULL;
+		cJSON_ArrayForEach(it, an)
+			if (!strncmp(it->string, "nodeguard.io/revoked-", 21))
+				break;
+		assert_non_null(it);
+		v = cJSON_Parse(it->valuestring);
+		rm = cJSON_GetObjectItemCaseSensitive(v, "removed");
+		cJSON_AddItemToArray(rm, cJSON_Parse("{\"kind\":\"User\",\"apiGroup\":\"rbac.authorization.k8s.io\",\"name\":\"mallory\"}"));
+		cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(v, "positions"), cJSON_CreateNumber(0));
+		{
+			char *vs = cJSON_PrintUnformatted(v);
+			cJSON *pj = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(pj, "metadata"),
+									 "annotations"),
+						it->string, vs);
+			patch = cJSON_PrintUnformatted(pj);
+			cJSON_Delete(pj);
+			free(vs);
+		}
+		kt_expect(k8s_patch(c, path[0], K8S_PATCH_MERGE, patch, &r), &r, 200);
+		k8s_resp_free(&r);
+		free(patch);
+		cJSON_Delete(v);
+		cJSON_Delete(b);
+		assert_int_equal(k8s_act_revoke_rbac(c, ns, "app-sa", &u3, err, sizeof(err)), 0);
+		assert_non_null(u3);
+		assert_null(strstr(u3, "mallory"));
+		{
+			cJSON *a1 = cJSON_Parse(undo), *a3 = cJSON_Parse(u3);
+
+			if (!cJSON_Compare(a1, a3, true))
+				fail_msg("undo from a tampered annotation %s != %s", u3, undo);
+			cJSON_Delete(a1);
+			cJSON_Delete(a3);
+		}
+		free(u3);
+	}
 
 	assert_int_equal(k8s_act_undo(c, undo, err, sizeof(err)), 0);
 	/* restored: the note is gone, and nothing is left to revoke again */
