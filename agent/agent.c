@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -57,6 +58,8 @@ struct agent {
 	/* pod cgroups of protected namespaces, in ng_protected and ng_enf_exempt */
 	struct prot_pod { char uid[37]; uint64_t cgid; bool mark; } *prot;
 	size_t nprot, capprot;
+	int prot_ino;                   /* inotify on the kubelet's QoS cgroups (-1: none) */
+	uint64_t prot_applied;          /* pod cache objects taken in at the last look */
 	/* cluster Events of the journal's k8s detections, for kevents_seen */
 	struct seen_kev { char uid[40], ns[64], name[254]; uint32_t count; } *seen;
 	size_t nseen, capseen;
@@ -638,6 +641,8 @@ static void on_kevent(void *ctx, const struct kevent *ev, const struct pod_info 
 	rules_eval(a->pol, &o, on_kev_hit, &kh);
 }
 
+static void prot_watch(struct agent *a);
+
 /*
  * The Kubernetes actions run on their own thread with their own client
  * (a second copy of the same configuration): short timeouts, no retries of
@@ -701,6 +706,7 @@ static void start_pod_cache(struct agent *a)
 		return;
 	}
 	log_info("watching the pods of node %s", a->node);
+	prot_watch(a);
 	start_api_queue(a);
 	if (kevents_policy_wants_events(a->pol)) {
 		struct kevents_opts ko = {
@@ -744,6 +750,8 @@ static void agent_close(struct agent *a)
 	incmgr_free(a->im);
 	free(a->seen);
 	free(a->prot);
+	if (a->prot_ino >= 0)
+		close(a->prot_ino);
 	ctr_cache_free(a->ctr);
 	proctab_free(a->pt);
 	policy_free(a->pol);
@@ -875,6 +883,51 @@ static void prot_pod_cb(const struct pod_info *p, void *ctx)
 			 p->name);
 	log_info("protected namespace %s: pod %s (cgroup %" PRIu64 ") is never killed in the kernel "
 		 "nor denied by container-wide rules", p->namespace, p->name, cgid);
+}
+
+/*
+ * The kubelet's QoS-level cgroups, watched for new pod cgroups so a
+ * protected namespace's pod is protected as its cgroup appears (the tick
+ * would leave up to a second). Missing directories are watched once they
+ * exist (retried every tick).
+ */
+static void prot_watch(struct agent *a)
+{
+	static const char *const dirs[] = {
+		"kubepods.slice", "kubepods.slice/kubepods-burstable.slice",
+		"kubepods.slice/kubepods-besteffort.slice", "kubepods", "kubepods/burstable",
+		"kubepods/besteffort",
+	};
+	char path[PATH_MAX];
+	size_t i;
+
+	if (!a->pods || !a->feat.cgroup2)
+		return;
+	if (a->prot_ino < 0)
+		a->prot_ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (a->prot_ino < 0)
+		return;
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", a->feat.cgroup2_path, dirs[i]);
+		inotify_add_watch(a->prot_ino, path, IN_CREATE | IN_ONLYDIR); /* ENOENT: later */
+	}
+}
+
+/* a pod cgroup appeared, or the pod cache changed: look again now */
+static bool prot_news(struct agent *a)
+{
+	struct podcache_stats ps;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool news = false;
+
+	while (a->prot_ino >= 0 && read(a->prot_ino, buf, sizeof(buf)) > 0)
+		news = true;
+	podcache_get_stats(a->pods, &ps);
+	if (ps.applied != a->prot_applied) {
+		a->prot_applied = ps.applied;
+		news = true;
+	}
+	return news;
 }
 
 /*
@@ -1023,6 +1076,7 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 		return 1;
 	}
 	a->opts = *o;
+	a->prot_ino = -1;
 	jsonw_init(&a->ev_json);
 	jsonw_init(&a->out);
 
@@ -1166,6 +1220,8 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 			ctl_server_poll(a->ctl, ctl_dispatch_handler, &a->ctl_ctx);
 		if (a->pods)
 			podcache_poll(a->pods, 0);
+		if (a->pods && prot_news(a))
+			protect_pods(a);
 		if (a->kev)
 			kevents_poll(a->kev, 0);
 		if (a->apiq)
@@ -1185,6 +1241,7 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 			journal_tick(a->jr, now);
 			incmgr_tick(a->im, wall_ns());
 			responder_tick(a->resp);
+			prot_watch(a);
 			protect_pods(a);
 			proctab_gc(a->pt, (uint64_t)((int64_t)wall_ns() - a->boot_off), 120ull * 1000000000ull);
 			if (!sensor_counters(a->sensor, c)) {

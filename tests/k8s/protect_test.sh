@@ -71,6 +71,23 @@ enter_host "$SYS_SCOPE"; rc=$?
 # (unshare reports its child's SIGKILL as exit 1: "sigprocmask unblock failed")
 enter_host "$APP_SCOPE" 2>/dev/null; rc=$?
 [ "$rc" != 0 ] && ok "shop container doing the same did not run to the end (exit $rc)" || bad "shop container: exit 0, not killed"
+# a kube-system pod that arrives while the agent runs: protected as its pod
+# cgroup appears (inotify on the QoS cgroups), before its container acts
+code=$(api -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -X POST "$KUBE_SERVER/api/v1/namespaces/kube-system/pods" \
+	-d '{"metadata":{"name":"csi-node-2"},"spec":{"nodeName":"test-node","containers":[{"name":"c","image":"busybox"}]}}')
+[ "$code" = 201 ] && ok "pod kube-system/csi-node-2 created while the agent runs" || bad "csi-node-2: HTTP $code"
+uid2=$(api "$KUBE_SERVER/api/v1/namespaces/kube-system/pods/csi-node-2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["uid"])')
+sleep 1.5 # the pod cache has it; its cgroup does not exist yet
+slice2=$CG/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${uid2//-/_}.slice
+scope2=$slice2/cri-containerd-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n').scope
+t0=$(date +%s%N)
+mkdir -p "$scope2" && DIRS+=("$slice2" "$scope2")
+for _ in $(seq 200); do grep -q "protected namespace kube-system: pod csi-node-2" "$D/agent.err" && break; sleep 0.01; done
+if grep -q "protected namespace kube-system: pod csi-node-2" "$D/agent.err"; then
+	ok "csi-node-2 protected $((($(date +%s%N) - t0) / 1000000)) ms after its pod cgroup appeared"
+else bad "csi-node-2 not protected within 2 s of its cgroup"; fi
+enter_host "$scope2"; rc=$?
+[ "$rc" = 0 ] && ok "csi-node-2's container entered the host mount namespace and ran" || bad "csi-node-2 container: exit $rc"
 for _ in $(seq 50); do [ "$(grep -c '"phase":"enforced"\|"action":"kill"' "$J/journal.jsonl" 2>/dev/null)" -ge 2 ] && break; sleep 0.1; done
 if python3 - "$J/journal.jsonl" <<'PY'
 import json, sys
@@ -78,10 +95,10 @@ recs = [json.loads(l) for l in open(sys.argv[1])]
 opens = {r["incident"]: r["attribution"] for r in recs if r.get("rec") == "open"}
 kills = [(opens.get(r["incident"], {}).get("pod_namespace"), r["action"]) for r in recs
          if r.get("rec") == "action" and r["action"]["action"] == "kill" and r["action"]["phase"] == "result"]
-sys_k = [a for ns, a in kills if ns == "kube-system"]
+sys_k = [a for ns, a in kills if ns == "kube-system"]  # csi-node-1 and -2 (by pod uid)
 app_k = [a for ns, a in kills if ns == "shop"]
 ok = (len(app_k) == 1 and app_k[0]["result"] == "ok" and "in kernel" in app_k[0]["detail"]
-      and len(sys_k) == 1 and sys_k[0]["result"] == "refused" and "protected" in sys_k[0]["detail"])
+      and len(sys_k) == 2 and all(a["result"] == "refused" and "protected" in a["detail"] for a in sys_k))
 if not ok:
     print(kills)
 sys.exit(0 if ok else 1)
