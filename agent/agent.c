@@ -1145,7 +1145,8 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 		struct enforcer_adopted ad;
 
 		a->self_cgroup = self_cgroup_id(a->feat.cgroup2_path);
-		a->enf = enforcer_open(NG_PIN_DIR, a->feat.cgroup2_path, &ad, err, sizeof(err));
+		a->enf = enforcer_open(a->opts.pin_dir ? a->opts.pin_dir : NG_PIN_DIR,
+				       a->feat.cgroup2_path, &ad, err, sizeof(err));
 		if (!a->enf)
 			log_err("%s; network containment (deny, isolate) is unavailable", err);
 		else
@@ -1160,7 +1161,7 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 	so.trace_host = a->pol->settings.trace_host;
 	so.argv_max = a->pol->settings.argv_max;
 	/* the kill-rule maps are pinned beside the enforcer's (bpffs is ready) */
-	so.pin_dir = a->enf ? NG_PIN_DIR : NULL;
+	so.pin_dir = a->enf ? enforcer_pin_dir(a->enf) : NULL;
 	a->sensor = sensor_open(&so, &a->feat, on_event, a, err, sizeof(err));
 	if (!a->sensor) {
 		log_err("%s", err);

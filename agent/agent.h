@@ -23,6 +23,7 @@ struct agent_opts {
 	uint32_t duration_s;       /* stop after this long (0: until a signal) */
 	const char *kubeconfig;    /* out-of-cluster API access; NULL: in-cluster if there */
 	const char *kube_context;  /* kubeconfig context (NULL: current-context) */
+	const char *pin_dir;       /* pinned state (NULL: NG_PIN_DIR) */
 };
 
 /* run until *exiting; reload the policy when *reload is set (SIGHUP) */

@@ -293,7 +293,11 @@ static void run_usage(FILE *out)
 		"  --quiet            no detection lines on stdout (the journal still gets everything)\n"
 		"  --kubeconfig FILE  API access from outside the cluster (default: in-cluster config\n"
 		"                     when KUBERNETES_SERVICE_HOST is set, else no pod attribution)\n"
-		"  --context NAME     kubeconfig context (default: current-context)\n");
+		"  --context NAME     kubeconfig context (default: current-context)\n"
+		"  --pin-dir DIR      pinned containment state, on bpffs (default $NODEGUARD_PIN_DIR,\n"
+		"                     else " NG_PIN_DIR ");\n"
+		"                     one per agent: agents sharing a directory share (and\n"
+		"                     reconcile) each other's containment\n");
 }
 
 static int cmd_run(int argc, char **argv)
@@ -308,6 +312,7 @@ static int cmd_run(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "kubeconfig", required_argument, NULL, 'K' },
 		{ "context", required_argument, NULL, 'C' },
+		{ "pin-dir", required_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -316,7 +321,7 @@ static int cmd_run(int argc, char **argv)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:J:N:nad:qK:C:vh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:J:N:nad:qK:C:P:vh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'p': ao.policy_path = optarg; break;
 		case 'J': ao.journal_dir = optarg; break;
@@ -332,6 +337,13 @@ static int cmd_run(int argc, char **argv)
 		case 'q': ao.quiet = true; break;
 		case 'K': ao.kubeconfig = optarg; break;
 		case 'C': ao.kube_context = optarg; break;
+		case 'P':
+			if (optarg[0] != '/') {
+				log_err("--pin-dir: must be an absolute path: %s", optarg);
+				return 2;
+			}
+			ao.pin_dir = optarg;
+			break;
 		case 'v': ng_log_level = LOG_LVL_DEBUG; break;
 		case 'h': run_usage(stdout); return 0;
 		default: run_usage(stderr); return 2;
@@ -341,6 +353,13 @@ static int cmd_run(int argc, char **argv)
 		log_err("unexpected argument '%s'", argv[optind]);
 		run_usage(stderr);
 		return 2;
+	}
+	if (!ao.pin_dir && getenv("NODEGUARD_PIN_DIR") && *getenv("NODEGUARD_PIN_DIR")) {
+		ao.pin_dir = getenv("NODEGUARD_PIN_DIR");
+		if (ao.pin_dir[0] != '/') {
+			log_err("$NODEGUARD_PIN_DIR: must be an absolute path: %s", ao.pin_dir);
+			return 2;
+		}
 	}
 	if (need_root("nodeguard"))
 		return 1;
@@ -421,7 +440,7 @@ static int cmd_uninstall(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *sock = getenv("NODEGUARD_SOCKET"), *pin = NG_PIN_DIR;
+	const char *sock = getenv("NODEGUARD_SOCKET"), *pin = getenv("NODEGUARD_PIN_DIR");
 	char reply[512];
 	bool force = false;
 	size_t removed = 0;
@@ -444,6 +463,8 @@ static int cmd_uninstall(int argc, char **argv)
 	}
 	if (!sock || !*sock)
 		sock = CTL_DEFAULT_PATH;
+	if (!pin || !*pin)
+		pin = NG_PIN_DIR;
 	if (strlen(pin) >= 256 || pin[0] != '/') {
 		log_err("--pin-dir: want an absolute path");
 		return 2;

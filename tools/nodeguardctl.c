@@ -63,6 +63,7 @@ enum {
 	OPT_FORMAT,
 	OPT_CONTAINER,
 	OPT_SOCKET,
+	OPT_PIN_DIR,
 };
 
 static const char usage_text[] =
@@ -101,7 +102,8 @@ static const char usage_text[] =
 	"        ServiceAccount back its bindings (through the agent's API queue).\n"
 	"        With the agent down, release acts itself: it locks the journal (--dir),\n"
 	"        undoes the still-active actions the journal records on the pinned state\n"
-	"        under " NG_PIN_DIR " and the cgroup tree, and journals the release;\n"
+	"        under --pin-dir (default $NODEGUARD_PIN_DIR, else " NG_PIN_DIR ") and the\n"
+	"        cgroup tree, and journals the release;\n"
 	"        Kubernetes undos wait in the journal for the next agent with API access.\n"
 	"  status         whether the agent answers, its pid, incident counts and the\n"
 	"                 Kubernetes actions waiting for the API server\n"
@@ -120,6 +122,7 @@ struct ctl {
 	const char *cmd;
 	const char *dir;
 	const char *socket;
+	const char *pin_dir;
 	const char *id;
 	const char *container;
 	const char *out_path;
@@ -187,6 +190,7 @@ static int parse_args(int argc, char **argv, struct ctl *c)
 		{ "output", required_argument, NULL, 'o' },
 		{ "container", required_argument, NULL, OPT_CONTAINER },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -230,6 +234,12 @@ static int parse_args(int argc, char **argv, struct ctl *c)
 			if (!is_act && !is_release && !is_status)
 				return usage_error("--socket: only isolate, freeze, kill-container, release "
 						   "and status take it");
+			break;
+		case OPT_PIN_DIR:
+			if (!is_release)
+				return usage_error("--pin-dir: only release takes it (with the agent down)");
+			if (optarg[0] != '/')
+				return usage_error("--pin-dir '%s': must be an absolute path", optarg);
 			break;
 		case OPT_DIR:
 			if (is_act || is_status)
@@ -282,6 +292,9 @@ static int parse_args(int argc, char **argv, struct ctl *c)
 		case OPT_SOCKET:
 			c->socket = optarg;
 			break;
+		case OPT_PIN_DIR:
+			c->pin_dir = optarg;
+			break;
 		case 'h':
 			c->help = true;
 			return 0;
@@ -327,6 +340,10 @@ static int parse_args(int argc, char **argv, struct ctl *c)
 		c->dir = getenv("NODEGUARD_JOURNAL_DIR");
 	if (!c->dir || !*c->dir)
 		c->dir = DEFAULT_DIR;
+	if (!c->pin_dir || !*c->pin_dir)
+		c->pin_dir = getenv("NODEGUARD_PIN_DIR");
+	if (!c->pin_dir || !*c->pin_dir)
+		c->pin_dir = NG_PIN_DIR;
 	if (!c->socket || !*c->socket)
 		c->socket = getenv("NODEGUARD_SOCKET");
 	if (!c->socket || !*c->socket)
@@ -626,6 +643,7 @@ struct offline {
 	struct responder *resp;
 	char cgroup2[PATH_MAX];
 	char who[CTL_WHO_MAX + 32];
+	const char *pin_dir;
 	uint64_t bad_lines, skipped;
 };
 
@@ -695,8 +713,8 @@ static int release_unpinned(struct offline *o, struct incident *inc)
 	int err = 0, e;
 
 	snprintf(detail, sizeof(detail),
-		 "released by %s: nothing pinned under " NG_PIN_DIR " (uninstalled): already lifted",
-		 o->who);
+		 "released by %s: nothing pinned under %s (uninstalled): already lifted", o->who,
+		 o->pin_dir);
 	for (i = 0; i < n; i++) {
 		struct inc_action a = { 0 };
 		char action[32], target[256];
@@ -840,8 +858,9 @@ static int offline_open(struct offline *o, const struct ctl *c)
 		fclose(mi);
 	/* the pinned state, only if there is any: loading the enforcer pins
 	 * and attaches everything again */
-	if (stat(NG_PIN_DIR, &st) == 0) {
-		o->enf = enforcer_open(NG_PIN_DIR, o->cgroup2, &ad, err, sizeof(err));
+	o->pin_dir = c->pin_dir;
+	if (stat(o->pin_dir, &st) == 0) {
+		o->enf = enforcer_open(o->pin_dir, o->cgroup2, &ad, err, sizeof(err));
 		if (!o->enf) {
 			fputs("nodeguardctl: ", stderr);
 			report_term_puts(stderr, err);
@@ -903,7 +922,7 @@ static int release_offline(const struct ctl *c)
 			goto out;
 		}
 	}
-	pins = stat(NG_PIN_DIR, &st) == 0;
+	pins = stat(c->pin_dir, &st) == 0;
 	for (i = 0; i < n && !pins; i++)
 		if (has_pinned_actions(targets[i])) {
 			e = release_unpinned(&o, targets[i]);

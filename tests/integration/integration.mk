@@ -29,3 +29,9 @@ integration: nodeguard $(INTEGRATION_BINS)
 -include tests/integration/container.mk
 -include tests/integration/scenarios.mk
 -include tests/integration/contain.mk
+
+# --pin-dir keeps two agents' containment apart (root; tests/integration/pindir_test.sh)
+.PHONY: integration-pindir
+integration-pindir: nodeguard nodeguardctl
+	BPFTOOL=$(BPFTOOL) timeout -k 10 120 tests/integration/pindir_test.sh
+integration: integration-pindir
