@@ -4,6 +4,7 @@
  * for the protocol.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -150,8 +151,34 @@ static void reply_obj(struct jsonw *w, bool ok, const char *incident, const char
 
 /* ---------------------------------------------------------------- server */
 
-/* the socket's directory: ours, a real directory, 0700 */
-static int ensure_dir(const char *dir, char *err, size_t n)
+/* does directory fd hold nothing but `name` (our socket, maybe stale)? */
+static bool dir_only_ours(int fd, const char *name)
+{
+	int d = dup(fd);
+	DIR *dp = d >= 0 ? fdopendir(d) : NULL;
+	struct dirent *de;
+	bool only = dp != NULL;
+
+	if (!dp) {
+		if (d >= 0)
+			close(d);
+		return false;
+	}
+	while (only && (de = readdir(dp)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && strcmp(de->d_name, name))
+			only = false;
+	closedir(dp);
+	return only;
+}
+
+/*
+ * The socket's directory: a real directory of ours. A directory of its own
+ * (nothing in it but the socket) is made 0700. A shared one (NODEGUARD_SOCKET
+ * in /run or /tmp, say) keeps its mode (tightening it would break everything
+ * else in it), unless others could replace the socket: group- or
+ * other-writable without the sticky bit is refused.
+ */
+static int ensure_dir(const char *dir, const char *name, char *err, size_t n)
 {
 	struct stat st;
 	int fd, e = 0;
@@ -177,9 +204,20 @@ static int ensure_dir(const char *dir, char *err, size_t n)
 		set_err(err, n, "Refusing %s: it is owned by another user (%s)", dir, e);
 		goto out;
 	}
-	if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700)) {
-		e = errno;
-		set_err(err, n, "Failed to chmod 0700 %s: %s", dir, e);
+	if ((st.st_mode & 07777) == 0700)
+		goto out;
+	if (dir_only_ours(fd, name)) {
+		if (fchmod(fd, 0700)) {
+			e = errno;
+			set_err(err, n, "Failed to chmod 0700 %s: %s", dir, e);
+		}
+	} else if ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)) {
+		e = EPERM;
+		if (err && n)
+			snprintf(err, n,
+				 "Refusing %s: others may write to it (mode %03o, no sticky bit) and "
+				 "could replace the socket; give the socket a directory of its own",
+				 dir, (unsigned)(st.st_mode & 0777));
 	}
 out:
 	close(fd);
@@ -229,7 +267,7 @@ struct ctl_server *ctl_server_open(const char *path, char *err, size_t n)
 		goto fail;
 	}
 	*slash = '\0';
-	r = ensure_dir(dir, err, n);
+	r = ensure_dir(dir, slash + 1, err, n);
 	if (r) {
 		e = -r;
 		goto fail;

@@ -804,6 +804,35 @@ static void test_modes(void **state)
 	assert_int_equal(st.st_mode & 07777, 0600);
 	srv_stop(v);
 
+	/* a shared directory (something else in it: NODEGUARD_SOCKET in /run or
+	 * /tmp) keeps its mode; one others may write to without the sticky bit
+	 * is refused */
+	{
+		char other[200];
+		int fd;
+
+		snprintf(other, sizeof(other), "%s/other-file", rundir);
+		fd = open(other, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+		assert_true(fd >= 0);
+		close(fd);
+		assert_int_equal(chmod(rundir, 0755), 0);
+		srv_start(v, ctl_dispatch_handler, &v->dctx, false);
+		assert_int_equal(lstat(rundir, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0755);
+		srv_stop(v);
+		assert_int_equal(chmod(rundir, 01777), 0);
+		srv_start(v, ctl_dispatch_handler, &v->dctx, false);
+		assert_int_equal(lstat(rundir, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 01777);
+		srv_stop(v);
+		assert_int_equal(chmod(rundir, 0777), 0);
+		s = ctl_server_open(v->path, err, sizeof(err));
+		assert_null(s);
+		assert_non_null(strstr(err, "others may write to it"));
+		assert_int_equal(chmod(rundir, 0700), 0);
+		assert_int_equal(unlink(other), 0);
+	}
+
 	/* the directory may not be a symlink */
 	assert_int_equal(rmdir(rundir), 0);
 	snprintf(link, sizeof(link), "%s/elsewhere", v->dir);
@@ -829,8 +858,10 @@ static int child_request(const char *path, bool expect_eacces)
 			  4000);
 	if (expect_eacces)
 		return err == -EACCES ? 0 : 11;
-	if (err)
+	if (err) {
+		fprintf(stderr, "child: ctl_request: %d %s\n", err, strerror(-err));
 		return 12;
+	}
 	return strstr(reply, "\"ok\":false") && strstr(reply, "permission denied") ? 0 : 13;
 }
 
