@@ -505,9 +505,13 @@ static __always_inline void ng_kill_eval(struct task_struct *t, const struct ng_
 		return;
 	if (ng_cfg.self_pid && (__u32)(bpf_get_current_pid_tgid() >> 32) == ng_cfg.self_pid)
 		return;
-	ng_task_pidns(t, &pidns, &nspid);
+	/* the mount namespace first: the pid namespace costs more to read */
 	mntns = t->nsproxy->mnt_ns->ns.inum;
-	lc.container = (pidns && pidns != ng_cfg.host_pidns) || (mntns && mntns != ng_cfg.host_mntns);
+	lc.container = mntns && mntns != ng_cfg.host_mntns;
+	if (!lc.container) {
+		ng_task_pidns(t, &pidns, &nspid);
+		lc.container = pidns && pidns != ng_cfg.host_pidns;
+	}
 	lc.cg = bpf_get_current_cgroup_id();
 	lc.protected = -1;
 	bpf_loop(NG_KILL_RULES_MAX, ng_kill_step, &lc, 0);
