@@ -152,6 +152,10 @@ static const char *policy_fmt =
 	"  protected_namespaces: [kube-system, \"openshift-*\"]\n"
 	"  actions_per_minute: %u\n"
 	"  rule_actions_per_minute: %u\n"
+	"  quarantine_allow_dns: true\n"
+	"  quarantine_allow_namespaces: [monitoring]\n"
+	"  quarantine_allow_cidrs: [10.0.0.0/8]\n"
+	"  delete_grace_seconds: 5\n"
 	"rules:\n"
 	"  - {name: fr, severity: high, category: execution, actions: [log, freeze], match: {event: exec}}\n"
 	"  - {name: ki, severity: high, category: execution, actions: [kill],\n"
@@ -167,9 +171,11 @@ static const char *policy_fmt =
 	"     match: {event: exec, scope: any, parent_binary: [\"*\"]}}\n"
 	"  - {name: dry, severity: high, category: execution, dry_run: true, actions: [freeze],\n"
 	"     match: {event: exec}}\n"
-	"  - {name: iso, severity: high, category: execution, actions: [isolate], match: {event: exec}}\n";
+	"  - {name: iso, severity: high, category: execution, actions: [isolate], match: {event: exec}}\n"
+	"  - {name: quar, severity: high, category: execution, actions: [network-policy, revoke-rbac, delete-pod],\n"
+	"     delete_daemonset_pods: true, match: {event: exec}}\n";
 
-enum { R_FR, R_KI, R_KK, R_DN, R_DC, R_API, R_KC, R_HOSTKILL, R_DRY, R_ISO };
+enum { R_FR, R_KI, R_KK, R_DN, R_DC, R_API, R_KC, R_HOSTKILL, R_DRY, R_ISO, R_QUAR };
 
 static struct policy *load(bool dry, unsigned apm, unsigned rapm)
 {
@@ -1186,6 +1192,48 @@ static void test_api_release_waits(void **state)
 	responder_set_apiq(F.r, NULL);
 }
 
+/* the policy's settings travel in the intents: network-policy implies the
+ * label first, then its allows; delete-pod its grace and force */
+static void test_api_intent_args(void **state)
+{
+	const cJSON *a[32];
+	struct pod_info pod;
+	struct incident *inc;
+	struct tgt x;
+	cJSON *j;
+	size_t from;
+
+	(void)state;
+	responder_up(false, 100, 10);
+	inc = detect("ctr:" ID1, "quar", ctr_cgid(ID1));
+	ctr_target(&x, ID1, 1, "shop", NULL);
+	mkpod(&pod, "shop", "web-1");
+	snprintf(pod.owner_kind, sizeof(pod.owner_kind), "ReplicaSet");
+	snprintf(pod.owner_name, sizeof(pod.owner_name), "web-5d8f");
+	x.t.pod = &pod;
+	from = F.nlines;
+	responder_on_detection(F.r, &F.pol->rules[R_QUAR], inc, &x.t);
+	assert_int_equal(actions_from(from, a, 32), 8);
+	expect_act(a[0], "label", "intent", "pod:shop/web-1", "", false);
+	expect_act(a[1], "label", "result", "pod:shop/web-1", "skipped", false);
+	expect_act(a[2], "network-policy", "intent", "pod:shop/web-1", "", false);
+	expect_act(a[4], "revoke-rbac", "intent", "pod:shop/web-1", "", false);
+	expect_act(a[6], "delete-pod", "intent", "pod:shop/web-1", "", false);
+	j = cJSON_Parse(js(a[2], "detail"));
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "allow_dns")));
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "allow_namespaces"), 0)->valuestring,
+			    "monitoring");
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "allow_cidrs"), 0)->valuestring,
+			    "10.0.0.0/8");
+	assert_string_equal(js(j, "owner_kind"), "ReplicaSet");
+	assert_string_equal(js(j, "node"), "n1");
+	cJSON_Delete(j);
+	j = cJSON_Parse(js(a[6], "detail"));
+	assert_int_equal(cJSON_GetObjectItem(j, "grace_seconds")->valueint, 5);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "force_daemonset")));
+	cJSON_Delete(j);
+}
+
 /* guardrails hold for API actions too: protected namespace, dry-run */
 static void test_api_guardrails(void **state)
 {
@@ -1416,6 +1464,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_api_queued_resumed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_api_release_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_api_guardrails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_api_intent_args, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manual, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconcile, setup, teardown),
 		cmocka_unit_test(test_default_policy_kills),
