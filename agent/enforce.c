@@ -76,8 +76,6 @@ static int update_state(struct enforcer *e)
 	struct ng_lpm4_key k4;
 	struct ng_lpm6_key k6;
 
-	/* keep what the sensors' side (kill rules, wake kinds) wrote */
-	bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.ng_enf_state), &zero, &st);
 	st.n_isolated = !bpf_map_get_next_key(bpf_map__fd(e->skel->maps.ng_isolated), NULL, &k);
 	st.n_deny = !bpf_map_get_next_key(bpf_map__fd(e->skel->maps.ng_deny4), NULL, &k4) ||
 		    !bpf_map_get_next_key(bpf_map__fd(e->skel->maps.ng_deny6), NULL, &k6);
