@@ -1094,6 +1094,27 @@ static void target_str(uint32_t act, const struct resp_target *t, bool node_wide
 		snprintf(buf, n, "cgroup:%" PRIu64, t->cgroup_id);
 }
 
+/* a decision other than RESP_DO: journaled (storm-controlled), logged, said */
+static enum outcome journal_verdict(struct responder *r, struct incident *inc, uint32_t act,
+				    const struct rule *ru, enum resp_verdict v, const char *target,
+				    const char *undo, const char *why, char *msg, size_t msgn)
+{
+	char det[768];
+
+	if (v == RESP_WOULD)
+		snprintf(det, sizeof(det), "would %s (dry-run)", verb(act));
+	else if (v == RESP_SUPPRESSED)
+		snprintf(det, sizeof(det), "suppressed by rate limit (%s)", why);
+	else
+		snprintf(det, sizeof(det), "refused: %s", why);
+	if (journal_quiet(r, inc, act, ru->name, (int)v, target, undo, det, v == RESP_WOULD))
+		log_info("incident %s: %s %s (rule %s): %s", inc->id, action_name(act), target,
+			 ru->name, det);
+	if (msg)
+		snprintf(msg, msgn, "%s", det);
+	return v == RESP_WOULD ? O_WOULD : v == RESP_SUPPRESSED ? O_SUPPRESSED : O_REFUSED;
+}
+
 /* ---------------------------------------------------------------- Kubernetes actions */
 
 /*
@@ -1266,18 +1287,7 @@ static int api_act_one(struct responder *r, const struct rule *ru, uint32_t act,
 	v = respond_decide(r->pol ? &r->pol->settings : NULL, &r->self, &c, r->rates, mono_ns(),
 			   why, sizeof(why));
 	if (v != RESP_DO) {
-		if (v == RESP_WOULD)
-			snprintf(det, sizeof(det), "would %s (dry-run)", verb(act));
-		else if (v == RESP_SUPPRESSED)
-			snprintf(det, sizeof(det), "suppressed by rate limit (%s)", why);
-		else
-			snprintf(det, sizeof(det), "refused: %s", why);
-		if (journal_quiet(r, inc, act, ru->name, (int)v, target, args, det, v == RESP_WOULD))
-			log_info("incident %s: %s %s (rule %s): %s", inc->id, aname, target, ru->name,
-				 det);
-		if (msg)
-			snprintf(msg, msgn, "%s", det);
-		*out = v == RESP_WOULD ? O_WOULD : v == RESP_SUPPRESSED ? O_SUPPRESSED : O_REFUSED;
+		*out = journal_verdict(r, inc, act, ru, v, target, args, why, msg, msgn);
 		goto done;
 	}
 	err = rec(r, inc, aname, "intent", target, "", args, false);
@@ -1585,18 +1595,7 @@ static int act_one(struct responder *r, const struct rule *ru, uint32_t act, str
 	v = respond_decide(r->pol ? &r->pol->settings : NULL, &r->self, &c, r->rates, mono_ns(),
 			   why, sizeof(why));
 	if (v != RESP_DO) {
-		if (v == RESP_WOULD)
-			snprintf(det, sizeof(det), "would %s (dry-run)", verb(act));
-		else if (v == RESP_SUPPRESSED)
-			snprintf(det, sizeof(det), "suppressed by rate limit (%s)", why);
-		else
-			snprintf(det, sizeof(det), "refused: %s", why);
-		if (journal_quiet(r, inc, act, ru->name, (int)v, target, undo, det, v == RESP_WOULD))
-			log_info("incident %s: %s %s (rule %s): %s", inc->id, aname, target, ru->name,
-				 det);
-		if (msg)
-			snprintf(msg, msgn, "%s", det);
-		*out = v == RESP_WOULD ? O_WOULD : v == RESP_SUPPRESSED ? O_SUPPRESSED : O_REFUSED;
+		*out = journal_verdict(r, inc, act, ru, v, target, undo, why, msg, msgn);
 		goto done;
 	}
 
