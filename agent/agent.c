@@ -643,6 +643,14 @@ static void on_kevent(void *ctx, const struct kevent *ev, const struct pod_info 
 
 static void prot_watch(struct agent *a);
 
+/* --kubeconfig (and --context), else the in-cluster configuration */
+static struct k8s_config *kube_config(const struct agent *a, char *err, size_t n)
+{
+	return a->opts.kubeconfig
+		       ? k8s_config_from_kubeconfig(a->opts.kubeconfig, a->opts.kube_context, err, n)
+		       : k8s_config_in_cluster(err, n);
+}
+
 /*
  * The Kubernetes actions run on their own thread with their own client
  * (a second copy of the same configuration): short timeouts, no retries of
@@ -660,9 +668,7 @@ static void start_api_queue(struct agent *a)
 	struct k8s_config *kcfg;
 	char err[512];
 
-	kcfg = a->opts.kubeconfig
-		       ? k8s_config_from_kubeconfig(a->opts.kubeconfig, a->opts.kube_context, err, sizeof(err))
-		       : k8s_config_in_cluster(err, sizeof(err));
+	kcfg = kube_config(a, err, sizeof(err));
 	if (!kcfg) {
 		log_err("Failed to configure the Kubernetes API for actions: %s; pod actions are skipped", err);
 		return;
@@ -685,9 +691,7 @@ static void start_pod_cache(struct agent *a)
 	struct k8s_config *kcfg;
 	char err[512];
 
-	kcfg = a->opts.kubeconfig
-		       ? k8s_config_from_kubeconfig(a->opts.kubeconfig, a->opts.kube_context, err, sizeof(err))
-		       : k8s_config_in_cluster(err, sizeof(err));
+	kcfg = kube_config(a, err, sizeof(err));
 	if (!kcfg) {
 		if (a->opts.kubeconfig || errno != ENOENT)
 			log_err("Failed to configure the Kubernetes API: %s; no pod attribution", err);
