@@ -463,17 +463,23 @@ static cJSON *get_obj(struct k8s_client *c, const char *path, int *rc, char *err
  * (and `kubectl get -o yaml` shows what nodeguard took out). Release
  * removes it. Key: nodeguard.io/revoked-<16 hex of "ns/sa">.
  */
-static void revoke_annotation_key(const char *ns, const char *sa, char out[64])
+static uint64_t fnv1a64(const char *s)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
-	const char *p;
 
-	for (p = ns; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
-	h = (h ^ '/') * 0x100000001b3ull;
-	for (p = sa; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
-	snprintf(out, 64, "nodeguard.io/revoked-%016llx", (unsigned long long)h);
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static void revoke_annotation_key(const char *ns, const char *sa, char out[64])
+{
+	char k[320];
+
+	snprintf(k, sizeof(k), "%s/%s", ns, sa); /* names are bounded: 63 + 253 */
+	snprintf(out, 64, "nodeguard.io/revoked-%016llx", (unsigned long long)fnv1a64(k));
 }
 
 /* the binding's undo entry */
@@ -906,17 +912,6 @@ int k8s_act_delete_pod(struct k8s_client *c, const struct pod_info *pod, long gr
 
 #define EVENT_NAME_MAX 253   /* metadata.name: a DNS subdomain */
 #define EVENT_KEY_MAX 128    /* the key part of a named Event, hash suffix included */
-
-static uint64_t fnv1a64(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
 
 /*
  * The key part of a named Event's name (≤ EVENT_KEY_MAX chars, a valid DNS
