@@ -41,14 +41,14 @@ $(BUILD)/vmlinux.h: | $(BUILD)
 	@test -r $(VMLINUX_BTF) || { echo "nodeguard: no kernel BTF at $(VMLINUX_BTF); set VMLINUX_BTF=<file>" >&2; exit 1; }
 	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/common.bpf.h include/nodeguard/event.h $(BUILD)/vmlinux.h | $(BUILD)
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h include/nodeguard/*.h) $(BUILD)/vmlinux.h | $(BUILD)
 	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 		-Iinclude -I$(BUILD) -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name ngsk_$* > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/agent/%.o: agent/%.c $(SKELS) $(wildcard agent/*.h) include/nodeguard/event.h | $(BUILD)
+$(BUILD)/agent/%.o: agent/%.c $(SKELS) $(wildcard agent/*.h include/nodeguard/*.h) | $(BUILD)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/agent/default_policy.o: agent/default_policy.S policy/default.yaml | $(BUILD)

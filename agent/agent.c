@@ -982,7 +982,7 @@ static void protect_known_namespaces(struct agent *a)
  * the kernel cannot evaluate are killed from user space by the responder;
  * say which, once per load.
  */
-static void load_kill_rules(struct agent *a)
+static void load_kill_rules(struct agent *a, uint32_t *in_kernel, uint32_t *in_user)
 {
 	struct kill_maps km;
 	char nc[4096], *line, *save = NULL;
@@ -991,6 +991,7 @@ static void load_kill_rules(struct agent *a)
 	char why[160];
 	int err;
 
+	*in_kernel = *in_user = 0;
 	if (!a->sensor)
 		return;
 	for (i = 0; i < a->pol->nrules; i++) {
@@ -1002,11 +1003,24 @@ static void load_kill_rules(struct agent *a)
 		ncomp += killrules_compilable(r, why, sizeof(why));
 	}
 	km.rules = sensor_map_fd(a->sensor, "ng_kill_rules");
-	km.lists = sensor_map_fd(a->sensor, "ng_kill_lists");
+	km.masks = sensor_map_fd(a->sensor, "ng_kill_masks");
+	km.exe = sensor_map_fd(a->sensor, "ng_kill_exe");
 	km.state = sensor_map_fd(a->sensor, "ng_kill_state");
 	km.rate = sensor_map_fd(a->sensor, "ng_kill_rate");
-	if (km.rules < 0 || km.lists < 0 || km.state < 0 || km.rate < 0)
+	if (km.rules < 0 || km.masks < 0 || km.exe < 0 || km.state < 0 || km.rate < 0) {
 		err = -ENOENT;
+	} else if (!sensor_kill_in_kernel(a->sensor, NULL)) {
+		/* the sensors were loaded without the kill code (said at start):
+		 * clear what a previous agent pinned, kill from user space */
+		struct ng_enf_state off = { 0 };
+		uint32_t zero = 0;
+
+		bpf_map_update_elem(km.state, &zero, &off, BPF_ANY);
+		if (a->resp)
+			responder_set_kernel_kill(a->resp, false);
+		*in_user = (uint32_t)nkill;
+		return;
+	}
 	else
 		err = killrules_load(a->pol, &km, a->pol->settings.dry_run, &loaded, nc, sizeof(nc));
 	if (err) {
@@ -1014,8 +1028,11 @@ static void load_kill_rules(struct agent *a)
 			"killed from user space", strerror(-err), nkill, nkill == 1 ? "" : "s");
 		if (a->resp)
 			responder_set_kernel_kill(a->resp, false);
+		*in_user = (uint32_t)nkill;
 		return;
 	}
+	*in_kernel = loaded;
+	*in_user = (uint32_t)(nkill - loaded);
 	if (a->resp)
 		responder_set_kernel_kill(a->resp, true);
 	if (nkill)
@@ -1034,6 +1051,7 @@ static void load_kill_rules(struct agent *a)
 static void reload_policy(struct agent *a)
 {
 	struct policy *np;
+	uint32_t kk, ku;
 
 	if (!a->opts.policy_path) {
 		log_info("SIGHUP: running the embedded default policy; nothing to reload");
@@ -1057,7 +1075,7 @@ static void reload_policy(struct agent *a)
 		responder_set_policy(a->resp, np);
 	policy_free(a->pol);
 	a->pol = np;
-	load_kill_rules(a);
+	load_kill_rules(a, &kk, &ku);
 	protect_known_namespaces(a);
 	log_info("SIGHUP: policy %s reloaded: %zu rules", a->opts.policy_path, np->nrules);
 }
@@ -1072,7 +1090,8 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 	struct journal_opts jo = { 0 };
 	struct incmgr_opts io = { 0 };
 	uint64_t start, last_tick, last_sweep, last_drops = 0;
-	char err[512];
+	uint32_t kill_kernel = 0, kill_user = 0;
+	char err[1024];
 	int rc = 1, n;
 
 	if (!a) {
@@ -1166,10 +1185,20 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 	so.argv_max = a->pol->settings.argv_max;
 	/* the kill-rule maps are pinned beside the enforcer's (bpffs is ready) */
 	so.pin_dir = a->enf ? enforcer_pin_dir(a->enf) : NULL;
+	so.kernel_kill = true;
 	a->sensor = sensor_open(&so, &a->feat, on_event, a, err, sizeof(err));
 	if (!a->sensor) {
 		log_err("%s", err);
 		goto out;
+	}
+	{
+		const char *why;
+
+		/* detection runs either way; say once that kills take the slow path */
+		if (!sensor_kill_in_kernel(a->sensor, &why))
+			log_warn("in-kernel kill unavailable on this kernel: %s. Sensors and detection "
+				 "run; kill rules are enforced from user space (pidfd), after the event "
+				 "reaches the agent", why);
 	}
 	/* enforcement records (deny/isolation refusals) come through on_event too */
 	if (a->enf && (n = sensor_add_ringbuf(a->sensor, enforcer_events_fd(a->enf))))
@@ -1190,7 +1219,7 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 			log_err("Failed to create the responder: %s", strerror(errno));
 			goto out;
 		}
-		load_kill_rules(a);
+		load_kill_rules(a, &kill_kernel, &kill_user);
 		responder_set_apiq(a->resp, a->apiq);
 		responder_api_resume(a->resp);
 		n = responder_reconcile(a->resp, summary, sizeof(summary));
@@ -1208,6 +1237,16 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 	if (n < 0)
 		log_warn("Failed to seed the process table from /proc: %s", strerror(-n));
 	a->boot_off = evfmt_boot_offset_ns();
+	{
+		struct inc_agent_start st = {
+			.node = a->node, .policy = a->pol->source, .rules = a->pol->nrules,
+			.kill_rules_kernel = kill_kernel, .kill_rules_user = kill_user,
+		};
+
+		st.kill_in_kernel = sensor_kill_in_kernel(a->sensor, &st.kill_reason);
+		if (incmgr_write_start(a->im, wall_ns(), &st))
+			log_err("Failed to write the agent start record to the journal");
+	}
 	log_info("nodeguard running on node %s: policy %s (%zu rules%s), journal %s, %s",
 		 a->node, a->pol->source, a->pol->nrules, a->pol->settings.dry_run ? ", dry-run" : "",
 		 journal_path(a->jr), a->pol->settings.trace_host ? "containers and host" : "containers");

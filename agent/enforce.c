@@ -655,21 +655,168 @@ static bool exact_path(const char *s)
 	return s && s[0] == '/' && !strpbrk(s, "*?[");
 }
 
-static uint8_t sel_of(const struct uid_match *m, bool *ok)
+/* the values ([0] not root, [1] root) a uid selector accepts, as a bit pair */
+static unsigned sel_accepts(const struct uid_match *m)
 {
 	switch (m->sel) {
-	case UID_ANY: return NG_SEL_ANY;
-	case UID_ROOT: return NG_SEL_ROOT;
-	case UID_NONROOT: return NG_SEL_NONROOT;
-	case UID_VALUE: *ok = false; return 0;
+	case UID_ROOT: return 2;
+	case UID_NONROOT: return 1;
+	default: return 3; /* UID_ANY (UID_VALUE never compiles) */
 	}
-	*ok = false;
+}
+
+/* the values ([0] false, [1] true) a tri-state key accepts */
+static unsigned tri_accepts(enum ng_tri t)
+{
+	return t == TRI_TRUE ? 2 : t == TRI_FALSE ? 1 : 3;
+}
+
+static void set_pair(uint32_t pair[2], unsigned accepts, uint32_t bit)
+{
+	if (accepts & 1)
+		pair[0] |= bit;
+	if (accepts & 2)
+		pair[1] |= bit;
+}
+
+static int add_exe(struct kill_compiled *c, const char *path, uint32_t bit, bool allow)
+{
+	uint64_t h = ng_fnv1a(path, strlen(path));
+	size_t i;
+
+	for (i = 0; i < c->nexe && c->exe[i].hash != h; i++)
+		;
+	if (i == c->nexe) {
+		if (c->nexe == KILL_EXE_MAX)
+			return -E2BIG;
+		c->exe[c->nexe++] = (struct kill_exe){ .hash = h };
+	}
+	if (allow)
+		c->exe[i].v.allow |= bit;
+	else
+		c->exe[i].v.binary |= bit;
 	return 0;
 }
 
-static uint8_t kt_of(enum ng_tri t)
+/* one compilable rule into slot `slot` of c */
+static int compile_rule(struct kill_compiled *c, const struct policy *p, const struct rule *ru,
+			bool global_dry_run, uint32_t slot)
 {
-	return t == TRI_TRUE ? NG_KT_TRUE : t == TRI_FALSE ? NG_KT_FALSE : NG_KT_ANY;
+	const struct match *m = &ru->match;
+	struct ng_kill_masks *km = &c->masks;
+	uint32_t bit = 1u << slot, ev;
+	bool old_keys;
+	size_t i, x;
+	int err;
+
+	c->slot[slot] = (struct ng_kill_rule){
+		.rule_id = ru->id,
+		.dry_run = ru->dry_run == TRI_TRUE || global_dry_run,
+		.rate_per_min = p->settings.rule_actions_per_minute,
+	};
+	km->live |= bit;
+	ev = m->events & (RE_EXEC | RE_SETUID_EXEC | RE_CRED_CHANGE | RE_ANOMALY);
+	for (i = 0; i < NG_KR_BITS; i++)
+		if (ev & (1u << i))
+			km->event[i] |= bit;
+	if (m->scope != SCOPE_HOST)
+		km->scope[1] |= bit;
+	if (m->scope != SCOPE_CONTAINER)
+		km->scope[0] |= bit;
+	for (i = 0; i < NG_KM_OPS; i++)
+		if (!m->ops || (i && (m->ops & (1u << i))))
+			km->op[i] |= bit;
+	if (!m->anomaly_reasons)
+		km->anomaly_any |= bit;
+	for (i = 0; i < NG_KM_ANOMALY; i++)
+		if (m->anomaly_reasons & (1u << i))
+			km->anomaly[i] |= bit;
+	set_pair(km->uid, sel_accepts(&m->uid), bit);
+	set_pair(km->uid_to, sel_accepts(&m->uid_to), bit);
+	set_pair(km->euid_to, sel_accepts(&m->euid_to), bit);
+	set_pair(km->fsuid_to, sel_accepts(&m->fsuid_to), bit);
+	old_keys = m->uid_from.sel != UID_ANY || m->euid_from.sel != UID_ANY ||
+		   m->gains_root != TRI_ANY || m->caps_gained;
+	if (old_keys)
+		km->needs_old |= bit;
+	set_pair(km->uid_from, sel_accepts(&m->uid_from), bit);
+	set_pair(km->euid_from, sel_accepts(&m->euid_from), bit);
+	set_pair(km->gains_root, tri_accepts(m->gains_root), bit);
+	if (!m->caps_gained)
+		km->caps_any |= bit;
+	for (i = 0; i < NG_KM_CAPS; i++)
+		if (m->caps_gained & (1ull << i))
+			km->caps[i] |= bit;
+	set_pair(km->success, tri_accepts(m->success), bit);
+	if (m->binary.n)
+		km->needs_binary |= bit;
+	for (i = 0; i < m->binary.n; i++)
+		if ((err = add_exe(c, m->binary.v[i], bit, false)))
+			return err;
+	for (x = 0; x < ru->nexceptions; x++)
+		for (i = 0; i < ru->exceptions[x].binary.n; i++)
+			if ((err = add_exe(c, ru->exceptions[x].binary.v[i], bit, true)))
+				return err;
+	return 0;
+}
+
+int killrules_compile(const struct policy *p, bool global_dry_run, struct kill_compiled *c,
+		      char *not_compiled, size_t n)
+{
+	size_t r, off = 0;
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	if (n)
+		not_compiled[0] = '\0';
+	/* policy order: the first matching rule is the lowest slot */
+	for (r = 0; r < p->nrules; r++) {
+		const struct rule *ru = &p->rules[r];
+		char why[160];
+
+		if (!ru->enabled || !(ru->actions & ACT_KILL))
+			continue;
+		if (!killrules_compilable(ru, why, sizeof(why))) {
+			if (off < n)
+				off += (size_t)snprintf(not_compiled + off, n - off, "%s: %s\n", ru->name, why);
+			continue;
+		}
+		if (c->nslots == NG_KILL_RULES_MAX) {
+			c->overflow++;
+			continue;
+		}
+		if ((err = compile_rule(c, p, ru, global_dry_run, c->nslots)))
+			return err;
+		c->rule_of_slot[c->nslots++] = r;
+	}
+	/* rules whose actions run in user space want their events at once */
+	for (r = 0; r < p->nrules; r++) {
+		const struct rule *ru = &p->rules[r];
+		uint32_t ev = ru->match.events;
+		char why[8];
+
+		if (!ru->enabled || !(ru->actions & ~ACT_LOG))
+			continue;
+		if (!(ru->actions & ~(ACT_LOG | ACT_KILL)) && killrules_compilable(ru, why, sizeof(why)))
+			continue; /* the kernel kills by itself */
+		if (ev & (RE_EXEC | RE_SETUID_EXEC))
+			c->wake_kinds |= 1u << NG_EV_EXEC;
+		if (ev & RE_CRED_CHANGE)
+			c->wake_kinds |= 1u << NG_EV_CRED;
+		if (ev & RE_CONNECT)
+			c->wake_kinds |= (1u << NG_EV_CONNECT) | (1u << NG_EV_SENDMSG);
+	}
+	return 0;
+}
+
+bool killrules_in_kernel(const struct kill_compiled *c, size_t rule_index)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->nslots; i++)
+		if (c->rule_of_slot[i] == rule_index)
+			return true;
+	return false;
 }
 
 bool killrules_compilable(const struct rule *r, char *why, size_t n)
@@ -716,112 +863,64 @@ bool killrules_compilable(const struct rule *r, char *why, size_t n)
 int killrules_load(const struct policy *p, const struct kill_maps *km, bool global_dry_run,
 		   uint32_t *loaded, char *not_compiled, size_t n)
 {
-	struct ng_kill_list_key lk, nk, *keys = NULL;
+	struct kill_compiled *c = malloc(sizeof(*c));
 	struct ng_enf_state st = { 0 };
 	struct ng_kill_rule empty = { 0 };
 	struct ng_kill_rate zr = { 0 };
-	uint32_t slot = 0, i, one = 1, zero = 0;
-	size_t nkeys = 0, off = 0, r, j, x;
+	uint64_t key, next, *keys = NULL;
+	uint32_t i, zero = 0;
+	size_t nkeys = 0, j;
 	int err;
 
-	if (n)
-		not_compiled[0] = '\0';
 	*loaded = 0;
+	if (!c)
+		return -ENOMEM;
+	err = killrules_compile(p, global_dry_run, c, not_compiled, n);
+	if (err)
+		goto out;
 	/* disable first (state 0), then rewrite, then enable: never half a policy */
-	if (bpf_map_update_elem(km->state, &zero, &st, BPF_ANY))
-		return -errno;
-	for (err = bpf_map_get_next_key(km->lists, NULL, &nk); !err;
-	     err = bpf_map_get_next_key(km->lists, &lk, &nk)) {
-		struct ng_kill_list_key *a = realloc(keys, (nkeys + 1) * sizeof(*a));
+	if (bpf_map_update_elem(km->state, &zero, &st, BPF_ANY)) {
+		err = -errno;
+		goto out;
+	}
+	for (err = bpf_map_get_next_key(km->exe, NULL, &next); !err;
+	     err = bpf_map_get_next_key(km->exe, &key, &next)) {
+		uint64_t *a = realloc(keys, (nkeys + 1) * sizeof(*a));
 
-		lk = nk;
+		key = next;
 		if (!a)
 			break;
 		keys = a;
-		keys[nkeys++] = lk;
+		keys[nkeys++] = key;
 	}
 	for (j = 0; j < nkeys; j++)
-		bpf_map_delete_elem(km->lists, &keys[j]);
+		bpf_map_delete_elem(km->exe, &keys[j]);
 	free(keys);
-
-	for (r = 0; r < p->nrules && slot < NG_KILL_RULES_MAX; r++) {
-		const struct rule *ru = &p->rules[r];
-		const struct match *m = &ru->match;
-		struct ng_kill_rule kr = { 0 };
-		char why[160];
-		bool ok = true;
-
-		if (!ru->enabled || !(ru->actions & ACT_KILL))
-			continue;
-		if (!killrules_compilable(ru, why, sizeof(why))) {
-			if (off < n)
-				off += (size_t)snprintf(not_compiled + off, n - off, "%s: %s\n", ru->name, why);
-			continue;
+	err = 0;
+	for (j = 0; j < c->nexe; j++)
+		if (bpf_map_update_elem(km->exe, &c->exe[j].hash, &c->exe[j].v, BPF_ANY)) {
+			err = -errno;
+			goto out;
 		}
-		kr.rule_id = ru->id;
-		kr.events = m->events & (RE_EXEC | RE_SETUID_EXEC | RE_CRED_CHANGE | RE_ANOMALY);
-		kr.scope = m->scope == SCOPE_CONTAINER ? 0 : m->scope == SCOPE_HOST ? 1 : 2;
-		kr.dry_run = global_dry_run || ru->dry_run == TRI_TRUE;
-		if (ru->dry_run == TRI_FALSE)
-			kr.dry_run = global_dry_run;
-		kr.ops = m->ops;
-		kr.anomaly = m->anomaly_reasons;
-		kr.uid = sel_of(&m->uid, &ok);
-		kr.uid_from = sel_of(&m->uid_from, &ok);
-		kr.uid_to = sel_of(&m->uid_to, &ok);
-		kr.euid_from = sel_of(&m->euid_from, &ok);
-		kr.euid_to = sel_of(&m->euid_to, &ok);
-		kr.fsuid_to = sel_of(&m->fsuid_to, &ok);
-		kr.gains_root = kt_of(m->gains_root);
-		kr.success = kt_of(m->success);
-		kr.caps_gained = m->caps_gained;
-		kr.rate_per_min = p->settings.rule_actions_per_minute;
-		kr.nbinary = (uint32_t)m->binary.n;
-		for (j = 0; j < m->binary.n; j++) {
-			lk = (struct ng_kill_list_key){ .slot = slot, .kind = NG_KL_BINARY,
-							.hash = ng_fnv1a(m->binary.v[j], strlen(m->binary.v[j])) };
-			if (bpf_map_update_elem(km->lists, &lk, &one, BPF_ANY))
-				return -errno;
-		}
-		for (x = 0; x < ru->nexceptions; x++) {
-			for (j = 0; j < ru->exceptions[x].binary.n; j++) {
-				const char *b = ru->exceptions[x].binary.v[j];
-
-				lk = (struct ng_kill_list_key){ .slot = slot, .kind = NG_KL_ALLOW,
-								.hash = ng_fnv1a(b, strlen(b)) };
-				if (bpf_map_update_elem(km->lists, &lk, &one, BPF_ANY))
-					return -errno;
-				kr.nallow++;
-			}
-		}
-		if (bpf_map_update_elem(km->rules, &slot, &kr, BPF_ANY) ||
-		    bpf_map_update_elem(km->rate, &slot, &zr, BPF_ANY))
-			return -errno;
-		slot++;
+	if (bpf_map_update_elem(km->masks, &zero, &c->masks, BPF_ANY)) {
+		err = -errno;
+		goto out;
 	}
-	for (i = slot; i < NG_KILL_RULES_MAX; i++)
-		bpf_map_update_elem(km->rules, &i, &empty, BPF_ANY);
-	st.n_kill = slot;
-	/* rules whose actions run in user space want their events at once */
-	for (r = 0; r < p->nrules; r++) {
-		const struct rule *ru = &p->rules[r];
-		uint32_t ev = ru->match.events;
-
-		char why[8];
-
-		if (!ru->enabled || !(ru->actions & ~ACT_LOG))
-			continue;
-		if (!(ru->actions & ~(ACT_LOG | ACT_KILL)) && killrules_compilable(ru, why, sizeof(why)))
-			continue; /* the kernel kills by itself */
-		if (ev & (RE_EXEC | RE_SETUID_EXEC))
-			st.wake_kinds |= 1u << NG_EV_EXEC;
-		if (ev & RE_CRED_CHANGE)
-			st.wake_kinds |= 1u << NG_EV_CRED;
-		if (ev & RE_CONNECT)
-			st.wake_kinds |= (1u << NG_EV_CONNECT) | (1u << NG_EV_SENDMSG);
+	for (i = 0; i < NG_KILL_RULES_MAX; i++) {
+		if (bpf_map_update_elem(km->rules, &i, i < c->nslots ? &c->slot[i] : &empty, BPF_ANY) ||
+		    bpf_map_update_elem(km->rate, &i, &zr, BPF_ANY)) {
+			err = -errno;
+			goto out;
+		}
 	}
-	if (bpf_map_update_elem(km->state, &zero, &st, BPF_ANY))
-		return -errno;
-	*loaded = slot;
-	return 0;
+	st.n_kill = c->nslots;
+	st.wake_kinds = c->wake_kinds;
+	if (bpf_map_update_elem(km->state, &zero, &st, BPF_ANY)) {
+		err = -errno;
+		goto out;
+	}
+	*loaded = c->nslots;
+out:
+	free(c);
+	return err;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "incident.h"
 
@@ -674,6 +675,30 @@ static void rec_begin(struct incmgr *m, const char *rec, const struct incident *
 	ts_json(&m->w, "ts", ts);
 }
 
+int incmgr_write_start(struct incmgr *m, uint64_t wall_ns, const struct inc_agent_start *st)
+{
+	jsonw_reset(&m->w);
+	jsonw_obj_open(&m->w);
+	jsonw_kv_str(&m->w, "rec", "agent");
+	jsonw_kv_u64(&m->w, "v", 1);
+	ts_json(&m->w, "ts", wall_ns);
+	jsonw_kv_str(&m->w, "event", "start");
+	jsonw_kv_str(&m->w, "node", st->node ? st->node : "");
+	jsonw_kv_u64(&m->w, "pid", (uint64_t)getpid());
+	jsonw_kv_str(&m->w, "policy", st->policy ? st->policy : "");
+	jsonw_kv_u64(&m->w, "rules", st->rules);
+	jsonw_key(&m->w, "kill");
+	jsonw_obj_open(&m->w);
+	jsonw_kv_str(&m->w, "where", st->kill_in_kernel ? "kernel" : "user-space");
+	if (!st->kill_in_kernel)
+		jsonw_kv_str(&m->w, "reason", st->kill_reason ? st->kill_reason : "");
+	jsonw_kv_u64(&m->w, "rules_in_kernel", st->kill_rules_kernel);
+	jsonw_kv_u64(&m->w, "rules_in_user_space", st->kill_rules_user);
+	jsonw_obj_close(&m->w);
+	jsonw_obj_close(&m->w);
+	return emit(m);
+}
+
 static int write_open(struct incmgr *m, const struct incident *inc)
 {
 	rec_begin(m, "open", inc, inc->first_ns);
@@ -1053,6 +1078,8 @@ int incmgr_apply_record(struct incmgr *m, const cJSON *rec)
 	uint64_t ts = ju64(rec, "ts_ns");
 	bool bump;
 
+	if (type && !strcmp(type, "agent"))
+		return 0; /* about the agent run, not an incident */
 	if (!type || !id)
 		return -EBADMSG;
 	inc = incmgr_find(m, id);

@@ -153,6 +153,19 @@ int incmgr_snapshot_open(struct incmgr *m);
  * malformed ones return -EBADMSG and change nothing */
 int incmgr_apply_record(struct incmgr *m, const cJSON *rec);
 
+/* an "agent" journal record (no incident): what this agent run enforces
+ * where, so a reader of the journal knows how a later kill was carried out */
+struct inc_agent_start {
+	const char *node;
+	const char *policy;       /* source of the running policy */
+	size_t rules;
+	bool kill_in_kernel;      /* the sensors hold the kill evaluation */
+	const char *kill_reason;  /* why not, when not */
+	uint32_t kill_rules_kernel; /* kill rules compiled into the kernel */
+	uint32_t kill_rules_user;   /* kill rules acted on from user space */
+};
+int incmgr_write_start(struct incmgr *m, uint64_t wall_ns, const struct inc_agent_start *s);
+
 struct incident *incmgr_find(struct incmgr *m, const char *id);
 /* id or a unique prefix of it */
 struct incident *incmgr_find_prefix(struct incmgr *m, const char *prefix);

@@ -2044,8 +2044,8 @@ void responder_tick(struct responder *r)
 
 static void compute_kkill(struct responder *r)
 {
-	size_t i, slot = 0;
-	char why[160];
+	struct kill_compiled *c;
+	size_t i;
 
 	free(r->kkill);
 	r->kkill = NULL;
@@ -2058,18 +2058,15 @@ static void compute_kkill(struct responder *r)
 	r->nkkill = r->pol->nrules;
 	if (!r->kernel_kill)
 		return;
-	/* the same walk as killrules_load: enabled kill rules that compile, in
-	 * order, while there are slots */
-	for (i = 0; i < r->pol->nrules && slot < NG_KILL_RULES_MAX; i++) {
-		const struct rule *ru = &r->pol->rules[i];
-
-		if (!ru->enabled || !(ru->actions & ACT_KILL))
-			continue;
-		if (!killrules_compilable(ru, why, sizeof(why)))
-			continue;
-		r->kkill[i] = 1;
-		slot++;
+	/* the placement killrules_load gave the kernel, from the same compiler */
+	c = malloc(sizeof(*c));
+	if (!c || killrules_compile(r->pol, false, c, NULL, 0)) {
+		free(c);
+		return;
 	}
+	for (i = 0; i < c->nslots; i++)
+		r->kkill[c->rule_of_slot[i]] = 1;
+	free(c);
 }
 
 bool responder_kill_in_kernel(const struct responder *r, const struct rule *rule)

@@ -20,6 +20,10 @@
 #include "sensor.h"
 
 struct sensor {
+	struct sensor_prog progs[SENSOR_PROGS_MAX];
+	size_t nprogs;
+	bool kill_in_kernel;
+	char kill_why[SENSOR_WHY_MAX];
 	struct ngsk_process *proc;
 	struct ngsk_creds *creds;
 	struct ngsk_net *net;
@@ -193,7 +197,7 @@ static int seed_tasks(struct sensor *s, const struct ng_features *feat, bool tra
 
 /* the kill-rule maps: shared by every sensor object */
 static const char *const enf_maps[] = { "ng_kill_rules", "ng_kill_rate", "ng_protected",
-					"ng_kill_state", "ng_kill_lists" };
+					"ng_kill_state", "ng_kill_masks", "ng_kill_exe" };
 
 static int share_enf_maps(struct bpf_object *dst, struct bpf_object *src)
 {
@@ -209,6 +213,31 @@ static int share_enf_maps(struct bpf_object *dst, struct bpf_object *src)
 	return 0;
 }
 
+/*
+ * A pin left by an older agent whose map has another shape (an upgrade that
+ * changed the kill-rule ABI) would make libbpf refuse the load. Everything in
+ * these maps is derived again at start (rules recompiled, protected cgroups
+ * re-added), so such a pin is replaced, never a reason to fail.
+ */
+static void unpin_if_stale(struct bpf_map *m, const char *path)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) ||
+	    info.type != (__u32)bpf_map__type(m) || info.key_size != bpf_map__key_size(m) ||
+	    info.value_size != bpf_map__value_size(m) || info.max_entries != bpf_map__max_entries(m))
+		unlink(path);
+	close(fd);
+}
+
+/* maps of the kill rules that earlier versions pinned and this one does not use */
+static const char *const enf_maps_gone[] = { "ng_kill_lists" };
+
 /* pin the kill-rule maps so the compiled policy outlives the agent; an
  * existing pin of the same shape is reused by libbpf at load */
 static int pin_enf_maps(struct bpf_object *obj, const char *dir)
@@ -217,12 +246,17 @@ static int pin_enf_maps(struct bpf_object *obj, const char *dir)
 	size_t i;
 	int err;
 
+	for (i = 0; i < sizeof(enf_maps_gone) / sizeof(enf_maps_gone[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, enf_maps_gone[i]);
+		unlink(path);
+	}
 	for (i = 0; i < sizeof(enf_maps) / sizeof(enf_maps[0]); i++) {
 		struct bpf_map *m = bpf_object__find_map_by_name(obj, enf_maps[i]);
 
 		if (!m)
 			return -ENOENT;
 		snprintf(path, sizeof(path), "%s/%s", dir, enf_maps[i]);
+		unpin_if_stale(m, path);
 		err = bpf_map__set_pin_path(m, path);
 		if (err)
 			return err;
@@ -230,11 +264,269 @@ static int pin_enf_maps(struct bpf_object *obj, const char *dir)
 	return 0;
 }
 
+/* ------------------------------------------------------------ loading */
+
+/*
+ * Every program is loaded with verifier log level 4 (statistics: the
+ * instruction count and verification time of each program; on a refusal,
+ * also the verifier's reason) into a buffer of its own, so a refusal names
+ * the program and the verifier's last lines, and `nodeguard probe` can show
+ * each program's verification cost.
+ */
+#define VLOG_BYTES (16u << 10)
+#define VLOG_PROGS 64
+
+struct vlogs {
+	size_t n;
+	struct bpf_program *prog[VLOG_PROGS];
+	char *buf[VLOG_PROGS];
+};
+
+static int vlogs_attach(struct vlogs *v, struct bpf_object *obj)
+{
+	struct bpf_program *prog;
+
+	memset(v, 0, sizeof(*v));
+	bpf_object__for_each_program(prog, obj) {
+		if (!bpf_program__autoload(prog))
+			continue;
+		if (v->n == VLOG_PROGS)
+			return -E2BIG;
+		v->buf[v->n] = calloc(1, VLOG_BYTES);
+		if (!v->buf[v->n])
+			return -ENOMEM;
+		v->prog[v->n] = prog;
+		bpf_program__set_log_level(prog, 4);
+		bpf_program__set_log_buf(prog, v->buf[v->n], VLOG_BYTES);
+		v->n++;
+	}
+	return 0;
+}
+
+static void vlogs_free(struct vlogs *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++) {
+		bpf_program__set_log_buf(v->prog[i], NULL, 0);
+		free(v->buf[i]);
+	}
+	v->n = 0;
+}
+
+/* the last `want` non-empty lines of a log, joined with " | " */
+static void last_lines(const char *log, int want, char *out, size_t n)
+{
+	const char *end = log + strlen(log), *p = end, *from = end;
+	size_t o = 0;
+	int got = 0;
+
+	while (p > log && got < want) {
+		const char *q = p;
+
+		while (q > log && q[-1] != '\n')
+			q--;
+		if (p - q > 1 || (p - q == 1 && *q != '\n'))
+			got++, from = q;
+		p = q > log ? q - 1 : q;
+	}
+	out[0] = '\0';
+	for (p = from; p < end && o + 4 < n; p++) {
+		if (*p == '\n') {
+			if (p + 1 < end && o + 4 < n)
+				o += (size_t)snprintf(out + o, n - o, " | ");
+			continue;
+		}
+		out[o++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
+		out[o] = '\0';
+	}
+}
+
+/* libbpf loads programs in order and stops at the first refusal: the last
+ * program with a log is the one refused; name it and quote the verifier */
+static void vlogs_refusal(const struct vlogs *v, char *out, size_t n)
+{
+	char lines[SENSOR_WHY_MAX];
+	size_t i;
+
+	for (i = v->n; i-- > 0;) {
+		if (!v->buf[i][0])
+			continue;
+		last_lines(v->buf[i], 4, lines, sizeof(lines));
+		snprintf(out, n, "%s: %s", bpf_program__name(v->prog[i]), lines);
+		return;
+	}
+	snprintf(out, n, "no verifier output (the refusal came before verification)");
+}
+
+static uint64_t log_u64_after(const char *log, const char *key)
+{
+	const char *p = strstr(log, key);
+
+	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+static void vlogs_record(struct sensor *s, const struct vlogs *v, const char *object)
+{
+	size_t i;
+
+	for (i = 0; i < v->n && s->nprogs < SENSOR_PROGS_MAX; i++) {
+		struct sensor_prog *sp = &s->progs[s->nprogs++];
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(v->prog[i]);
+
+		memset(sp, 0, sizeof(*sp));
+		snprintf(sp->object, sizeof(sp->object), "%s", object);
+		snprintf(sp->name, sizeof(sp->name), "%s", bpf_program__name(v->prog[i]));
+		snprintf(sp->section, sizeof(sp->section), "%s", bpf_program__section_name(v->prog[i]));
+		sp->verify_us = log_u64_after(v->buf[i], "verification time ");
+		sp->verified_insns = (uint32_t)log_u64_after(v->buf[i], "processed ");
+		memset(&info, 0, sizeof(info));
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) && info.verified_insns)
+			sp->verified_insns = info.verified_insns;
+	}
+}
+
 #define FAIL(...)                                            \
 	do {                                                 \
 		snprintf(errbuf, errlen, __VA_ARGS__);       \
 		goto fail;                                   \
 	} while (0)
+
+enum sensor_obj { OBJ_PROCESS, OBJ_CREDS, OBJ_NET };
+static const char *const obj_name[] = { "process", "credential", "network" };
+
+static struct bpf_object *obj_of(struct sensor *s, enum sensor_obj which)
+{
+	switch (which) {
+	case OBJ_PROCESS: return s->proc ? s->proc->obj : NULL;
+	case OBJ_CREDS: return s->creds ? s->creds->obj : NULL;
+	case OBJ_NET: return s->net ? s->net->obj : NULL;
+	}
+	return NULL;
+}
+
+static void obj_destroy(struct sensor *s, enum sensor_obj which)
+{
+	switch (which) {
+	case OBJ_PROCESS: ngsk_process__destroy(s->proc); s->proc = NULL; break;
+	case OBJ_CREDS: ngsk_creds__destroy(s->creds); s->creds = NULL; break;
+	case OBJ_NET: ngsk_net__destroy(s->net); s->net = NULL; break;
+	}
+}
+
+/* the maps every object shares with the process object (which owns them) */
+static int share_common(struct bpf_object *dst, struct ngsk_process *p)
+{
+	static const char *const names[] = { "ng_events", "ng_counters", "ng_stash", "ng_tasks" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct bpf_map *d = bpf_object__find_map_by_name(dst, names[i]);
+		struct bpf_map *m = bpf_object__find_map_by_name(p->obj, names[i]);
+
+		if (!d || !m || share_map(d, m))
+			return -errno ? -errno : -EINVAL;
+	}
+	return share_enf_maps(dst, p->obj) ? -EINVAL : 0;
+}
+
+/* open one object and configure it for load; 0 or -errno (reason in errbuf) */
+static int obj_prepare(struct sensor *s, enum sensor_obj which, const struct ng_bpf_config *cfg,
+		       const struct sensor_opts *opts, char *errbuf, size_t errlen)
+{
+	struct bpf_program *prog;
+	int err;
+
+	switch (which) {
+	case OBJ_PROCESS:
+		s->proc = ngsk_process__open();
+		if (!s->proc)
+			break;
+		set_cfg(&s->proc->rodata->ng_cfg, cfg);
+		if (opts->ringbuf_bytes)
+			bpf_map__set_max_entries(s->proc->maps.ng_events, opts->ringbuf_bytes);
+		if (opts->pin_dir && (err = pin_enf_maps(s->proc->obj, opts->pin_dir))) {
+			snprintf(errbuf, errlen, "Failed to set pin paths under %s: %s", opts->pin_dir,
+				 strerror(-err));
+			return err;
+		}
+		return 0;
+	case OBJ_CREDS:
+		s->creds = ngsk_creds__open();
+		if (!s->creds)
+			break;
+		set_cfg(&s->creds->rodata->ng_cfg, cfg);
+		if ((err = share_common(s->creds->obj, s->proc))) {
+			snprintf(errbuf, errlen, "Failed to share maps with the credential sensor: %s",
+				 strerror(-err));
+			return err;
+		}
+		bpf_object__for_each_program(prog, s->creds->obj) {
+			bool raw = !strncmp(bpf_program__section_name(prog), "tp_btf/", 7);
+
+			bpf_program__set_autoload(prog, raw == (s->mode == CREDS_RAW_SYSCALLS));
+		}
+		return 0;
+	case OBJ_NET:
+		s->net = ngsk_net__open();
+		if (!s->net)
+			break;
+		set_cfg(&s->net->rodata->ng_cfg, cfg);
+		if ((err = share_common(s->net->obj, s->proc))) {
+			snprintf(errbuf, errlen, "Failed to share maps with the network sensor: %s",
+				 strerror(-err));
+			return err;
+		}
+		return 0;
+	}
+	err = -errno;
+	snprintf(errbuf, errlen, "Failed to open the %s sensor: %s", obj_name[which], strerror(-err));
+	return err;
+}
+
+/*
+ * Load one object. With the in-kernel kill code compiled in (cfg->kill_rules)
+ * a refusal is retried without it: that code only serves enforcement, and a
+ * kernel that refuses it must not cost the node its detection. The reason is
+ * kept for the agent to report; later objects load without it too, so the
+ * kernel never enforces half a policy. A refusal without it is fatal, with
+ * the verifier's last lines.
+ */
+static int obj_load(struct sensor *s, enum sensor_obj which, struct ng_bpf_config *cfg,
+		    const struct sensor_opts *opts, char *errbuf, size_t errlen)
+{
+	char why[SENSOR_WHY_MAX];
+	struct vlogs v;
+	int err;
+
+	for (;;) {
+		err = obj_prepare(s, which, cfg, opts, errbuf, errlen);
+		if (err)
+			return err;
+		err = vlogs_attach(&v, obj_of(s, which));
+		if (!err)
+			err = bpf_object__load(obj_of(s, which));
+		if (!err) {
+			vlogs_record(s, &v, obj_name[which]);
+			vlogs_free(&v);
+			return 0;
+		}
+		vlogs_refusal(&v, why, sizeof(why));
+		vlogs_free(&v);
+		obj_destroy(s, which);
+		if (!cfg->kill_rules) {
+			snprintf(errbuf, errlen, "Failed to load the %s sensor: %s; verifier on %s",
+				 obj_name[which], strerror(-err), why);
+			return err;
+		}
+		s->kill_in_kernel = false;
+		snprintf(s->kill_why, sizeof(s->kill_why), "the %s sensor with in-kernel kill was "
+			 "refused (%s; verifier on %s)", obj_name[which], strerror(-err), why);
+		cfg->kill_rules = 0;
+	}
+}
 
 struct sensor *sensor_open(const struct sensor_opts *opts, const struct ng_features *feat,
 			   sensor_event_fn cb, void *ctx, char *errbuf, size_t errlen)
@@ -248,19 +540,26 @@ struct sensor *sensor_open(const struct sensor_opts *opts, const struct ng_featu
 		.host_userns = feat->host_userns,
 		.host_netns = feat->host_netns,
 		.emit_noop_creds = opts->noop_creds,
+		.kill_rules = opts->kernel_kill ? 1 : 0,
 	};
-	struct bpf_program *prog;
+	const char *reject = getenv("NODEGUARD_TEST_REJECT_KILL");
 	struct sensor *s;
 	int err = 0;
 
 	if (cfg.argv_max > NG_ARGV_MAX)
 		cfg.argv_max = NG_ARGV_MAX;
+	/* test hook: load kill code the verifier refuses, to exercise the fallback */
+	if (cfg.kill_rules && reject && !strcmp(reject, "1"))
+		cfg.kill_rules = NG_KILL_CFG_REJECT;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	s->cgroup_fd = -1;
 	s->cb = cb;
 	s->ctx = ctx;
+	s->kill_in_kernel = opts->kernel_kill;
+	if (!opts->kernel_kill)
+		snprintf(s->kill_why, sizeof(s->kill_why), "not requested");
 
 	if (!feat->btf)
 		FAIL("kernel BTF not found at /sys/kernel/btf/vmlinux: nodeguard needs a kernel "
@@ -279,65 +578,32 @@ struct sensor *sensor_open(const struct sensor_opts *opts, const struct ng_featu
 		     feat->syscall_tps_missing[0] ? ", missing " : "", feat->syscall_tps_missing);
 
 	/* process: owns the shared maps */
-	s->proc = ngsk_process__open();
-	if (!s->proc)
-		FAIL("Failed to open the process sensor: %s", strerror(errno));
-	set_cfg(&s->proc->rodata->ng_cfg, &cfg);
-	if (opts->ringbuf_bytes)
-		bpf_map__set_max_entries(s->proc->maps.ng_events, opts->ringbuf_bytes);
-	if (opts->pin_dir && (err = pin_enf_maps(s->proc->obj, opts->pin_dir)))
-		FAIL("Failed to set pin paths under %s: %s", opts->pin_dir, strerror(-err));
-	err = ngsk_process__load(s->proc);
-	if (err)
-		FAIL("Failed to load the process sensor: %s", strerror(-err));
-	err = ngsk_process__attach(s->proc);
-	if (err)
-		FAIL("Failed to attach the process sensor (tp_btf/sched_process_*): %s", strerror(-err));
-
+	if ((err = obj_load(s, OBJ_PROCESS, &cfg, opts, errbuf, errlen)))
+		goto fail;
 	/* credentials: per-syscall tracepoints, or the raw fallback */
-	s->creds = ngsk_creds__open();
-	if (!s->creds)
-		FAIL("Failed to open the credential sensor: %s", strerror(errno));
-	set_cfg(&s->creds->rodata->ng_cfg, &cfg);
-	if (share_map(s->creds->maps.ng_events, s->proc->maps.ng_events) ||
-	    share_map(s->creds->maps.ng_counters, s->proc->maps.ng_counters) ||
-	    share_map(s->creds->maps.ng_stash, s->proc->maps.ng_stash) ||
-	    share_map(s->creds->maps.ng_tasks, s->proc->maps.ng_tasks) ||
-	    share_enf_maps(s->creds->obj, s->proc->obj))
-		FAIL("Failed to share maps with the credential sensor: %s", strerror(errno));
-	bpf_object__for_each_program(prog, s->creds->obj) {
-		bool raw = !strncmp(bpf_program__section_name(prog), "tp_btf/", 7);
-
-		bpf_program__set_autoload(prog, raw == (s->mode == CREDS_RAW_SYSCALLS));
-	}
-	err = ngsk_creds__load(s->creds);
-	if (err)
-		FAIL("Failed to load the credential sensor: %s", strerror(-err));
-	err = ngsk_creds__attach(s->creds);
-	if (err)
-		FAIL("Failed to attach the credential sensor (%s): %s",
-		     sensor_creds_attach(s), strerror(-err));
-
+	if ((err = obj_load(s, OBJ_CREDS, &cfg, opts, errbuf, errlen)))
+		goto fail;
 	/* network: cgroup hooks on the cgroup v2 root */
 	if (!opts->no_net) {
 		if (!feat->cgroup2)
 			FAIL("no cgroup v2 mount found in /proc/self/mountinfo: the network sensors need one");
+		if ((err = obj_load(s, OBJ_NET, &cfg, opts, errbuf, errlen)))
+			goto fail;
+	}
+	if (opts->load_only)
+		return s;
+
+	err = ngsk_process__attach(s->proc);
+	if (err)
+		FAIL("Failed to attach the process sensor (tp_btf/sched_process_*): %s", strerror(-err));
+	err = ngsk_creds__attach(s->creds);
+	if (err)
+		FAIL("Failed to attach the credential sensor (%s): %s",
+		     sensor_creds_attach(s), strerror(-err));
+	if (s->net) {
 		s->cgroup_fd = open(feat->cgroup2_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (s->cgroup_fd < 0)
 			FAIL("Failed to open cgroup v2 root %s: %s", feat->cgroup2_path, strerror(errno));
-		s->net = ngsk_net__open();
-		if (!s->net)
-			FAIL("Failed to open the network sensor: %s", strerror(errno));
-		set_cfg(&s->net->rodata->ng_cfg, &cfg);
-		if (share_map(s->net->maps.ng_events, s->proc->maps.ng_events) ||
-		    share_map(s->net->maps.ng_counters, s->proc->maps.ng_counters) ||
-		    share_map(s->net->maps.ng_stash, s->proc->maps.ng_stash) ||
-		    share_map(s->net->maps.ng_tasks, s->proc->maps.ng_tasks) ||
-		    share_enf_maps(s->net->obj, s->proc->obj))
-			FAIL("Failed to share maps with the network sensor: %s", strerror(errno));
-		err = ngsk_net__load(s->net);
-		if (err)
-			FAIL("Failed to load the network sensor: %s", strerror(-err));
 #define ATTACH_CG(p)                                                                     \
 	do {                                                                             \
 		s->net->links.p = bpf_program__attach_cgroup(s->net->progs.p, s->cgroup_fd); \
@@ -367,6 +633,19 @@ fail:
 	sensor_free(s);
 	errno = err ? -err : EINVAL;
 	return NULL;
+}
+
+const struct sensor_prog *sensor_progs(const struct sensor *s, size_t *n)
+{
+	*n = s->nprogs;
+	return s->progs;
+}
+
+bool sensor_kill_in_kernel(const struct sensor *s, const char **why)
+{
+	if (why)
+		*why = s->kill_in_kernel ? "" : s->kill_why;
+	return s->kill_in_kernel;
 }
 
 int sensor_poll(struct sensor *s, int timeout_ms)

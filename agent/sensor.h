@@ -23,7 +23,21 @@ struct sensor_opts {
 	bool no_net;            /* do not attach the network sensors */
 	const char *pin_dir;    /* pin the kill-rule maps here (NULL: not pinned) */
 	bool noop_creds;        /* also report set*id/capset calls that changed nothing */
+	bool kernel_kill;       /* compile the in-kernel kill evaluation into the sensors
+				 * (dropped again if this kernel refuses it) */
+	bool load_only;         /* load (verify) but do not attach or seed: probe */
 };
+
+/* one loaded program and what the verifier spent on it */
+struct sensor_prog {
+	char object[16];          /* process, credential, network */
+	char name[48];
+	char section[64];
+	uint32_t verified_insns;  /* bpf_prog_info.verified_insns */
+	uint64_t verify_us;       /* the verifier's own "verification time" */
+};
+#define SENSOR_PROGS_MAX 64
+#define SENSOR_WHY_MAX 512
 
 /* return non-zero to stop polling */
 typedef int (*sensor_event_fn)(const struct ng_event *ev, void *ctx);
@@ -51,6 +65,11 @@ int sensor_counters(struct sensor *s, struct ng_counter out[NG_EV_KIND_MAX]);
 uint64_t sensor_decode_errors(const struct sensor *s);
 /* "tracepoint/syscalls/..." or "tp_btf/sys_enter+sys_exit (fallback)" */
 const char *sensor_creds_attach(const struct sensor *s);
+/* the programs loaded, in load order */
+const struct sensor_prog *sensor_progs(const struct sensor *s, size_t *n);
+/* false if the kill evaluation is not in the kernel (why: the verifier's
+ * refusal, or "not requested"); kill rules then act from user space */
+bool sensor_kill_in_kernel(const struct sensor *s, const char **why);
 /* detach and free; accepts NULL */
 void sensor_free(struct sensor *s);
 

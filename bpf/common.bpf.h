@@ -17,6 +17,7 @@
 #include "nodeguard/event.h"
 #include "nodeguard/credcheck.h"
 #include "nodeguard/enforce.h"
+#include "nodeguard/killmatch.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -74,9 +75,9 @@ struct {
 	__type(value, struct ng_taskstate);
 } ng_tasks SEC(".maps");
 
-/* Kill rules compiled from the policy, their rate limits, and cgroups that
- * must never be acted on (protected namespaces, the agent). Pinned by the
- * loader so they outlive an agent restart. */
+/* Kill rules compiled from the policy (nodeguard/killmatch.h), their rate
+ * limits, and cgroups that must never be acted on (protected namespaces, the
+ * agent). Pinned by the loader so they outlive an agent restart. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, NG_KILL_RULES_MAX);
@@ -92,18 +93,25 @@ struct {
 } ng_kill_rate SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ng_kill_masks);
+} ng_kill_masks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NG_KILL_RULES_MAX * NG_KILL_LIST_MAX * 2);
+	__type(key, __u64);
+	__type(value, struct ng_kill_exe);
+} ng_kill_exe SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u64);
 	__type(value, __u32);
 } ng_protected SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, NG_KILL_RULES_MAX * NG_KILL_LIST_MAX * 2);
-	__type(key, struct ng_kill_list_key);
-	__type(value, __u32);
-} ng_kill_lists SEC(".maps");
 
 /* [0]: how many kill rules are loaded (0: skip the evaluation) */
 struct {
@@ -319,92 +327,22 @@ static __always_inline __u64 ng_fnv_step(__u64 h, __u8 c)
 	return (h ^ c) * NG_FNV_PRIME;
 }
 
-static __always_inline int ng_sel_ok(__u8 sel, __u32 v)
-{
-	return sel == NG_SEL_ANY || (sel == NG_SEL_ROOT && v == 0) || (sel == NG_SEL_NONROOT && v != 0);
-}
-
-static __always_inline int ng_kt_ok(__u8 t, int v)
-{
-	return t == NG_KT_ANY || (t == NG_KT_TRUE) == !!v;
-}
-
-struct ng_kill_in {
-	__u32 events;               /* NG_KR_* of this observation */
-	const struct ng_creds *old; /* NULL when unknown */
-	const struct ng_creds *cur;
-	__u32 op;
-	__u32 anomaly;
-	int success;
-	__u64 exe_hash;
-	__u32 hook;                 /* enum ng_kind */
-};
-
-static __always_inline int ng_list_has(__u32 slot, __u32 kind, __u64 h)
-{
-	struct ng_kill_list_key k = { .slot = slot, .kind = kind, .hash = h };
-
-	return bpf_map_lookup_elem(&ng_kill_lists, &k) != NULL;
-}
-
-static __always_inline int ng_kill_rule_match(const struct ng_kill_rule *r, __u32 slot,
-					      const struct ng_kill_in *in, int container)
-{
-	const struct ng_creds *o = in->old, *c = in->cur;
-
-	if (!r->rule_id || !(r->events & in->events))
-		return 0;
-	if ((r->scope == 0 && !container) || (r->scope == 1 && container))
-		return 0;
-	if (r->ops && !(in->op && (r->ops & (1u << in->op))))
-		return 0;
-	if (r->anomaly && !(r->anomaly & in->anomaly))
-		return 0;
-	/* never kill on a baseline /proc gave us: a set*id in flight while the
-	 * agent started would look unexplained */
-	if (in->anomaly & NG_AN_SEEDED)
-		return 0;
-	if (!ng_sel_ok(r->uid, c->uid) || !ng_sel_ok(r->uid_to, c->uid) ||
-	    !ng_sel_ok(r->euid_to, c->euid) || !ng_sel_ok(r->fsuid_to, c->fsuid))
-		return 0;
-	if (r->uid_from || r->euid_from || r->gains_root || r->caps_gained) {
-		int gains;
-		__u64 gained;
-
-		if (!o)
-			return 0;
-		if (!ng_sel_ok(r->uid_from, o->uid) || !ng_sel_ok(r->euid_from, o->euid))
-			return 0;
-		gains = (o->uid && !c->uid) || (o->euid && !c->euid) || (o->suid && !c->suid) ||
-			(o->fsuid && !c->fsuid);
-		if (!ng_kt_ok(r->gains_root, gains))
-			return 0;
-		gained = (c->cap_eff & ~o->cap_eff) | (c->cap_prm & ~o->cap_prm);
-		if (r->caps_gained && !(r->caps_gained & gained))
-			return 0;
-	}
-	if ((in->events & NG_KR_CRED) && !ng_kt_ok(r->success, in->success))
-		return 0;
-	if (r->nbinary && !ng_list_has(slot, NG_KL_BINARY, in->exe_hash))
-		return 0;
-	if (r->nallow && ng_list_has(slot, NG_KL_ALLOW, in->exe_hash))
-		return 0;
-	return 1;
-}
-
-static __always_inline void ng_enforce_emit(struct task_struct *t, __u32 action, __u32 rule_id,
-					    __u32 hook, __u32 flags, int err)
+/* global functions (verified once, not per path into them): the kill
+ * evaluation's outcomes (dry run, protected, rate-limited, failed) would
+ * otherwise each verify the record fill again */
+__noinline int ng_enforce_emit(__u32 action, __u32 rule_id, __u32 hook, __u32 flags, int err)
 {
 	struct ng_enforce *e = bpf_ringbuf_reserve(&ng_events, sizeof(*e), 0);
+	struct task_struct *t = bpf_get_current_task_btf();
 
 	if (!e) {
 		ng_count(NG_EV_ENFORCE, 1);
-		return;
+		return 0;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
 	if (ng_hdr_fill_scoped(&e->hdr, t, NG_EV_ENFORCE, 1)) {
 		bpf_ringbuf_discard(e, 0);
-		return;
+		return 0;
 	}
 	e->hdr.size = sizeof(*e);
 	e->action = action;
@@ -415,16 +353,8 @@ static __always_inline void ng_enforce_emit(struct task_struct *t, __u32 action,
 	e->target_cgroup = e->hdr.cgroup_id;
 	bpf_ringbuf_submit(e, 0);
 	ng_count(NG_EV_ENFORCE, 0);
+	return 0;
 }
-
-struct ng_kill_loop {
-	struct task_struct *t;
-	const struct ng_kill_in *in;
-	int container;
-	int protected;          /* -1: not looked up yet (only once a rule matches) */
-	__u64 cg;
-	int done;
-};
 
 /*
  * The task's cgroup or one of its ancestors is in ng_protected: the agent's
@@ -432,7 +362,7 @@ struct ng_kill_loop {
  * user space learns from the pod cache, so a pod's containers are covered
  * from their first instruction.
  */
-static __always_inline int ng_cg_protected(__u64 cg)
+__noinline int ng_cg_protected(__u64 cg)
 {
 	int lvl;
 
@@ -449,29 +379,66 @@ static __always_inline int ng_cg_protected(__u64 cg)
 	return 0;
 }
 
-/* one rule slot per bpf_loop iteration: verified once, not 32 times */
-static int ng_kill_step(__u32 i, void *ctx)
+/*
+ * Kill the current task if a kill rule says so (nodeguard/killmatch.h: a
+ * constant-cost AND of precompiled masks, the same for 0 or 32 rules). The
+ * signal is queued now and delivered before the task runs another user-space
+ * instruction.
+ *
+ * A global function: the verifier checks it once per program, on its own,
+ * instead of once for every path that reaches each call site (inlined, it
+ * multiplied a credential exit program's cost by 45). Every caller acts on
+ * the current task. Loaded with ng_cfg.kill_rules 0 (a kernel that refused
+ * this code), the verifier drops its body as dead and user space kills
+ * instead. Returns 1 if a rule matched.
+ */
+__noinline int ng_kill_eval(const struct ng_kill_in *in)
 {
-	struct ng_kill_loop *lc = ctx;
+	__u32 zero = 0, pidns = 0, nspid = 0, mntns, container, slot, flags, m;
+	struct task_struct *t;
+	struct ng_enf_state *st;
+	struct ng_kill_masks *km;
 	struct ng_kill_rule *r;
 	struct ng_kill_rate *rt;
-	__u32 k = i, flags;
-	__u64 now;
+	__u64 exe, cg;
 	int err = 0;
 
-	r = bpf_map_lookup_elem(&ng_kill_rules, &k);
+	if (!ng_cfg.kill_rules || !in)
+		return 0;
+	if (ng_cfg.kill_rules == NG_KILL_CFG_REJECT) /* an access the verifier refuses */
+		asm volatile("r0 = *(u64 *)(r10 + 8)" ::: "r0");
+	st = bpf_map_lookup_elem(&ng_kill_state, &zero);
+	if (!st || !st->n_kill)
+		return 0;
+	if (ng_cfg.self_pid && (__u32)(bpf_get_current_pid_tgid() >> 32) == ng_cfg.self_pid)
+		return 0;
+	km = bpf_map_lookup_elem(&ng_kill_masks, &zero);
+	if (!km)
+		return 0;
+	t = bpf_get_current_task_btf();
+	/* the mount namespace first: the pid namespace costs more to read */
+	mntns = t->nsproxy->mnt_ns->ns.inum;
+	container = mntns && mntns != ng_cfg.host_mntns;
+	if (!container) {
+		ng_task_pidns(t, &pidns, &nspid);
+		container = pidns && pidns != ng_cfg.host_pidns;
+	}
+	exe = in->exe_hash;
+	m = ng_kill_match(km, bpf_map_lookup_elem(&ng_kill_exe, &exe), in, container);
+	if (!m)
+		return 0;
+	slot = ng_km_first(m);
+	r = bpf_map_lookup_elem(&ng_kill_rules, &slot);
 	if (!r || !r->rule_id)
-		return 1; /* rules are packed: the first empty slot ends the list */
-	if (!ng_kill_rule_match(r, k, lc->in, lc->container))
 		return 0;
 	flags = r->dry_run ? NG_ENF_DRY_RUN : 0;
-	if (lc->protected < 0)
-		lc->protected = ng_cg_protected(lc->cg);
-	if (lc->protected)
+	cg = bpf_get_current_cgroup_id();
+	if (ng_cg_protected(cg))
 		flags |= NG_ENF_PROTECTED;
-	rt = bpf_map_lookup_elem(&ng_kill_rate, &k);
+	rt = bpf_map_lookup_elem(&ng_kill_rate, &slot);
 	if (rt && r->rate_per_min && !(flags & (NG_ENF_PROTECTED | NG_ENF_DRY_RUN))) {
-		now = bpf_ktime_get_boot_ns();
+		__u64 now = bpf_ktime_get_boot_ns();
+
 		if (now - rt->window_start_ns > 60000000000ULL) {
 			rt->window_start_ns = now;
 			rt->count = 0;
@@ -486,35 +453,8 @@ static int ng_kill_step(__u32 i, void *ctx)
 		if (err)
 			flags |= NG_ENF_FAILED;
 	}
-	ng_enforce_emit(lc->t, NG_ENF_KILL, r->rule_id, lc->in->hook, flags, err);
-	lc->done = 1;
-	return 1; /* one kill is enough */
-}
-
-/*
- * Kill the current task if a kill rule says so. The signal is queued now and
- * delivered before the task runs another user-space instruction.
- */
-static __always_inline void ng_kill_eval(struct task_struct *t, const struct ng_kill_in *in)
-{
-	__u32 zero = 0, pidns = 0, nspid = 0, mntns;
-	struct ng_enf_state *st = bpf_map_lookup_elem(&ng_kill_state, &zero);
-	struct ng_kill_loop lc = { .t = t, .in = in };
-
-	if (!st || !st->n_kill)
-		return;
-	if (ng_cfg.self_pid && (__u32)(bpf_get_current_pid_tgid() >> 32) == ng_cfg.self_pid)
-		return;
-	/* the mount namespace first: the pid namespace costs more to read */
-	mntns = t->nsproxy->mnt_ns->ns.inum;
-	lc.container = mntns && mntns != ng_cfg.host_mntns;
-	if (!lc.container) {
-		ng_task_pidns(t, &pidns, &nspid);
-		lc.container = pidns && pidns != ng_cfg.host_pidns;
-	}
-	lc.cg = bpf_get_current_cgroup_id();
-	lc.protected = -1;
-	bpf_loop(NG_KILL_RULES_MAX, ng_kill_step, &lc, 0);
+	ng_enforce_emit(NG_ENF_KILL, r->rule_id, in->hook, flags, err);
+	return 1;
 }
 
 /*
@@ -551,18 +491,20 @@ static __always_inline __u32 ng_task_check(struct task_struct *t, __u32 hook)
 	if (reasons && (old->flags & NG_TS_SEEDED))
 		reasons |= NG_AN_SEEDED;
 	if (reasons) {
-		struct ng_kill_in in = {
-			.events = NG_KR_ANOMALY, .anomaly = reasons, .success = 1,
-			.exe_hash = cur->exe_hash, .hook = hook,
-		};
+		struct ng_kill_in in;
 
 		ng_anomaly_emit(t, hook, reasons, old, cur);
 		bpf_map_update_elem(&ng_tasks, &tid, cur, BPF_ANY);
 		/* the transition itself is described by the anomaly reasons, so kill
-		 * rules for anomalies match on those, not on old/new ids */
-		in.cur = &cur->c;
-		in.old = NULL;
-		ng_kill_eval(t, &in);
+		 * rules for anomalies match on those, not on old/new ids (has_old 0) */
+		__builtin_memset(&in, 0, sizeof(in));
+		in.events = NG_KR_ANOMALY;
+		in.anomaly = reasons;
+		in.success = 1;
+		in.exe_hash = cur->exe_hash;
+		in.hook = hook;
+		in.cur = cur->c;
+		ng_kill_eval(&in);
 	}
 	return reasons;
 }

@@ -61,7 +61,6 @@ static __always_inline int report_exit(__u32 op, __s64 ret)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct ng_stash *st;
 	struct ng_cred *e;
-	struct ng_hdr h;
 
 	st = bpf_map_lookup_elem(&ng_stash, &tid);
 	if (!st || !st->op) {
@@ -76,47 +75,57 @@ static __always_inline int report_exit(__u32 op, __s64 ret)
 		return 0;
 	}
 	{
-		struct ng_creds oldc = st->old, newc;
-		struct ng_kill_in in = { .events = NG_KR_CRED, .op = op, .success = ret >= 0,
-					 .hook = NG_EV_CRED };
+		/* old and new credentials live in the kill rules' input: the stack
+		 * is shared with the kill evaluation's frame */
+		struct ng_kill_in in;
+		const struct ng_creds *oldc = &in.old, *newc = &in.cur;
 		struct ng_taskstate *ts;
 
-		ng_read_creds(t->cred, &newc);
+		__builtin_memset(&in, 0, sizeof(in));
+		in.old = st->old;
+		ng_read_creds(t->cred, &in.cur);
 		/* A successful call that changed nothing (a no-op setresuid, capset to
 		 * the same sets) can match no transition: count it, don't ship it
 		 * (checked first: it is the common case of a storm, and the header
 		 * is not needed). setgroups is always shipped: the group list itself
 		 * is not compared. */
 		if (!ng_cfg.emit_noop_creds && ret >= 0 && op != NG_CRED_SETGROUPS &&
-		    oldc.uid == newc.uid && oldc.euid == newc.euid && oldc.suid == newc.suid &&
-		    oldc.fsuid == newc.fsuid && oldc.gid == newc.gid && oldc.egid == newc.egid &&
-		    oldc.sgid == newc.sgid && oldc.fsgid == newc.fsgid &&
-		    oldc.cap_eff == newc.cap_eff && oldc.cap_prm == newc.cap_prm &&
-		    oldc.cap_inh == newc.cap_inh) {
+		    oldc->uid == newc->uid && oldc->euid == newc->euid && oldc->suid == newc->suid &&
+		    oldc->fsuid == newc->fsuid && oldc->gid == newc->gid && oldc->egid == newc->egid &&
+		    oldc->sgid == newc->sgid && oldc->fsgid == newc->fsgid &&
+		    oldc->cap_eff == newc->cap_eff && oldc->cap_prm == newc->cap_prm &&
+		    oldc->cap_inh == newc->cap_inh) {
 			ng_count(NG_EV_CRED, 2);
 			st->op = 0;
 			return 0; /* nothing changed: the recorded state still holds */
 		}
-		if (ng_hdr_fill(&h, t, NG_EV_CRED)) {
+		if (!ng_task_in_scope(t)) {
 			/* the syscall explains the change: record the new state */
+			ng_count(NG_EV_CRED, 2);
 			ng_state_record(t, tid);
 			st->op = 0;
 			return 0;
 		}
 		ts = bpf_map_lookup_elem(&ng_tasks, &tid);
-		in.old = &oldc;
-		in.cur = &newc;
+		in.events = NG_KR_CRED;
+		in.op = op;
+		in.success = ret >= 0;
+		in.hook = NG_EV_CRED;
+		in.has_old = 1;
 		in.exe_hash = ts ? ts->exe_hash : 0;
 		/* the syscall explains the change: record the new state */
 		ng_state_record(t, tid);
+		/* the header is filled in the record itself: no copy on the stack,
+		 * which the kill evaluation's frame shares */
 		e = bpf_ringbuf_reserve(&ng_events, sizeof(*e), 0);
 		if (!e) {
 			ng_count(NG_EV_CRED, 1);
+		} else if (ng_hdr_fill(&e->hdr, t, NG_EV_CRED)) {
+			bpf_ringbuf_discard(e, 0);
 		} else {
-			e->hdr = h;
 			e->hdr.size = sizeof(*e);
-			e->old = oldc;
-			e->cur = newc;
+			e->old = in.old;
+			e->cur = in.cur;
 			e->op = op;
 			e->_pad0 = 0;
 			e->ret = ret;
@@ -128,7 +137,7 @@ static __always_inline int report_exit(__u32 op, __s64 ret)
 		}
 		st->op = 0;
 		/* after the report, so user space sees the change, then the kill */
-		ng_kill_eval(t, &in);
+		ng_kill_eval(&in);
 	}
 	return 0;
 }

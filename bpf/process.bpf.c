@@ -79,15 +79,17 @@ int BPF_PROG(ng_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 
 	if (ng_hdr_fill(&e->hdr, t, NG_EV_EXEC)) {
 		/* out of scope for the stream, but a host-scoped kill rule may apply */
-		struct ng_creds cur;
-		struct ng_kill_in in = { .events = NG_KR_EXEC, .success = 1, .hook = NG_EV_EXEC,
-					 .exe_hash = exe_hash };
+		struct ng_kill_in in;
 
-		ng_read_creds(t->cred, &cur);
-		if (cur.euid != cur.uid || cur.egid != cur.gid)
+		__builtin_memset(&in, 0, sizeof(in));
+		in.events = NG_KR_EXEC;
+		in.success = 1;
+		in.hook = NG_EV_EXEC;
+		in.exe_hash = exe_hash;
+		ng_read_creds(t->cred, &in.cur);
+		if (in.cur.euid != in.cur.uid || in.cur.egid != in.cur.gid)
 			in.events |= NG_KR_SETUID_EXEC;
-		in.cur = &cur;
-		ng_kill_eval(t, &in);
+		ng_kill_eval(&in);
 		return 0;
 	}
 
@@ -187,14 +189,19 @@ int BPF_PROG(ng_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		ng_count(NG_EV_EXEC, 0);
 
 	{
-		struct ng_kill_in in = { .events = NG_KR_EXEC, .success = 1, .hook = NG_EV_EXEC,
-					 .exe_hash = exe_hash, .cur = &e->cur };
+		struct ng_kill_in in;
 
+		__builtin_memset(&in, 0, sizeof(in));
+		in.events = NG_KR_EXEC;
+		in.success = 1;
+		in.hook = NG_EV_EXEC;
+		in.exe_hash = exe_hash;
+		in.cur = e->cur;
+		in.old = e->old; /* zeroed when unknown */
+		in.has_old = !!(e->eflags & NG_EXEC_OLD_KNOWN);
 		if (e->eflags & (NG_EXEC_SETUID | NG_EXEC_SETGID | NG_EXEC_CAPS_GAINED | NG_EXEC_SECURE))
 			in.events |= NG_KR_SETUID_EXEC;
-		if (e->eflags & NG_EXEC_OLD_KNOWN)
-			in.old = &e->old;
-		ng_kill_eval(t, &in);
+		ng_kill_eval(&in);
 	}
 	return 0;
 }

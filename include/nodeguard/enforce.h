@@ -14,43 +14,74 @@
 
 #include "nodeguard/event.h"
 
-#define NG_KILL_RULES_MAX 32
-#define NG_KILL_LIST_MAX 16
+#define NG_KILL_RULES_MAX 32 /* one bit of a __u32 slot mask per rule */
+#define NG_KILL_LIST_MAX 16  /* exact binaries (and allowed binaries) per rule */
 
 /* ng_kill_rule.events (same bits as the policy's RE_*) */
 #define NG_KR_EXEC        (1u << 0)
 #define NG_KR_SETUID_EXEC (1u << 1)
 #define NG_KR_CRED        (1u << 2)
 #define NG_KR_ANOMALY     (1u << 4)
+#define NG_KR_BITS 5
 
 enum ng_sel { NG_SEL_ANY = 0, NG_SEL_ROOT = 1, NG_SEL_NONROOT = 2 };
 enum ng_ktri { NG_KT_ANY = 0, NG_KT_TRUE = 1, NG_KT_FALSE = 2 };
 
+/*
+ * Kill rules, compiled by user space into per-predicate slot masks (see
+ * nodeguard/killmatch.h): for every key a rule can have and every value the
+ * kernel can observe for it, the set of rule slots that accept that value.
+ * The kernel ANDs a handful of masks and takes the lowest set bit: the cost of
+ * an evaluation, and of verifying it, does not depend on the rules.
+ *
+ * ng_kill_rules[slot] holds what is needed once a slot has matched.
+ */
 struct ng_kill_rule {
 	__u32 rule_id;      /* policy rule id; 0 marks an empty slot */
-	__u32 events;       /* NG_KR_* */
-	__u32 scope;        /* 0 container, 1 host, 2 any */
 	__u32 dry_run;      /* 1: report "would kill", do nothing */
-	__u32 ops;          /* 1 << enum ng_cred_op, 0 any */
-	__u32 anomaly;      /* NG_AN_*, 0 any */
-	__u8 uid, uid_from, uid_to, euid_from; /* enum ng_sel */
-	__u8 euid_to, fsuid_to, gains_root, success; /* ng_sel, ng_sel, ng_ktri, ng_ktri */
-	__u32 nbinary;      /* >0: the exe must be in ng_kill_lists (slot, BINARY) */
-	__u32 nallow;       /* >0: exes in ng_kill_lists (slot, ALLOW) are exempt */
 	__u32 rate_per_min; /* kills per minute for this rule, 0 unlimited */
 	__u32 _pad0;
-	__u64 caps_gained;  /* any of these gained, 0 any */
 };
-_Static_assert(sizeof(struct ng_kill_rule) == 56, "ng_kill_rule ABI");
+_Static_assert(sizeof(struct ng_kill_rule) == 16, "ng_kill_rule ABI");
 
-/* ng_kill_lists key: exact exec paths (FNV-1a 64) a rule requires or exempts */
-#define NG_KL_BINARY 1
-#define NG_KL_ALLOW 2
-struct ng_kill_list_key {
-	__u32 slot;
-	__u32 kind;
-	__u64 hash;
+#define NG_KM_OPS 16       /* enum ng_cred_op values fit below this */
+#define NG_KM_ANOMALY 8    /* NG_AN_* bits (nodeguard/credcheck.h) */
+#define NG_KM_CAPS 64      /* capability numbers */
+
+/* ng_kill_masks[0]; every field a __u32 mask of rule slots. "[v]" arrays are
+ * indexed by the observed value: [0] false / not root, [1] true / root. */
+struct ng_kill_masks {
+	__u32 live;                   /* slots that hold a rule */
+	__u32 event[NG_KR_BITS];      /* slots whose events include NG_KR bit i */
+	__u32 scope[2];               /* [0] host task, [1] container task */
+	__u32 op[NG_KM_OPS];          /* [op]: slots accepting this cred op (0: no op) */
+	__u32 anomaly_any;            /* slots without an anomaly-reason key */
+	__u32 anomaly[NG_KM_ANOMALY]; /* slots whose reasons include NG_AN bit i */
+	__u32 uid[2];                 /* [cur uid is 0] (uid key) */
+	__u32 uid_to[2];              /* [cur uid is 0] */
+	__u32 euid_to[2];             /* [cur euid is 0] */
+	__u32 fsuid_to[2];            /* [cur fsuid is 0] */
+	__u32 needs_old;              /* slots with a key on the old credentials */
+	__u32 uid_from[2];            /* [old uid is 0] */
+	__u32 euid_from[2];           /* [old euid is 0] */
+	__u32 gains_root[2];          /* [some id went from non-root to root] */
+	__u32 caps_any;               /* slots without a caps_gained key */
+	__u32 caps[NG_KM_CAPS];       /* slots whose caps_gained include cap i */
+	__u32 success[2];             /* [call succeeded]; cred-change events only */
+	__u32 needs_binary;           /* slots that require a listed binary */
+	__u32 _pad0;
 };
+_Static_assert(sizeof(struct ng_kill_masks) ==
+		       4 * (1 + NG_KR_BITS + 2 + NG_KM_OPS + 1 + NG_KM_ANOMALY + 8 + 1 + 6 + 1 +
+			    NG_KM_CAPS + 2 + 2),
+	       "ng_kill_masks ABI");
+
+/* ng_kill_exe: key FNV-1a 64 of an exact exec path (NG_FNV_*) */
+struct ng_kill_exe {
+	__u32 binary;       /* slots whose binary list holds this path */
+	__u32 allow;        /* slots that exempt this path */
+};
+_Static_assert(sizeof(struct ng_kill_exe) == 8, "ng_kill_exe ABI");
 
 struct ng_kill_rate {
 	__u64 window_start_ns;
@@ -126,7 +157,7 @@ struct ng_isolation {
 struct ng_enf_state {
 	__u32 n_isolated; /* non-zero (1) while ng_isolated has an entry */
 	__u32 n_deny;     /* non-zero (1) while ng_deny4 or ng_deny6 has one */
-	__u32 n_kill;
+	__u32 n_kill;     /* rule slots in use; 0 skips the evaluation */
 	__u32 wake_kinds; /* 1 << enum ng_kind: wake the agent at once for these
 			   * (a rule on them acts from user space), instead of
 			   * letting records batch until the next drain */

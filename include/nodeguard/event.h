@@ -190,6 +190,13 @@ struct ng_bpf_config {
 	__u32 host_userns;
 	__u32 host_netns;
 	__u32 emit_noop_creds; /* 1: also report successful set*id/capset that changed nothing */
+	__u32 kill_rules;   /* 1: evaluate kill rules in the kernel; 0: the code is dead
+			     * to the verifier (a kernel that refused it) */
+	__u32 _pad0;
 };
+_Static_assert(sizeof(struct ng_bpf_config) == 40, "ng_bpf_config ABI");
+/* ng_bpf_config.kill_rules value for tests: kill code the verifier refuses,
+ * so the loader's fallback runs against a real refusal */
+#define NG_KILL_CFG_REJECT 2
 
 #endif /* NODEGUARD_EVENT_H */
