@@ -402,19 +402,214 @@ static int cmd_policy(int argc, char **argv)
 
 /* ---------------------------------------------------------------- probe */
 
+/* a tenth of the kernel's 1M-instruction verifier limit: a program near the
+ * limit on one machine is refused on another (DESIGN.md, verifier budget) */
+#define NG_VERIFIER_BUDGET 100000u
+
+static int sensor_nop(const struct ng_event *ev, void *ctx)
+{
+	(void)ev;
+	(void)ctx;
+	return 0;
+}
+
+struct probe_load {
+	struct sensor *s;
+	char err[1024];
+	uint32_t kill_rules, kill_loaded;
+	int kill_err;
+	char not_compiled[2048];
+};
+
+/*
+ * Load (verify, not attach) the sensors exactly as `nodeguard run` does with
+ * this policy, and compile its kill rules into the loaded (unpinned) maps.
+ */
+static void probe_load_sensors(struct probe_load *pl, const struct ng_features *f,
+			       const struct policy *p, bool fallback)
+{
+	struct sensor_opts so = {
+		.trace_host = p->settings.trace_host, .argv_max = p->settings.argv_max,
+		.creds_mode = fallback ? CREDS_RAW_SYSCALLS : CREDS_AUTO,
+		.kernel_kill = true, .load_only = true,
+	};
+	struct kill_maps km;
+	size_t i;
+
+	for (i = 0; i < p->nrules; i++)
+		pl->kill_rules += p->rules[i].enabled && (p->rules[i].actions & ACT_KILL);
+	pl->s = sensor_open(&so, f, sensor_nop, NULL, pl->err, sizeof(pl->err));
+	if (!pl->s || !sensor_kill_in_kernel(pl->s, NULL))
+		return;
+	km.rules = sensor_map_fd(pl->s, "ng_kill_rules");
+	km.masks = sensor_map_fd(pl->s, "ng_kill_masks");
+	km.exe = sensor_map_fd(pl->s, "ng_kill_exe");
+	km.state = sensor_map_fd(pl->s, "ng_kill_state");
+	km.rate = sensor_map_fd(pl->s, "ng_kill_rate");
+	pl->kill_err = killrules_load(p, &km, p->settings.dry_run, &pl->kill_loaded,
+				      pl->not_compiled, sizeof(pl->not_compiled));
+}
+
+static void probe_print_progs(const struct probe_load *pl, const struct policy *p)
+{
+	const struct sensor_prog *sp;
+	const char *why;
+	size_t n, i, worst = 0;
+
+	printf("\nBPF programs (loaded as `nodeguard run` loads them, policy %s):\n", p->source);
+	if (!pl->s) {
+		printf("  load failed: %s\n", pl->err);
+		return;
+	}
+	sp = sensor_progs(pl->s, &n);
+	printf("  %-10s %-22s %14s %12s\n", "object", "program", "verified insns", "verify time");
+	for (i = 0; i < n; i++) {
+		printf("  %-10s %-22s %14u %9.1f ms%s\n", sp[i].object, sp[i].name, sp[i].verified_insns,
+		       sp[i].verify_us / 1000.0,
+		       sp[i].verified_insns > NG_VERIFIER_BUDGET ? "  OVER BUDGET" : "");
+		if (sp[i].verified_insns > sp[worst].verified_insns)
+			worst = i;
+	}
+	if (n)
+		printf("  budget %u instructions per program (a tenth of the verifier's limit); "
+		       "largest %u (%s)\n", NG_VERIFIER_BUDGET, sp[worst].verified_insns, sp[worst].name);
+	if (sensor_kill_in_kernel(pl->s, &why))
+		printf("in-kernel kill:    yes: %u of %u kill rules compiled into the kernel%s%s\n",
+		       pl->kill_loaded, pl->kill_rules, pl->kill_err ? ", load failed: " : "",
+		       pl->kill_err ? strerror(-pl->kill_err) : "");
+	else
+		printf("in-kernel kill:    no: %s; the %u kill rules act from user space (pidfd)\n", why,
+		       pl->kill_rules);
+}
+
+static void probe_json(const struct probe_load *pl, const struct ng_features *f,
+		       const struct policy *p)
+{
+	const struct sensor_prog *sp = NULL;
+	const char *why = "";
+	struct jsonw w;
+	size_t n = 0, i;
+
+	jsonw_init(&w);
+	jsonw_obj_open(&w);
+	jsonw_kv_str(&w, "kernel", f->kernel);
+	jsonw_kv_bool(&w, "root", f->root);
+	jsonw_kv_bool(&w, "btf", f->btf);
+	jsonw_kv_str(&w, "policy", p->source);
+	jsonw_kv_u64(&w, "budget_insns", NG_VERIFIER_BUDGET);
+	jsonw_kv_bool(&w, "loaded", pl->s != NULL);
+	if (!pl->s)
+		jsonw_kv_str(&w, "error", pl->err);
+	else
+		sp = sensor_progs(pl->s, &n);
+	jsonw_key(&w, "programs");
+	jsonw_arr_open(&w);
+	for (i = 0; i < n; i++) {
+		jsonw_obj_open(&w);
+		jsonw_kv_str(&w, "object", sp[i].object);
+		jsonw_kv_str(&w, "program", sp[i].name);
+		jsonw_kv_str(&w, "section", sp[i].section);
+		jsonw_kv_u64(&w, "verified_insns", sp[i].verified_insns);
+		jsonw_kv_u64(&w, "verify_us", sp[i].verify_us);
+		jsonw_obj_close(&w);
+	}
+	jsonw_arr_close(&w);
+	jsonw_key(&w, "kill");
+	jsonw_obj_open(&w);
+	jsonw_kv_bool(&w, "in_kernel", pl->s && sensor_kill_in_kernel(pl->s, &why));
+	jsonw_kv_str(&w, "reason", pl->s ? why : pl->err);
+	jsonw_kv_u64(&w, "rules", pl->kill_rules);
+	jsonw_kv_u64(&w, "rules_in_kernel", pl->kill_loaded);
+	jsonw_kv_str(&w, "not_compiled", pl->not_compiled);
+	jsonw_obj_close(&w);
+	jsonw_obj_close(&w);
+	printf("%s\n", jsonw_str(&w));
+	jsonw_free(&w);
+}
+
+static void probe_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: nodeguard probe [--policy FILE] [--creds-fallback] [--json]\n"
+		"  what this kernel supports, which attach point each sensor uses, and (as root)\n"
+		"  every BPF program `nodeguard run` loads with the instructions the verifier\n"
+		"  processed and the time it took, and whether kill rules run in the kernel\n"
+		"  --policy FILE      the policy to compile (default: the embedded one)\n"
+		"  --creds-fallback   load the tp_btf/sys_enter+sys_exit credential fallback\n"
+		"  --json             one JSON object instead of text\n");
+}
+
 static int cmd_probe(int argc, char **argv)
 {
+	static const struct option lo[] = {
+		{ "policy", required_argument, NULL, 'p' },
+		{ "creds-fallback", no_argument, NULL, 'F' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct probe_load pl = { 0 };
+	struct policy_errors errs = { 0 };
 	struct ng_features f;
+	struct policy *p = NULL;
+	const char *policy_path = NULL;
+	bool json = false, fallback = false;
+	int c, rc, err;
 
-	(void)argc;
-	(void)argv;
-	probe_features(&f, true);
-	probe_print(stdout, &f);
-	if (!f.root) {
-		log_err("run 'sudo nodeguard probe' to test BPF program types");
-		return 1;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "p:Fjvh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'p': policy_path = optarg; break;
+		case 'F': fallback = true; break;
+		case 'j': json = true; break;
+		case 'v': ng_log_level = LOG_LVL_DEBUG; break;
+		case 'h': probe_usage(stdout); return 0;
+		default: probe_usage(stderr); return 2;
+		}
 	}
-	return f.btf && f.ringbuf && f.tp_btf ? 0 : 1;
+	if (optind < argc) {
+		log_err("probe: unexpected argument '%s'", argv[optind]);
+		probe_usage(stderr);
+		return 2;
+	}
+	err = policy_path ? policy_load_file(policy_path, &p, &errs) : policy_load_default(&p, &errs);
+	if (err) {
+		char line[600];
+		size_t i;
+
+		for (i = 0; i < errs.n; i++) {
+			policy_error_format(&errs.v[i], line, sizeof(line));
+			log_err("%s", line);
+		}
+		if (!errs.n)
+			log_err("Failed to load policy %s: %s", policy_path ? policy_path : "<embedded>",
+				strerror(-err));
+		policy_errors_free(&errs);
+		return 2;
+	}
+	policy_errors_free(&errs);
+	probe_features(&f, true);
+	if (!json)
+		probe_print(stdout, &f);
+	if (f.root && f.btf && f.ringbuf && f.tp_btf)
+		probe_load_sensors(&pl, &f, p, fallback);
+	else
+		snprintf(pl.err, sizeof(pl.err), "%s", f.root ? "kernel lacks BTF, ring buffer or tp_btf"
+							   : "not root: programs not loaded");
+	if (json)
+		probe_json(&pl, &f, p);
+	else if (f.root)
+		probe_print_progs(&pl, p);
+	if (!f.root) {
+		log_err("run 'sudo nodeguard probe' to test BPF program types and load the sensors");
+		rc = 1;
+	} else {
+		rc = pl.s ? 0 : 1;
+	}
+	sensor_free(pl.s);
+	policy_free(p);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- uninstall */

@@ -30,6 +30,14 @@ integration: nodeguard $(INTEGRATION_BINS)
 -include tests/integration/scenarios.mk
 -include tests/integration/contain.mk
 
+# verifier budget (every program <= 100,000 verified instructions with the
+# fullest policy) and the fallback when the kernel refuses the kill code (root;
+# tests/integration/budget_test.sh)
+.PHONY: integration-budget
+integration-budget: nodeguard
+	NODEGUARD=./nodeguard timeout -k 10 240 tests/integration/budget_test.sh
+integration: integration-budget
+
 # --pin-dir keeps two agents' containment apart (root; tests/integration/pindir_test.sh)
 .PHONY: integration-pindir
 integration-pindir: nodeguard nodeguardctl

@@ -55,6 +55,17 @@ static void apply(struct sj *j, const cJSON *r)
 	struct sj_incident *inc;
 	uint64_t idx = 0, count = 0;
 
+	if (type && !strcmp(type, "agent")) {
+		/* an agent run's start record: no incident; where kills happen */
+		const cJSON *k = cJSON_GetObjectItemCaseSensitive(r, "kill");
+		const char *where = str(k, "where");
+
+		if (!str(r, "event") || !where || (strcmp(where, "kernel") && strcmp(where, "user-space")))
+			j->malformed++;
+		else
+			j->agent_starts++;
+		return;
+	}
 	if (!type || !id) {
 		j->malformed++;
 		return;

@@ -42,6 +42,7 @@ struct sj {
 	size_t malformed;           /* lines that were not a JSON object */
 	size_t orphans;             /* records of an incident never opened */
 	size_t bad_refs;            /* repeat/detection with an impossible entry */
+	size_t agent_starts;        /* well-formed "agent" start records */
 	struct sj_incident *inc;
 	size_t ninc;
 };
