@@ -1,9 +1,11 @@
 # nodeguard — build, test and benchmark.
 #
-#   make deps    install the Debian bookworm packages the build and tests need
-#   make         build BPF objects, skeletons, nodeguard and test helpers
-#   make test    unit + integration (root) + k8s suites
-#   make bench   overhead ratios (agent vs no agent, interleaved)
+#   sudo make run    install what is missing, build, run the agent in the
+#                    foreground on the embedded policy (ARGS="--dry-run" ...)
+#   sudo make test   install what is missing, build, run every suite
+#   make deps        install the Debian bookworm packages the build and tests need
+#   make             build BPF objects, skeletons, nodeguard and test helpers
+#   make bench       overhead ratios (agent vs no agent, interleaved)
 
 CC       ?= cc
 CLANG    ?= clang
@@ -31,8 +33,28 @@ AGENT_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c))
 AGENT_OBJS := $(patsubst agent/%.c,$(BUILD)/agent/%.o,$(AGENT_SRCS)) $(BUILD)/agent/default_policy.o
 
 .SECONDARY:
-.PHONY: all deps test unit integration k8s bench clean fmt
+.PHONY: all deps test run test-suites unit integration k8s bench clean fmt
 all: nodeguard nodeguardctl tests-build
+
+# The two quick-start commands do their own set-up, in order: the root check
+# (one line, before anything else), the idempotent dependency step, the build
+# (a fresh make, so pkg-config sees what deps just installed), then the work.
+ROOT_CHECK = @if [ "$$(id -u)" -ne 0 ]; then \
+	echo "nodeguard: 'make $@' needs root (it installs packages and loads BPF programs): run 'sudo make $@'" >&2; \
+	exit 1; fi
+
+test:
+	$(ROOT_CHECK)
+	./scripts/deps.sh
+	$(MAKE) all
+	$(MAKE) test-suites
+
+run:
+	$(ROOT_CHECK)
+	./scripts/deps.sh
+	$(MAKE) nodeguard nodeguardctl
+	@echo "nodeguard: starting the agent (Ctrl-C stops it); read incidents with: sudo ./nodeguardctl list"
+	./nodeguard run $(ARGS)
 
 $(BUILD):
 	mkdir -p $(BUILD)/agent $(BUILD)/tests

@@ -1250,6 +1250,8 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 	log_info("nodeguard running on node %s: policy %s (%zu rules%s), journal %s, %s",
 		 a->node, a->pol->source, a->pol->nrules, a->pol->settings.dry_run ? ", dry-run" : "",
 		 journal_path(a->jr), a->pol->settings.trace_host ? "containers and host" : "containers");
+	log_info("read incidents with: nodeguardctl list --dir %s (show ID, report ID --format md)",
+		 jo.dir);
 
 	start = last_tick = last_sweep = mono_ms();
 	while (!*exiting) {

@@ -1,6 +1,7 @@
 # Test and benchmark targets. Each suite owns its own .mk.
-#   make test         unit + integration (root) + k8s (real kube-apiserver; the
-#                     first run on a machine builds it, ~9 min)
+#   make test         deps + build, then test-suites (Makefile)
+#   make test-suites  unit + integration (root) + k8s (real kube-apiserver; the
+#                     first run on a machine builds it, ~15 min)
 #   make unit         cmocka unit tests, no root
 #   make integration  real kernel, root
 #   make bench        overhead ratios, not a pass/fail test
@@ -11,7 +12,7 @@
 
 tests-build: $(UNIT_BINS) $(INTEGRATION_BINS)
 
-test: unit integration k8s
+test-suites: unit integration k8s
 
 # the Kubernetes suites: the API client, watch, pod cache, Events, actions and
 # RBAC against a real apiserver, then the agent's pod attribution end to end,

@@ -94,7 +94,10 @@ log "building kube-apiserver $k8s_version and etcd $etcd_version with $("$GO" ve
 log "into $out_dir (cold: about 10 min at -p 1 and 3+ GB of Go module/build cache; later runs: seconds)"
 
 # Gentle on a shared machine: lowest priority, $jobs compile(s) at a time.
-gorun() { GOMAXPROCS=$jobs CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -mod=readonly" nice -n 19 "$GO" "$@"; }
+# `sudo make test` resets the environment: never let go fetch a toolchain or
+# stamp VCS data from a checkout it was not asked about
+gorun() { GOTOOLCHAIN=${GOTOOLCHAIN:-local} GOMAXPROCS=$jobs CGO_ENABLED=0 \
+	GOFLAGS="${GOFLAGS:--buildvcs=false} -mod=readonly" nice -n 19 "$GO" "$@"; }
 
 # build NAME DIR PACKAGE LDFLAGS: go build -v, turning its per-package lines
 # into "NAME: k/N packages" progress lines.
