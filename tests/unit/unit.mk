@@ -45,3 +45,4 @@ unit-valgrind: $(UNIT_BINS)
 -include tests/unit/ctl.mk
 -include tests/unit/respond.mk
 -include tests/unit/kevents_rules.mk
+-include tests/unit/killmatch.mk
