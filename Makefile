@@ -18,19 +18,33 @@ ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 
 BUILD    := build
-PKGS     := libbpf libelf zlib libcjson yaml-0.1 libcurl libmicrohttpd
+PKGS     := libbpf libelf zlib libcjson yaml-0.1 libcurl
+
+# agent/ is grouped by pipeline stage (docs/architecture.md); every stage's
+# headers are on the include path, and objects stay flat in $(BUILD)/agent
+AGENT_DIRS := agent $(sort $(dir $(wildcard agent/*/*.c)))
+AGENT_DIRS := $(patsubst %/,%,$(AGENT_DIRS))
+vpath %.c $(AGENT_DIRS)
+vpath %.S $(AGENT_DIRS)
+vpath %.h $(AGENT_DIRS)
+
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation \
-            -D_GNU_SOURCE -Iinclude -Iagent -I$(BUILD) \
+            -D_GNU_SOURCE -Iinclude $(addprefix -I,$(AGENT_DIRS)) -I$(BUILD) \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -lcjson -lyaml -lcurl -lmicrohttpd)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -lcjson -lyaml -lcurl)
+# header dependencies, written by the compilers (-MMD) and read back below
+DEPFLAGS  = -MMD -MP -MF $@.d
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS    := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
-AGENT_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c))
-AGENT_OBJS := $(patsubst agent/%.c,$(BUILD)/agent/%.o,$(AGENT_SRCS)) $(BUILD)/agent/default_policy.o
+AGENT_SRCS := $(filter-out agent/main.c,$(wildcard $(addsuffix /*.c,$(AGENT_DIRS))))
+AGENT_OBJS := $(patsubst %.c,$(BUILD)/agent/%.o,$(notdir $(AGENT_SRCS))) $(BUILD)/agent/default_policy.o
+# every module but main(), as an archive: a program or test links only what
+# it uses, whatever file a function lives in
+AGENT_LIB  := $(BUILD)/libnodeguard.a
 
 .SECONDARY:
 .PHONY: all deps test run test-suites unit integration k8s bench clean fmt
@@ -63,24 +77,31 @@ $(BUILD)/vmlinux.h: | $(BUILD)
 	@test -r $(VMLINUX_BTF) || { echo "nodeguard: no kernel BTF at $(VMLINUX_BTF); set VMLINUX_BTF=<file>" >&2; exit 1; }
 	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h include/nodeguard/*.h) $(BUILD)/vmlinux.h | $(BUILD)
-	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h | $(BUILD)
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror $(DEPFLAGS) \
 		-Iinclude -I$(BUILD) -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name ngsk_$* > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/agent/%.o: agent/%.c $(SKELS) $(wildcard agent/*.h include/nodeguard/*.h) | $(BUILD)
-	$(CC) $(CFLAGS) -c $< -o $@
+# the skeletons are generated headers: every object waits for them
+$(BUILD)/agent/%.o: %.c $(SKELS) | $(BUILD)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(BUILD)/agent/default_policy.o: agent/default_policy.S policy/default.yaml | $(BUILD)
+$(BUILD)/agent/default_policy.o: default_policy.S policy/default.yaml | $(BUILD)
 	$(CC) -c $< -o $@
 
-nodeguard: $(BUILD)/agent/main.o $(AGENT_OBJS)
+$(AGENT_LIB): $(AGENT_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+nodeguard: $(BUILD)/agent/main.o $(AGENT_LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
+-include $(wildcard $(BUILD)/*.d $(BUILD)/agent/*.d $(BUILD)/tools/*.d)
+
 include tests/tests.mk
--include tools/tools.mk
+include tools/tools.mk
 
 deps:
 	./scripts/deps.sh
@@ -89,4 +110,4 @@ clean:
 	rm -rf $(BUILD) nodeguard nodeguardctl
 
 fmt:
-	clang-format -i agent/*.c agent/*.h bpf/*.c bpf/*.h include/nodeguard/*.h
+	clang-format -i $(wildcard $(addsuffix /*.[ch],$(AGENT_DIRS))) bpf/*.c bpf/*.h include/nodeguard/*.h tools/*.c

@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
 	# build
-	make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config
+	make gcc clang llvm clang-format bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config
 	libcurl4-openssl-dev libcjson-dev libyaml-dev libmicrohttpd-dev
 	# tests
 	libcmocka-dev iproute2 util-linux procps openssl ca-certificates curl python3

@@ -6,9 +6,9 @@
 #   make integration  real kernel, root
 #   make bench        overhead ratios, not a pass/fail test
 
--include tests/unit/unit.mk
--include tests/integration/integration.mk
--include tests/bench/bench.mk
+include tests/unit/unit.mk
+include tests/integration/integration.mk
+include tests/bench/bench.mk
 
 tests-build: $(UNIT_BINS) $(INTEGRATION_BINS)
 
@@ -20,4 +20,4 @@ test-suites: unit integration k8s
 k8s: k8s-test k8s-attribution k8s-e2e k8s-protect
 .PHONY: k8s
 
--include tests/k8s/k8s.mk
+include tests/k8s/k8s.mk

@@ -14,11 +14,12 @@ endif
 
 TOOLS_BINS := nodeguardctl
 
-$(BUILD)/tools/nodeguardctl.o: tools/nodeguardctl.c $(wildcard agent/*.h) include/nodeguard/event.h | $(BUILD)
+$(BUILD)/tools/nodeguardctl.o: tools/nodeguardctl.c $(SKELS) | $(BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-nodeguardctl: $(BUILD)/tools/nodeguardctl.o $(AGENT_OBJS)
+# the archive: nodeguardctl links only the modules it uses
+nodeguardctl: $(BUILD)/tools/nodeguardctl.o $(AGENT_LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 .PHONY: tools-clean

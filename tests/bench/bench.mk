@@ -35,5 +35,5 @@ bench: nodeguard $(BENCH_BINS)
 bench-k8s: nodeguard k8s-build
 	NODEGUARD=./nodeguard tests/bench/k8s_np.sh
 
--include tests/bench/contain.mk
--include tests/bench/detect.mk
+include tests/bench/contain.mk
+include tests/bench/detect.mk

@@ -9,10 +9,9 @@ NG_CONTAINER_IT_MK := 1
 CONTAINER_IT_BIN := $(BUILD)/tests/test_container_it
 INTEGRATION_BINS += $(CONTAINER_IT_BIN)
 
-$(CONTAINER_IT_BIN): tests/integration/test_container.c $(BUILD)/agent/container.o \
-		     $(BUILD)/agent/probe.o $(BUILD)/agent/caps.o agent/container.h agent/probe.h
+$(CONTAINER_IT_BIN): tests/integration/test_container.c $(AGENT_LIB) container.h probe.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(filter %.c %.o,$^) -o $@ -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS) $(filter %.c %.o %.a,$^) -o $@ -lcmocka $(LDLIBS)
 
 .PHONY: integration-container
 integration-container: $(CONTAINER_IT_BIN)

@@ -26,9 +26,9 @@ integration: nodeguard $(INTEGRATION_BINS)
 		timeout -k 10 280 ./$(BUILD)/tests/test_sensors
 
 # per-module fragments (each appends to INTEGRATION_BINS and hooks `integration`)
--include tests/integration/container.mk
--include tests/integration/scenarios.mk
--include tests/integration/contain.mk
+include tests/integration/container.mk
+include tests/integration/scenarios.mk
+include tests/integration/contain.mk
 
 # verifier budget (every program <= 100,000 verified instructions with the
 # fullest policy) and the fallback when the kernel refuses the kill code (root;

@@ -18,7 +18,7 @@ SCEN_SRCS   := tests/integration/test_scenarios.c tests/integration/scen_agent.c
                tests/integration/scen_journal.c tests/integration/ctr.c tests/integration/agent.c
 SCEN_HDRS   := tests/integration/scen_agent.h tests/integration/scen_journal.h \
                tests/integration/ctr.h tests/integration/agent.h include/nodeguard/credcheck.h \
-               include/nodeguard/event.h agent/incident.h
+               include/nodeguard/event.h incident.h
 
 INTEGRATION_BINS += $(SCEN_TEST) $(SCEN_HELPER)
 

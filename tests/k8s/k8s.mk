@@ -28,17 +28,14 @@ k8s-smoke: k8s-build
 
 K8S_TEST_NAMES := k8s_config k8s_client k8s_watch podcache k8s_actions kevents
 K8S_TEST_BINS  := $(patsubst %,$(BUILD)/tests/k8s/test_%,$(K8S_TEST_NAMES))
-K8S_TEST_OBJS  := $(BUILD)/agent/k8s_config.o $(BUILD)/agent/k8s_client.o \
-                  $(BUILD)/agent/k8s_watch.o $(BUILD)/agent/podcache.o $(BUILD)/agent/jsonw.o \
-                  $(BUILD)/agent/k8s_actions.o \
-                  $(BUILD)/agent/kevents.o
+K8S_TEST_OBJS  := $(AGENT_LIB)
 K8S_TEST_LIBS  := $(shell pkg-config --libs libcurl libcjson yaml-0.1 2>/dev/null || echo -lcurl -lcjson -lyaml)
 
 $(K8S_TEST_BINS): $(BUILD)/tests/k8s/test_%: tests/k8s/test_%.c tests/k8s/k8s_test.h $(K8S_TEST_OBJS) \
-		  agent/k8s_config.h agent/k8s_client.h agent/k8s_watch.h agent/podcache.h \
-		  agent/kevents.h agent/k8s_actions.h | $(BUILD)
+		  k8s_config.h k8s_client.h k8s_watch.h podcache.h \
+		  kevents.h k8s_actions.h | $(BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/k8s $(filter %.c %.o,$^) -o $@ -lcmocka -pthread $(K8S_TEST_LIBS)
+	$(CC) $(CFLAGS) -Itests/k8s $(filter %.c %.o %.a,$^) -o $@ -lcmocka -pthread $(K8S_TEST_LIBS)
 
 k8s-test-bins: $(K8S_TEST_BINS)
 

@@ -4,17 +4,16 @@
 # responder is faked inside the test) and is added to UNIT_BINS and to the
 # unit targets here.
 
--include tools/tools.mk
+include tools/tools.mk
 
 CTL_BINS  := $(BUILD)/tests/test_ctl
 UNIT_BINS += $(CTL_BINS)
 
-CTL_OBJS := $(BUILD)/agent/ctl.o $(BUILD)/agent/incident.o $(BUILD)/agent/jsonw.o \
-            $(BUILD)/agent/policy.o $(BUILD)/agent/caps.o $(BUILD)/agent/default_policy.o
+CTL_OBJS := $(AGENT_LIB)
 
 # runs ./nodeguardctl (or $NODEGUARDCTL) against a server in the test
 $(BUILD)/tests/test_ctl: tests/unit/test_ctl.c $(CTL_OBJS) $(UNIT_HDRS) nodeguardctl | $(BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -pthread $(filter %.c %.o,$^) -o $@ $(UNIT_LDLIBS)
+	$(CC) $(CFLAGS) -pthread $(filter %.c %.o %.a,$^) -o $@ $(UNIT_LDLIBS)
 
 unit unit-valgrind: $(CTL_BINS)

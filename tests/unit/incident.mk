@@ -11,11 +11,10 @@ INCIDENT_UNIT_BIN := $(BUILD)/tests/test_incident
 UNIT_BINS += $(INCIDENT_UNIT_BIN)
 
 $(INCIDENT_UNIT_BIN): tests/unit/test_incident.c tests/unit/unit_helpers.h \
-		      $(BUILD)/agent/incident.o $(BUILD)/agent/jsonw.o $(BUILD)/agent/policy.o \
-		      $(BUILD)/agent/caps.o $(BUILD)/agent/default_policy.o agent/incident.h \
-		      agent/jsonw.h agent/policy.h | $(BUILD)
+		      $(AGENT_LIB) incident.h \
+		      jsonw.h policy.h | $(BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/unit $(filter %.c %.o,$^) -o $@ $(UNIT_LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit $(filter %.c %.o %.a,$^) -o $@ $(UNIT_LDLIBS)
 
 unit unit-valgrind: $(INCIDENT_UNIT_BIN)
 

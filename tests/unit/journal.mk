@@ -6,10 +6,10 @@
 JOURNAL_BINS := $(BUILD)/tests/test_journal
 UNIT_BINS    += $(JOURNAL_BINS)
 
-$(BUILD)/tests/test_journal: tests/unit/test_journal.c $(BUILD)/agent/journal.o \
-                             agent/journal.h agent/policy.h | $(BUILD)
+$(BUILD)/tests/test_journal: tests/unit/test_journal.c $(AGENT_LIB) \
+                             journal.h policy.h | $(BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(filter %.c %.o,$^) -o $@ \
+	$(CC) $(CFLAGS) $(filter %.c %.o %.a,$^) -o $@ \
 		-Wl,--wrap=write -Wl,--wrap=fdatasync $(UNIT_LDLIBS)
 
 unit unit-valgrind: $(JOURNAL_BINS)

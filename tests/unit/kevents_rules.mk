@@ -10,13 +10,10 @@ NG_KEVENTS_RULES_UNIT_MK := 1
 KEVENTS_RULES_UNIT_BIN := $(BUILD)/tests/test_kevents_rules
 UNIT_BINS += $(KEVENTS_RULES_UNIT_BIN)
 
-$(KEVENTS_RULES_UNIT_BIN): tests/unit/test_kevents_rules.c $(BUILD)/agent/kevents.o \
-		   $(BUILD)/agent/podcache.o $(BUILD)/agent/k8s_watch.o $(BUILD)/agent/k8s_client.o \
-		   $(BUILD)/agent/k8s_config.o $(BUILD)/agent/jsonw.o $(BUILD)/agent/rules.o \
-		   $(BUILD)/agent/policy.o $(BUILD)/agent/caps.o $(BUILD)/agent/default_policy.o \
-		   agent/kevents.h agent/podcache.h agent/rules.h agent/policy.h | $(BUILD)
+$(KEVENTS_RULES_UNIT_BIN): tests/unit/test_kevents_rules.c $(AGENT_LIB) \
+		   kevents.h podcache.h rules.h policy.h | $(BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(filter %.c %.o,$^) -o $@ $(UNIT_LDLIBS)
+	$(CC) $(CFLAGS) $(filter %.c %.o %.a,$^) -o $@ $(UNIT_LDLIBS)
 
 unit unit-valgrind: $(KEVENTS_RULES_UNIT_BIN)
 

@@ -10,15 +10,14 @@ ifndef NG_KILLMATCH_UNIT_MK
 NG_KILLMATCH_UNIT_MK := 1
 
 KILLMATCH_UNIT_BIN  := $(BUILD)/tests/test_killmatch
-KILLMATCH_UNIT_OBJS := $(BUILD)/agent/enforce.o $(BUILD)/agent/sensor.o $(BUILD)/agent/decode.o \
-                       $(BUILD)/agent/policy.o $(BUILD)/agent/caps.o $(BUILD)/agent/default_policy.o
+KILLMATCH_UNIT_OBJS := $(AGENT_LIB)
 UNIT_BINS += $(KILLMATCH_UNIT_BIN)
 
 $(KILLMATCH_UNIT_BIN): tests/unit/test_killmatch.c $(KILLMATCH_UNIT_OBJS) $(UNIT_HDRS) \
 		       include/nodeguard/killmatch.h include/nodeguard/enforce.h \
 		       include/nodeguard/credcheck.h | $(BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(filter %.c %.o,$^) -o $@ $(UNIT_LDLIBS)
+	$(CC) $(CFLAGS) $(filter %.c %.o %.a,$^) -o $@ $(UNIT_LDLIBS)
 
 unit unit-valgrind: $(KILLMATCH_UNIT_BIN)
 

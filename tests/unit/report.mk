@@ -3,24 +3,22 @@
 # after its UNIT_BINS rules: the binaries have their own rules and are added
 # to UNIT_BINS and to the unit targets here.
 
--include tools/tools.mk
+include tools/tools.mk
 
 REPORT_BINS := $(BUILD)/tests/test_report $(BUILD)/tests/test_nodeguardctl
 UNIT_BINS   += $(REPORT_BINS)
 
-REPORT_OBJS := $(BUILD)/agent/report.o $(BUILD)/agent/incident.o $(BUILD)/agent/journal.o \
-               $(BUILD)/agent/jsonw.o $(BUILD)/agent/policy.o $(BUILD)/agent/caps.o \
-               $(BUILD)/agent/default_policy.o
+REPORT_OBJS := $(AGENT_LIB)
 
 $(BUILD)/tests/test_report: tests/unit/test_report.c tests/unit/report_fixture.h \
                             $(REPORT_OBJS) $(UNIT_HDRS) | $(BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/unit $(filter %.c %.o,$^) -o $@ $(UNIT_LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit $(filter %.c %.o %.a,$^) -o $@ $(UNIT_LDLIBS)
 
 # runs ./nodeguardctl (or $NODEGUARDCTL) on journals it writes
 $(BUILD)/tests/test_nodeguardctl: tests/unit/test_nodeguardctl.c tests/unit/report_fixture.h \
                                   $(REPORT_OBJS) $(UNIT_HDRS) nodeguardctl | $(BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/unit $(filter %.c %.o,$^) -o $@ $(UNIT_LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit $(filter %.c %.o %.a,$^) -o $@ $(UNIT_LDLIBS)
 
 unit unit-valgrind: $(REPORT_BINS)

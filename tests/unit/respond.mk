@@ -9,18 +9,12 @@ ifndef NG_RESPOND_UNIT_MK
 NG_RESPOND_UNIT_MK := 1
 
 RESPOND_UNIT_BIN  := $(BUILD)/tests/test_respond
-RESPOND_UNIT_OBJS := $(BUILD)/agent/respond.o $(BUILD)/agent/enforce.o $(BUILD)/agent/sensor.o \
-                     $(BUILD)/agent/incident.o $(BUILD)/agent/container.o $(BUILD)/agent/jsonw.o \
-                     $(BUILD)/agent/policy.o $(BUILD)/agent/caps.o $(BUILD)/agent/decode.o \
-                     $(BUILD)/agent/evfmt.o $(BUILD)/agent/log.o $(BUILD)/agent/probe.o \
-                     $(BUILD)/agent/default_policy.o $(BUILD)/agent/apiq.o \
-                     $(BUILD)/agent/k8s_actions.o $(BUILD)/agent/k8s_client.o \
-                     $(BUILD)/agent/k8s_config.o $(BUILD)/agent/k8s_watch.o $(BUILD)/agent/podcache.o
+RESPOND_UNIT_OBJS := $(AGENT_LIB)
 UNIT_BINS += $(RESPOND_UNIT_BIN)
 
 $(RESPOND_UNIT_BIN): tests/unit/test_respond.c $(RESPOND_UNIT_OBJS) $(UNIT_HDRS) | $(BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(filter %.c %.o,$^) -o $@ $(UNIT_LDLIBS) -pthread
+	$(CC) $(CFLAGS) $(filter %.c %.o %.a,$^) -o $@ $(UNIT_LDLIBS) -pthread
 
 unit unit-valgrind: $(RESPOND_UNIT_BIN)
 

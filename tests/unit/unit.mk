@@ -8,17 +8,16 @@
 UNIT_TESTS  := jsonw decode evfmt probe
 UNIT_BINS   := $(patsubst %,$(BUILD)/tests/test_%,$(UNIT_TESTS))
 UNIT_LDLIBS := -lcmocka $(LDLIBS)
-UNIT_HDRS   := tests/unit/unit_helpers.h $(wildcard agent/*.h) include/nodeguard/event.h
+UNIT_HDRS   := tests/unit/unit_helpers.h $(wildcard $(addsuffix /*.h,$(AGENT_DIRS))) include/nodeguard/event.h
 
-$(BUILD)/tests/test_jsonw:  $(BUILD)/agent/jsonw.o
-$(BUILD)/tests/test_decode: $(BUILD)/agent/decode.o
-$(BUILD)/tests/test_evfmt:  $(BUILD)/agent/evfmt.o $(BUILD)/agent/decode.o \
-                            $(BUILD)/agent/jsonw.o $(BUILD)/agent/caps.o
-$(BUILD)/tests/test_probe:  $(BUILD)/agent/probe.o $(BUILD)/agent/caps.o
+$(BUILD)/tests/test_jsonw:  $(AGENT_LIB)
+$(BUILD)/tests/test_decode: $(AGENT_LIB)
+$(BUILD)/tests/test_evfmt:  $(AGENT_LIB)
+$(BUILD)/tests/test_probe:  $(AGENT_LIB)
 
 $(UNIT_BINS): $(BUILD)/tests/test_%: tests/unit/test_%.c $(UNIT_HDRS) | $(BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(filter %.c %.o,$^) -o $@ $(UNIT_LDLIBS)
+	$(CC) $(CFLAGS) $(filter %.c %.o %.a,$^) -o $@ $(UNIT_LDLIBS)
 
 .PHONY: unit unit-valgrind
 unit: $(UNIT_BINS)
@@ -34,15 +33,15 @@ unit-valgrind: $(UNIT_BINS)
 	done; exit $$fail
 
 # per-module test fragments (each adds to UNIT_BINS and the unit targets)
--include tests/unit/journal.mk
--include tests/unit/container.mk
--include tests/unit/policy.mk
--include tests/unit/report.mk
--include tests/unit/rules.mk
--include tests/unit/credcheck.mk
--include tests/unit/incident.mk
--include tests/unit/proctab.mk
--include tests/unit/ctl.mk
--include tests/unit/respond.mk
--include tests/unit/kevents_rules.mk
--include tests/unit/killmatch.mk
+include tests/unit/journal.mk
+include tests/unit/container.mk
+include tests/unit/policy.mk
+include tests/unit/report.mk
+include tests/unit/rules.mk
+include tests/unit/credcheck.mk
+include tests/unit/incident.mk
+include tests/unit/proctab.mk
+include tests/unit/ctl.mk
+include tests/unit/respond.mk
+include tests/unit/kevents_rules.mk
+include tests/unit/killmatch.mk
