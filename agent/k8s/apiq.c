@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "apiq.h"
 #include "k8s_actions.h"
 #include "podcache.h"
@@ -73,14 +74,6 @@ bool apiq_transient(int err)
 	default:
 		return false;
 	}
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* ------------------------------------------------------------------ one job */
@@ -418,7 +411,7 @@ static void *worker(void *arg)
 		snprintf(d.inc, sizeof(d.inc), "%s", jb->j.inc);
 		snprintf(d.action, sizeof(d.action), "%s", jb->j.action);
 		snprintf(d.target, sizeof(d.target), "%s", jb->j.target);
-		first = mono_ms();
+		first = clock_mono_ms();
 		for (;;) {
 			d.attempts++;
 			apiq_exec(q->c, q->node, &jb->j, &d);
@@ -427,7 +420,7 @@ static void *worker(void *arg)
 			pthread_mutex_lock(&q->mu);
 			retry_max_s = q->retry_max_s;
 			pthread_mutex_unlock(&q->mu);
-			if (mono_ms() - first >= (uint64_t)retry_max_s * 1000u) {
+			if (clock_mono_ms() - first >= (uint64_t)retry_max_s * 1000u) {
 				char t[sizeof(d.detail)];
 
 				snprintf(t, sizeof(t), "gave up after %u attempts in %u s: %s", d.attempts,
@@ -477,7 +470,7 @@ struct apiq *apiq_new(const struct apiq_opts *o)
 	q->max = o->max ? o->max : APIQ_MAX_DEFAULT;
 	q->retry_max_s = o->retry_max_s ? o->retry_max_s : RETRY_MAX_S_DEFAULT;
 	snprintf(q->node, sizeof(q->node), "%s", o->node ? o->node : "");
-	q->rnd = (uint64_t)mono_ms() * 0x9e3779b97f4a7c15ull | 1;
+	q->rnd = (uint64_t)clock_mono_ms() * 0x9e3779b97f4a7c15ull | 1;
 	q->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_condattr_init(&ca);

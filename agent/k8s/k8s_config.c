@@ -16,17 +16,10 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "clock.h"
 #include "k8s_config.h"
 
 #define SERVER_MAX 2048
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 __attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errsz, const char *fmt, ...)
 {
@@ -376,7 +369,7 @@ int k8s_config_token(struct k8s_config *c, bool force, const char **out)
 		*out = c->token;
 		return 0;
 	}
-	now = mono_ms();
+	now = clock_mono_ms();
 	if (!force && c->tok_cached && c->tok_read_ms &&
 	    now - c->tok_read_ms < (uint64_t)c->token_reread_s * 1000) {
 		*out = c->tok_cached;
@@ -474,7 +467,7 @@ struct k8s_config *k8s_config_in_cluster(char *err, size_t errsz)
 		goto fail;
 	}
 	c->tok_cached = tok;
-	c->tok_read_ms = mono_ms();
+	c->tok_read_ms = clock_mono_ms();
 	c->tok_reads = 1;
 	if (access(c->ca_file, R_OK)) {
 		rc = -errno;

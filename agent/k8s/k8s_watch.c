@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "k8s_watch.h"
 
 #define ERR_BODY_MAX (64u * 1024)   /* the body of a non-200 watch response */
@@ -64,14 +65,6 @@ struct k8s_watch {
 
 	struct k8s_watch_stats st;
 };
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void report(struct k8s_watch *w, int err, long status, const char *msg)
 {
@@ -143,7 +136,7 @@ static int timer_cb(CURLM *m, long timeout_ms, void *userp)
 	struct k8s_watch *w = userp;
 
 	(void)m;
-	w->curl_due = timeout_ms < 0 ? 0 : mono_ms() + (uint64_t)timeout_ms;
+	w->curl_due = timeout_ms < 0 ? 0 : clock_mono_ms() + (uint64_t)timeout_ms;
 	if (timeout_ms >= 0 && !w->curl_due)
 		w->curl_due = 1;
 	return 0;
@@ -318,7 +311,7 @@ static void schedule(struct k8s_watch *w, bool list, bool failed)
 	w->next_is_list = list || !w->rv[0];
 	if (failed)
 		w->fails++;
-	w->next_at = mono_ms() + (failed ? backoff(w) : 0);
+	w->next_at = clock_mono_ms() + (failed ? backoff(w) : 0);
 }
 
 static int start_transfer(struct k8s_watch *w, const char *path, uint64_t timeout_ms,
@@ -341,7 +334,7 @@ static int start_transfer(struct k8s_watch *w, const char *path, uint64_t timeou
 	w->discarding = false;
 	w->tstatus = -1;
 	w->abort_gone = w->abort_error = false;
-	w->t_start = mono_ms();
+	w->t_start = clock_mono_ms();
 	w->t_events = 0;
 	if (curl_multi_add_handle(w->m, w->e) != CURLM_OK)
 		return -ENOMEM;
@@ -521,7 +514,7 @@ static void finish_list(struct k8s_watch *w, CURLcode res, long status)
 static void finish_watch(struct k8s_watch *w, CURLcode res, long status)
 {
 	char msg[512], reason[64];
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 	bool healthy = w->t_events > 0 || now - w->t_start >= HEALTHY_STREAM_MS;
 
 	if (w->line_len || w->discarding) {
@@ -730,9 +723,9 @@ int k8s_watch_poll(struct k8s_watch *w, int timeout_ms)
 
 	if (!w)
 		return -EINVAL;
-	end = mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	end = clock_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
 	for (rounds = 0; rounds < POLL_ROUNDS; rounds++) {
-		uint64_t now = mono_ms(), due;
+		uint64_t now = clock_mono_ms(), due;
 		int64_t wait;
 		bool did = false;
 		int n, i, running;
@@ -747,7 +740,7 @@ int k8s_watch_poll(struct k8s_watch *w, int timeout_ms)
 			check_done(w);
 			did = true;
 		}
-		now = mono_ms();
+		now = clock_mono_ms();
 		wait = did ? 0 : (int64_t)end - (int64_t)now;
 		due = next_due(w);
 		if (due && (int64_t)due - (int64_t)now < wait)
@@ -782,7 +775,7 @@ int k8s_watch_poll(struct k8s_watch *w, int timeout_ms)
 			curl_multi_socket_action(w->m, evs[i].data.fd, mask, &running);
 		}
 		check_done(w);
-		if (!did && mono_ms() >= end)
+		if (!did && clock_mono_ms() >= end)
 			break;
 	}
 	arm_timer(w);
@@ -803,7 +796,7 @@ int k8s_watch_timeout_ms(const struct k8s_watch *w)
 	due = next_due(w);
 	if (!due)
 		return -1;
-	now = mono_ms();
+	now = clock_mono_ms();
 	if (due <= now)
 		return 0;
 	return due - now > INT32_MAX ? INT32_MAX : (int)(due - now);

@@ -6,6 +6,7 @@
 
 #include "caps.h"
 #include "evfmt.h"
+#include "textesc.h"
 #include "nodeguard/enforce.h"
 
 int64_t evfmt_boot_offset_ns(void)
@@ -227,39 +228,7 @@ void evfmt_json(struct jsonw *w, const struct ng_event *ev, int64_t offset_ns)
 
 const char *evfmt_term_escape(const char *s, size_t n, char *buf, size_t bufsz)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, o = 0, l;
-
-	if (!bufsz)
-		return buf;
-	while (i < n && o + 5 < bufsz) {
-		unsigned char c = p[i];
-
-		if (c == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = '\\';
-			i++;
-		} else if (c >= 0x20 && c < 0x7f) {
-			buf[o++] = (char)c;
-			i++;
-		} else if (c >= 0x80 && (l = utf8_seq_len(p + i, n - i)) > 0 &&
-			   o + l < bufsz - 1) {
-			/* printable multibyte (C1 controls are 2-byte 0xc2 0x80..0x9f) */
-			if (c == 0xc2 && p[i + 1] < 0xa0) {
-				o += (size_t)snprintf(buf + o, bufsz - o, "\\x%02x", c);
-				i++;
-				continue;
-			}
-			memcpy(buf + o, p + i, l);
-			o += l;
-			i += l;
-		} else {
-			o += (size_t)snprintf(buf + o, bufsz - o, "\\x%02x", c);
-			i++;
-		}
-	}
-	buf[o] = '\0';
-	return buf;
+	return textesc_term(s, n, buf, bufsz);
 }
 
 void evfmt_text(FILE *out, const struct ng_event *ev, int64_t offset_ns)

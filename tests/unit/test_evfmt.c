@@ -762,6 +762,19 @@ static void test_term_escape_exact(void **state)
 	assert_ptr_equal(evfmt_term_escape("a", 1, buf, sizeof(buf)), buf);
 }
 
+/* invisible and bidirectional format characters (Trojan Source) are shown as
+ * \uXXXX in trace's text output, as in the reports */
+static void test_term_escape_format_chars(void **state)
+{
+	ESC("ab\xe2\x80\xae" "cd", "ab\\u202ecd");        /* RIGHT-TO-LEFT OVERRIDE */
+	ESC("x\xe2\x81\xa6y", "x\\u2066y");                /* LEFT-TO-RIGHT ISOLATE */
+	ESC("zw\xe2\x80\x8bsp", "zw\\u200bsp");            /* ZERO WIDTH SPACE */
+	ESC("\xef\xbb\xbf" "bom", "\\ufeffbom");           /* BYTE ORDER MARK */
+	ESC("shy\xc2\xad", "shy\\u00ad");                   /* SOFT HYPHEN */
+	ESC("tag\xf3\xa0\x81\x81", "tag\\ue0041");        /* TAG LATIN CAPITAL A */
+	ESC("\xe2\x82\xac ok", "\xe2\x82\xac ok");         /* EURO SIGN stays */
+}
+
 /* each C1 control alone is escaped byte by byte */
 static void test_term_escape_every_c1(void **state)
 {
@@ -957,6 +970,7 @@ int main(void)
 		cmocka_unit_test(test_argv_hex_only_when_needed),
 		cmocka_unit_test(test_json_fields_in_caller_object),
 		cmocka_unit_test(test_term_escape_exact),
+		cmocka_unit_test(test_term_escape_format_chars),
 		cmocka_unit_test(test_term_escape_every_c1),
 		cmocka_unit_test(test_term_escape_every_control),
 		cmocka_unit_test(test_term_escape_exhaustive),
