@@ -351,6 +351,11 @@ int ctl_server_fd(const struct ctl_server *s)
 	return s ? s->fd : -EINVAL;
 }
 
+bool ctl_server_busy(const struct ctl_server *s)
+{
+	return s && s->nconns;
+}
+
 const char *ctl_server_path(const struct ctl_server *s)
 {
 	return s ? s->path : NULL;

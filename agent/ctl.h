@@ -84,6 +84,9 @@ typedef int (*ctl_handler_fn)(const cJSON *req, const char *who, struct jsonw *r
 struct ctl_server *ctl_server_open(const char *path, char *err, size_t n);
 /* the listening socket, for poll()/epoll: readable when a client waits */
 int ctl_server_fd(const struct ctl_server *s);
+/* connections open: their sockets are the server's own, not in the caller's
+ * epoll set, so poll again soon (their deadlines, data that arrived) */
+bool ctl_server_busy(const struct ctl_server *s);
 const char *ctl_server_path(const struct ctl_server *s);
 /*
  * Serve without blocking: accept pending connections, read, answer complete
