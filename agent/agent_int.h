@@ -19,7 +19,7 @@
 #include <time.h>
 
 #include "agent.h"
-#include "ctl.h"
+#include "ctl_dispatch.h"
 #include "jsonw.h"
 #include "kevents.h"
 #include "policy.h"
