@@ -37,18 +37,25 @@ enum loop_src { SRC_SENSOR, SRC_CTL, SRC_PODS, SRC_KEV, SRC_APIQ, SRC_PROT, SRC_
 struct loop {
 	int epfd;
 	bool added[SRC_MAX];  /* in the set */
+	bool failed[SRC_MAX]; /* could not be added: served every tick instead */
 	bool ready[SRC_MAX];  /* readable at this wake-up */
+	bool ctl_again;       /* poll the control server at the next wake-up */
 	uint64_t start, last_tick, last_sweep, last_drops;
 };
 
 /* add a source's fd to the set once it has one (fd < 0: not yet, or never) */
 static void loop_add(struct loop *l, enum loop_src src, int fd)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = src };
+	/* the control server stops accepting at CTL_MAX_CONNS with more in the
+	 * backlog: edge-triggered, or the loop would spin (loop_serve polls it
+	 * again while that backlog may be there) */
+	struct epoll_event ev = { .events = EPOLLIN | (src == SRC_CTL ? EPOLLET : 0),
+				  .data.u32 = src };
 
-	if (l->added[src] || fd < 0)
+	if (l->added[src] || l->failed[src] || fd < 0)
 		return;
-	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev))
+	l->failed[src] = epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) != 0;
+	if (l->failed[src])
 		log_warn("Failed to add source %d to the agent's epoll set: %s; it is served "
 			 "every tick only", (int)src, strerror(errno));
 	else
@@ -118,7 +125,7 @@ static void loop_tick(struct loop *l, struct agent *a, uint64_t now)
  */
 static int loop_serve(struct loop *l, struct agent *a)
 {
-	bool *r = l->ready;
+	bool *r = l->ready, busy;
 	int n;
 
 	/* every wake-up: its fd, or LOOP_DRAIN_MS without one */
@@ -127,9 +134,15 @@ static int loop_serve(struct loop *l, struct agent *a)
 		log_err("Failed to poll the ring buffer: %s", strerror(-n));
 		return n;
 	}
-	/* the connections' sockets are the server's own, not in the set */
-	if (a->ctl && (r[SRC_CTL] || ctl_server_busy(a->ctl)))
-		ctl_server_poll(a->ctl, ctl_dispatch_handler, &a->ctl_ctx);
+	/*
+	 * The connections' sockets are the server's own, not in the set: while
+	 * it has some, poll it at every wake-up, and once more after (it may
+	 * have been full, with a backlog that raises no new edge), and again
+	 * after a failed accept.
+	 */
+	busy = a->ctl && ctl_server_busy(a->ctl);
+	if (a->ctl && (r[SRC_CTL] || busy || l->ctl_again))
+		l->ctl_again = ctl_server_poll(a->ctl, ctl_dispatch_handler, &a->ctl_ctx) < 0 || busy;
 	if (a->pods && r[SRC_PODS])
 		podcache_poll(a->pods, 0);
 	if (a->pods && (r[SRC_PODS] || r[SRC_PROT]) && prot_news(a))
@@ -172,6 +185,8 @@ int agent_loop(struct agent *a, volatile sig_atomic_t *exiting, volatile sig_ato
 		 * past their grace, which no fd announces */
 		tick = mono_ms() - l.last_tick >= LOOP_TICK_MS;
 		l.ready[SRC_PODS] |= tick;
+		for (i = 0; i < SRC_MAX; i++)
+			l.ready[i] |= tick && l.failed[i];
 		if (loop_serve(&l, a))
 			goto out;
 		fflush(stdout);
