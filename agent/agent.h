@@ -2,7 +2,7 @@
 /*
  * The running agent: one struct agent owns every stage of the data flow
  * (sensor -> proctab -> container -> rules -> incident -> journal) and the
- * main loop polls them.
+ * main loop (agent/loop.c) waits on them in one epoll set.
  */
 #ifndef NODEGUARD_AGENT_H
 #define NODEGUARD_AGENT_H

@@ -20,23 +20,13 @@
  * is pending, reads what has arrived, answers complete requests and drops
  * connections past their deadline, then returns.
  *
- * What agent/agent.c does with it (#include "ctl.h"; struct agent gains
- * `struct ctl_server *ctl; struct ctl_dispatch_ctx ctl_ctx;`):
- *
- *   in agent_run(), once a->resp is created and reconciled, before the loop:
- *	a->ctl_ctx = (struct ctl_dispatch_ctx){ .r = a->resp, .im = a->im };
- *	a->ctl = ctl_server_open(getenv("NODEGUARD_SOCKET"), err, sizeof(err));
- *	if (!a->ctl)
- *		log_warn("control socket disabled: %s", err);
- *   in the main loop, every iteration, after sensor_poll():
- *	if (a->ctl)
- *		ctl_server_poll(a->ctl, ctl_dispatch_handler, &a->ctl_ctx);
- *   first thing in agent_close(), before the responder and incmgr go:
- *	ctl_server_close(a->ctl);
- *
- * sensor_poll() waits up to 200 ms, so a request is picked up within that
- * and a slow client is cut off within CTL_TIMEOUT_MS + 200 ms. The handler
- * runs on the agent's thread: the responder needs no locking.
+ * The agent (agent/agent.c opens it once the responder is reconciled and
+ * closes it first at shutdown) puts ctl_server_fd() in its epoll set and
+ * calls ctl_server_poll() when it is readable and while ctl_server_busy();
+ * it wakes at least every 20 ms, so a request is picked up within that and
+ * a slow client is cut off within CTL_TIMEOUT_MS + 20 ms. What a request
+ * does is the agent's handler, ctl_dispatch.h; nodeguardctl needs only the
+ * client below.
  */
 #ifndef NODEGUARD_CTL_H
 #define NODEGUARD_CTL_H
@@ -62,8 +52,6 @@
 /* room for the server-built who string */
 #define CTL_WHO_MAX 160
 
-struct responder;
-struct incmgr;
 struct ctl_server;
 
 /*
@@ -84,6 +72,9 @@ typedef int (*ctl_handler_fn)(const cJSON *req, const char *who, struct jsonw *r
 struct ctl_server *ctl_server_open(const char *path, char *err, size_t n);
 /* the listening socket, for poll()/epoll: readable when a client waits */
 int ctl_server_fd(const struct ctl_server *s);
+/* connections open: their sockets are the server's own, not in the caller's
+ * epoll set, so poll again soon (their deadlines, data that arrived) */
+bool ctl_server_busy(const struct ctl_server *s);
 const char *ctl_server_path(const struct ctl_server *s);
 /*
  * Serve without blocking: accept pending connections, read, answer complete
@@ -126,22 +117,7 @@ void ctl_who_format(char *buf, size_t n, uid_t uid, pid_t pid, const char *comm,
 bool ctl_valid_container_id(const char *s);
 /* an incident id or prefix: 1..47 bytes of [A-Za-z0-9._:-] */
 bool ctl_valid_incident_id(const char *s);
-
-/*
- * The agent's handler: maps "isolate", "freeze", "kill-container" to
- * responder_manual(), "release" to responder_release_incident() (with
- * "incident") or responder_release_container() (with "container"), and
- * "status" to the agent's pid and incident counts (r may be NULL: the
- * agent runs without a responder and says so). Replies always; returns 0.
- */
-int ctl_dispatch(const cJSON *req, struct responder *r, const char *who, struct jsonw *reply);
-
-/* ctl_dispatch() as a ctl_handler_fn; ctx is a struct ctl_dispatch_ctx
- * (im, may be NULL, gives "status" its incident counts) */
-struct ctl_dispatch_ctx {
-	struct responder *r;
-	struct incmgr *im;
-};
-int ctl_dispatch_handler(const cJSON *req, const char *who, struct jsonw *reply, void *ctx);
+/* a reply object: {"ok":ok,"incident":incident (when non-empty),"message":msg} */
+void ctl_reply(struct jsonw *w, bool ok, const char *incident, const char *msg);
 
 #endif

@@ -66,47 +66,14 @@ enum {
 	OPT_PIN_DIR,
 };
 
-static const char usage_text[] =
-	"Usage: nodeguardctl COMMAND [OPTIONS]\n"
-	"\n"
-	"Reading the journal:\n"
-	"  list [--since DURATION|TIME] [--severity S] [--pod NS/NAME] [--status S] [--json]\n"
-	"        one line per incident: id, severity, status, first seen, pod (or short\n"
-	"        container id, or host), top rule (+ further timeline entries)\n"
-	"        --since     30m, 2h, 7d, 1h30m, or RFC 3339 (2026-11-26T14:00:00Z, 2026-11-26):\n"
-	"                    incidents seen at or after that time\n"
-	"        --severity  info|low|medium|high|critical: that severity or above\n"
-	"        --pod       NS/NAME of the pod (shell globs allowed)\n"
-	"        --status    open|contained|released|closed\n"
-	"        --json      one JSON object per incident and line\n"
-	"  show ID        the incident (ID or a unique prefix of it) for a terminal\n"
-	"  report ID [--format json|md|html|text] [-o FILE]\n"
-	"        a full report (default: md) to stdout or FILE (created 0600)\n"
+/* --help around the commands' own lines (struct command.usage) */
+static const char help_head[] = "Usage: nodeguardctl COMMAND [OPTIONS]\n";
+static const char help_journal[] = "\nReading the journal:\n";
+static const char help_root[] =
 	"\n"
 	"Acting by hand (root; through the running agent, with the same guardrails\n"
-	"and journal as automatic actions):\n"
-	"  isolate --container ID\n"
-	"        cut the container off the network (loopback and the allow-list stay)\n"
-	"  freeze --container ID\n"
-	"        freeze every process of the container (cgroup.freeze)\n"
-	"  kill-container --container ID\n"
-	"        kill every process of the container\n"
-	"        Each opens an incident for the container, or joins its open one, and\n"
-	"        prints it. ID: the full container id or a unique prefix of it, at least\n"
-	"        12 hex digits. With the agent down these fail: start the agent first.\n"
-	"  release INCIDENT\n"
-	"  release --container ID\n"
-	"        lift isolate, freeze and deny of the incident (ID or a unique prefix)\n"
-	"        or of every incident of the container, and journal who released it;\n"
-	"        remove its quarantine label and NetworkPolicy and give its pod's\n"
-	"        ServiceAccount back its bindings (through the agent's API queue).\n"
-	"        With the agent down, release acts itself: it locks the journal (--dir),\n"
-	"        undoes the still-active actions the journal records on the pinned state\n"
-	"        under --pin-dir (default $NODEGUARD_PIN_DIR, else " NG_PIN_DIR ") and the\n"
-	"        cgroup tree, and journals the release;\n"
-	"        Kubernetes undos wait in the journal for the next agent with API access.\n"
-	"  status         whether the agent answers, its pid, incident counts and the\n"
-	"                 Kubernetes actions waiting for the API server\n"
+	"and journal as automatic actions):\n";
+static const char help_tail[] =
 	"\n"
 	"Common options:\n"
 	"  --dir DIR      journal directory (default $NODEGUARD_JOURNAL_DIR, else " DEFAULT_DIR ")\n"
@@ -118,8 +85,35 @@ static const char usage_text[] =
 	"\n"
 	"Exit status: 0 ok, 1 not found, refused or error, 2 usage error.\n";
 
+/* what a command takes and needs (struct command.flags) */
+enum {
+	CMD_JOURNAL = 1 << 0,      /* reads the journal: main replays it first */
+	CMD_FILTERS = 1 << 1,      /* --since, --severity, --pod, --status, --json */
+	CMD_FORMAT = 1 << 2,       /* --format, -o */
+	CMD_CONTAINER = 1 << 3,    /* --container */
+	CMD_SOCKET = 1 << 4,       /* --socket */
+	CMD_PIN_DIR = 1 << 5,      /* --pin-dir */
+	CMD_VIA_AGENT = 1 << 6,    /* only through the agent: no --dir */
+	CMD_ID = 1 << 7,           /* takes an incident ID operand... */
+	CMD_ID_OR_CTR = 1 << 8,    /* ...or --container instead, one of them */
+	CMD_NEEDS_CTR = 1 << 9,    /* --container is required */
+};
+
+struct ctl;
+struct incmgr;
+
+struct command {
+	const char *name;
+	/* m: the replayed journal with CMD_JOURNAL, else NULL */
+	int (*run)(const struct ctl *c, struct incmgr *m);
+	bool needs_root;  /* the control socket or the pinned state: root only */
+	unsigned flags;
+	const char *usage; /* its lines in --help */
+};
+
 struct ctl {
 	const char *cmd;
+	const struct command *def; /* cmd's entry in the command table */
 	const char *dir;
 	const char *socket;
 	const char *pin_dir;
@@ -153,11 +147,6 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static bool is_act_cmd(const char *cmd)
-{
-	return !strcmp(cmd, "isolate") || !strcmp(cmd, "freeze") || !strcmp(cmd, "kill-container");
 }
 
 /* the container id as the agent takes it; a clear word if not */
@@ -194,11 +183,9 @@ static int parse_args(int argc, char **argv, struct ctl *c)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	bool is_list = !strcmp(c->cmd, "list"), is_report = !strcmp(c->cmd, "report");
-	bool is_act = is_act_cmd(c->cmd), is_release = !strcmp(c->cmd, "release");
-	bool is_status = !strcmp(c->cmd, "status");
+	unsigned f = c->def->flags;
 	/* commands that take no operand */
-	bool no_operand = is_list || is_act || is_status;
+	bool no_operand = !(f & CMD_ID);
 	int opt, i, li, err;
 
 	for (i = 1; i < argc; i++)
@@ -217,32 +204,32 @@ static int parse_args(int argc, char **argv, struct ctl *c)
 		case OPT_POD:
 		case OPT_STATUS:
 		case OPT_JSON:
-			if (!is_list)
+			if (!(f & CMD_FILTERS))
 				return usage_error("--%s: only 'list' takes it", name);
 			break;
 		case OPT_FORMAT:
 		case 'o':
-			if (!is_report)
+			if (!(f & CMD_FORMAT))
 				return usage_error("-%s%s: only 'report' takes it", li >= 0 ? "-" : "", name);
 			break;
 		case OPT_CONTAINER:
-			if (!is_act && !is_release)
+			if (!(f & CMD_CONTAINER))
 				return usage_error("--container: only isolate, freeze, kill-container and "
 						   "release take it");
 			break;
 		case OPT_SOCKET:
-			if (!is_act && !is_release && !is_status)
+			if (!(f & CMD_SOCKET))
 				return usage_error("--socket: only isolate, freeze, kill-container, release "
 						   "and status take it");
 			break;
 		case OPT_PIN_DIR:
-			if (!is_release)
+			if (!(f & CMD_PIN_DIR))
 				return usage_error("--pin-dir: only release takes it (with the agent down)");
 			if (optarg[0] != '/')
 				return usage_error("--pin-dir '%s': must be an absolute path", optarg);
 			break;
 		case OPT_DIR:
-			if (is_act || is_status)
+			if (f & CMD_VIA_AGENT)
 				return usage_error("--dir: '%s' goes through the agent, which has its own "
 						   "journal", c->cmd);
 			break;
@@ -315,15 +302,15 @@ static int parse_args(int argc, char **argv, struct ctl *c)
 			return usage_error("unexpected argument '%s'", argv[i]);
 		c->id = argv[i];
 	}
-	if (is_act && !c->container)
+	if ((f & CMD_NEEDS_CTR) && !c->container)
 		return usage_error("%s: which container? (--container ID)", c->cmd);
-	if (is_release && !c->id == !c->container)
+	if ((f & CMD_ID_OR_CTR) && !c->id == !c->container)
 		return usage_error("release: give an incident ID or --container ID (one of them)");
-	if (!no_operand && !is_release && !c->id)
+	if (!no_operand && !(f & CMD_ID_OR_CTR) && !c->id)
 		return usage_error("%s: which incident? (give its ID)", c->cmd);
 	if (c->id && (!*c->id || strlen(c->id) >= sizeof(((struct incident *)0)->id)))
 		return usage_error("'%s' is not an incident ID", c->id);
-	if (c->id && is_release && !ctl_valid_incident_id(c->id))
+	if (c->id && (f & CMD_ID_OR_CTR) && !ctl_valid_incident_id(c->id))
 		return usage_error("'%s' is not an incident ID (like ng-20261126-145945-1a2b3c4d)",
 				   c->id);
 	if (c->container) {
@@ -331,9 +318,9 @@ static int parse_args(int argc, char **argv, struct ctl *c)
 		if (err)
 			return err;
 	}
-	if (is_report && !c->format)
+	if ((f & CMD_FORMAT) && !c->format)
 		c->format = "md";
-	if (is_report && strcmp(c->format, "json") && strcmp(c->format, "md") &&
+	if ((f & CMD_FORMAT) && strcmp(c->format, "json") && strcmp(c->format, "md") &&
 	    strcmp(c->format, "markdown") && strcmp(c->format, "html") && strcmp(c->format, "text"))
 		return usage_error("--format '%s': want json, md or html", c->format);
 	if (!c->dir || !*c->dir)
@@ -587,7 +574,7 @@ static int print_reply(const char *reply)
 	return EXIT_NOTFOUND;
 }
 
-static int cmd_act(const struct ctl *c)
+static int cmd_act(const struct ctl *c, struct incmgr *m)
 {
 	char reply[8192];
 	int err = agent_request(c, c->cmd, reply, sizeof(reply));
@@ -601,7 +588,7 @@ static int cmd_act(const struct ctl *c)
 	return print_reply(reply);
 }
 
-static int cmd_status(const struct ctl *c)
+static int cmd_status(const struct ctl *c, struct incmgr *m)
 {
 	char reply[8192];
 	int err = agent_request(c, "status", reply, sizeof(reply));
@@ -951,7 +938,7 @@ out:
 	return ret;
 }
 
-static int cmd_release(const struct ctl *c)
+static int cmd_release(const struct ctl *c, struct incmgr *m)
 {
 	char reply[8192];
 	int err = agent_request(c, "release", reply, sizeof(reply));
@@ -963,49 +950,129 @@ static int cmd_release(const struct ctl *c)
 	return print_reply(reply);
 }
 
+/* ---------------------------------------------------------------- commands */
+
+static const struct command commands[] = {
+	{ "list", cmd_list, false, CMD_JOURNAL | CMD_FILTERS,
+	  "  list [--since DURATION|TIME] [--severity S] [--pod NS/NAME] [--status S] [--json]\n"
+	  "        one line per incident: id, severity, status, first seen, pod (or short\n"
+	  "        container id, or host), top rule (+ further timeline entries)\n"
+	  "        --since     30m, 2h, 7d, 1h30m, or RFC 3339 (2026-11-26T14:00:00Z, 2026-11-26):\n"
+	  "                    incidents seen at or after that time\n"
+	  "        --severity  info|low|medium|high|critical: that severity or above\n"
+	  "        --pod       NS/NAME of the pod (shell globs allowed)\n"
+	  "        --status    open|contained|released|closed\n"
+	  "        --json      one JSON object per incident and line\n" },
+	{ "show", cmd_show, false, CMD_JOURNAL | CMD_ID,
+	  "  show ID        the incident (ID or a unique prefix of it) for a terminal\n" },
+	{ "report", cmd_report, false, CMD_JOURNAL | CMD_FORMAT | CMD_ID,
+	  "  report ID [--format json|md|html|text] [-o FILE]\n"
+	  "        a full report (default: md) to stdout or FILE (created 0600)\n" },
+	{ "isolate", cmd_act, true, CMD_CONTAINER | CMD_SOCKET | CMD_VIA_AGENT | CMD_NEEDS_CTR,
+	  "  isolate --container ID\n"
+	  "        cut the container off the network (loopback and the allow-list stay)\n" },
+	{ "freeze", cmd_act, true, CMD_CONTAINER | CMD_SOCKET | CMD_VIA_AGENT | CMD_NEEDS_CTR,
+	  "  freeze --container ID\n"
+	  "        freeze every process of the container (cgroup.freeze)\n" },
+	/* with the lines about all three actions */
+	{ "kill-container", cmd_act, true, CMD_CONTAINER | CMD_SOCKET | CMD_VIA_AGENT | CMD_NEEDS_CTR,
+	  "  kill-container --container ID\n"
+	  "        kill every process of the container\n"
+	  "        Each opens an incident for the container, or joins its open one, and\n"
+	  "        prints it. ID: the full container id or a unique prefix of it, at least\n"
+	  "        12 hex digits. With the agent down these fail: start the agent first.\n" },
+	{ "release", cmd_release, true,
+	  CMD_CONTAINER | CMD_SOCKET | CMD_PIN_DIR | CMD_ID | CMD_ID_OR_CTR,
+	  "  release INCIDENT\n"
+	  "  release --container ID\n"
+	  "        lift isolate, freeze and deny of the incident (ID or a unique prefix)\n"
+	  "        or of every incident of the container, and journal who released it;\n"
+	  "        remove its quarantine label and NetworkPolicy and give its pod's\n"
+	  "        ServiceAccount back its bindings (through the agent's API queue).\n"
+	  "        With the agent down, release acts itself: it locks the journal (--dir),\n"
+	  "        undoes the still-active actions the journal records on the pinned state\n"
+	  "        under --pin-dir (default $NODEGUARD_PIN_DIR, else " NG_PIN_DIR ") and the\n"
+	  "        cgroup tree, and journals the release;\n"
+	  "        Kubernetes undos wait in the journal for the next agent with API access.\n" },
+	{ "status", cmd_status, true, CMD_SOCKET | CMD_VIA_AGENT,
+	  "  status         whether the agent answers, its pid, incident counts and the\n"
+	  "                 Kubernetes actions waiting for the API server\n" },
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *command_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+/* "list, show, ..., release" then last_sep and the last name */
+static void command_names(char *buf, size_t n, const char *last_sep)
+{
+	size_t i, len = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < NCOMMANDS && len < n; i++)
+		len += (size_t)snprintf(buf + len, n - len, "%s%s",
+					!i ? "" : i + 1 < NCOMMANDS ? ", " : last_sep,
+					commands[i].name);
+}
+
+/* the journal readers first, then the root-only commands */
+static void print_help(void)
+{
+	size_t i;
+
+	fputs(help_head, stdout);
+	for (i = 0; i < NCOMMANDS; i++) {
+		if (!i || commands[i].needs_root != commands[i - 1].needs_root)
+			fputs(commands[i].needs_root ? help_root : help_journal, stdout);
+		fputs(commands[i].usage, stdout);
+	}
+	fputs(help_tail, stdout);
+}
+
 int main(int argc, char **argv)
 {
 	struct ctl c = { .filter = { .min_severity = -1, .status = -1 } };
 	struct incmgr *m = NULL;
+	char names[160];
 	int ret;
 
-	if (argc < 2)
-		return usage_error("a command is needed: list, show, report, isolate, freeze, "
-				   "kill-container, release or status");
+	if (argc < 2) {
+		command_names(names, sizeof(names), " or ");
+		return usage_error("a command is needed: %s", names);
+	}
 	c.cmd = argv[1];
 	if (!strcmp(c.cmd, "-h") || !strcmp(c.cmd, "--help") || !strcmp(c.cmd, "help")) {
-		fputs(usage_text, stdout);
+		print_help();
 		return 0;
 	}
-	if (strcmp(c.cmd, "list") && strcmp(c.cmd, "show") && strcmp(c.cmd, "report") &&
-	    !is_act_cmd(c.cmd) && strcmp(c.cmd, "release") && strcmp(c.cmd, "status"))
-		return usage_error("unknown command '%s' (list, show, report, isolate, freeze, "
-				   "kill-container, release, status)", c.cmd);
+	c.def = command_find(c.cmd);
+	if (!c.def) {
+		command_names(names, sizeof(names), ", ");
+		return usage_error("unknown command '%s' (%s)", c.cmd, names);
+	}
 	/* options may come before or after the ID: parse argv[1..] with the
 	 * command in argv[0]'s place */
 	ret = parse_args(argc - 1, argv + 1, &c);
 	if (ret)
 		return ret;
 	if (c.help) {
-		fputs(usage_text, stdout);
+		print_help();
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if (is_act_cmd(c.cmd))
-		return cmd_act(&c);
-	if (!strcmp(c.cmd, "status"))
-		return cmd_status(&c);
-	if (!strcmp(c.cmd, "release"))
-		return cmd_release(&c);
+	if (!(c.def->flags & CMD_JOURNAL))
+		return c.def->run(&c, NULL);
 	ret = load(&c, &m);
 	if (ret)
 		return ret;
-	if (!strcmp(c.cmd, "list"))
-		ret = cmd_list(&c, m);
-	else if (!strcmp(c.cmd, "show"))
-		ret = cmd_show(&c, m);
-	else
-		ret = cmd_report(&c, m);
+	ret = c.def->run(&c, m);
 	incmgr_free(m);
 	return ret;
 }

@@ -1,8 +1,8 @@
-# agent/ctl.c: the control socket (server, client, dispatcher), and
-# nodeguardctl as its client. Included at the end of tests/unit/unit.mk,
-# after its UNIT_BINS rules: the binary has its own rule (threads, and the
-# responder is faked inside the test) and is added to UNIT_BINS and to the
-# unit targets here.
+# agent/ctl.c: the control socket (server, client), agent/ctl_dispatch.c:
+# the agent's handler of its requests, and nodeguardctl as its client.
+# Included at the end of tests/unit/unit.mk, after its UNIT_BINS rules:
+# the binary has its own rule (threads, and the responder is faked inside
+# the test) and is added to UNIT_BINS and to the unit targets here.
 
 include tools/tools.mk
 

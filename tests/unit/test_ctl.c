@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ctl_dispatch.h"
 #include "incident.h"
 #include "respond.h"
 #include "unit_helpers.h"

@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Detections: a kernel event (the sensor's callback) becomes an observation
+ * the rules see, with its process ancestry and its pod; a cluster Event
+ * about one of this node's pods does too. A rule hit joins or opens an
+ * incident (journaled), is printed as a JSON line, and hands the rule's
+ * actions to the responder.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "agent_int.h"
+#include "container.h"
+#include "evfmt.h"
+#include "incident.h"
+#include "log.h"
+#include "podcache.h"
+#include "proctab.h"
+#include "respond.h"
+
+/* a shell started within this long of its process's (or parent's) connect */
+#define PARENT_CONNECT_WINDOW_NS (60ull * 1000000000ull)
+/* ---------------------------------------------------------------- observation */
+
+static bool recently(uint64_t then, uint64_t now)
+{
+	return then && now >= then && now - then <= PARENT_CONNECT_WINDOW_NS;
+}
+
+static void build_obs(struct agent *a, const struct ng_event *ev, struct obs *o,
+		      struct ctr_info *ci, bool *have_ci)
+{
+	const struct ng_hdr *h = &ev->hdr;
+	struct proc *self;
+	size_t i;
+
+	memset(o, 0, sizeof(*o));
+	a->nchain = proctab_ancestry(a->pt, h->pid, a->chain, a->pol->settings.ancestry_depth + 1);
+	self = a->nchain ? a->chain[0] : NULL;
+
+	*have_ci = ctr_cache_lookup(a->ctr, h->cgroup_id, ci) == 0;
+	o->is_container = (h->flags & NG_HF_CONTAINER) || (*have_ci && ci->is_container);
+	if (*have_ci && a->pods) {
+		int cidx = -1;
+		const struct pod_info *pod =
+			podcache_resolve(a->pods, ci->container_id, ci->pod_uid, &cidx);
+
+		if (pod) {
+			o->pod_namespace = pod->namespace;
+			if (cidx >= 0)
+				o->image = pod->containers[cidx].image;
+		}
+	}
+	o->exe = self && self->exe ? self->exe : "";
+	o->parent_exe = a->nchain > 1 && a->chain[1]->exe ? a->chain[1]->exe : "";
+	for (i = 1; i < a->nchain && o->nancestors < OBS_MAX_ANCESTORS; i++)
+		o->ancestors[o->nancestors++] = a->chain[i]->exe ? a->chain[i]->exe : "";
+	o->comm = ev->comm;
+	o->cmdline = self && self->cmdline ? self->cmdline : "";
+	o->uid = h->uid;
+
+	switch (h->kind) {
+	case NG_EV_EXEC: {
+		uint32_t f = ev->exec.flags;
+
+		o->events = RE_EXEC;
+		if (f & (NG_EXEC_SETUID | NG_EXEC_SETGID | NG_EXEC_CAPS_GAINED | NG_EXEC_SECURE))
+			o->events |= RE_SETUID_EXEC;
+		o->exe = ev->exec.filename;
+		o->tty = f & NG_EXEC_TTY;
+		o->stdio_socket = f & (NG_EXEC_STDIN_SOCK | NG_EXEC_STDOUT_SOCK | NG_EXEC_STDERR_SOCK);
+		o->locations = rules_exe_location(ev->exec.filename, f);
+		o->has_creds = true;
+		o->old_known = f & NG_EXEC_OLD_KNOWN;
+		o->old = ev->exec.old;
+		o->cur = ev->exec.cur;
+		o->success = true;
+		o->parent_connected =
+			(self && recently(self->last_connect_ns, h->ts_ns)) ||
+			(a->nchain > 1 && recently(a->chain[1]->last_connect_ns, h->ts_ns));
+		break;
+	}
+	case NG_EV_CRED:
+		o->events = RE_CRED_CHANGE;
+		o->op = ev->cred.op;
+		o->has_creds = o->old_known = true;
+		o->old = ev->cred.old;
+		o->cur = ev->cred.cur;
+		o->success = ev->cred.ret >= 0;
+		break;
+	case NG_EV_ANOMALY:
+		o->events = RE_ANOMALY;
+		o->has_creds = o->old_known = true;
+		o->old = ev->anomaly.old;
+		o->cur = ev->anomaly.cur;
+		o->anomaly_reasons = ev->anomaly.reasons;
+		o->success = true;
+		break;
+	case NG_EV_CONNECT:
+	case NG_EV_SENDMSG:
+		o->events = RE_CONNECT;
+		o->family = ev->conn.family;
+		memcpy(o->daddr, ev->conn.daddr, 16);
+		o->dport = ev->conn.dport;
+		o->protocol = (uint8_t)ev->conn.protocol;
+		break;
+	}
+}
+
+static void summarize(const struct ng_event *ev, const struct obs *o, char *buf, size_t n,
+		      char *fp, size_t fpn)
+{
+	const struct ng_hdr *h = &ev->hdr;
+	char ab[64], rb[128], pb[8];
+
+	switch (h->kind) {
+	case NG_EV_EXEC:
+		snprintf(buf, n, "exec %s [%s] by uid %u (euid %u)%s%s", ev->exec.filename, o->cmdline,
+			 ev->exec.cur.uid, ev->exec.cur.euid,
+			 ev->exec.flags & NG_EXEC_SETUID ? " setuid" : "",
+			 o->stdio_socket ? " with socket stdio" : "");
+		snprintf(fp, fpn, "exec|%s|%s", ev->exec.filename, o->cmdline);
+		break;
+	case NG_EV_CRED:
+		snprintf(buf, n, "%s(%" PRId64 ", %" PRId64 ", %" PRId64 ") = %" PRId64
+			 " by %s: uid %u->%u euid %u->%u fsuid %u->%u",
+			 ng_cred_op_name(ev->cred.op), ev->cred.args[0], ev->cred.args[1],
+			 ev->cred.args[2], ev->cred.ret, o->exe, ev->cred.old.uid, ev->cred.cur.uid,
+			 ev->cred.old.euid, ev->cred.cur.euid, ev->cred.old.fsuid, ev->cred.cur.fsuid);
+		snprintf(fp, fpn, "cred|%s|%s|%u>%u|%u>%u", ng_cred_op_name(ev->cred.op), o->exe,
+			 ev->cred.old.uid, ev->cred.cur.uid, ev->cred.old.euid, ev->cred.cur.euid);
+		break;
+	case NG_EV_ANOMALY:
+		ng_anomaly_reasons(ev->anomaly.reasons, rb, sizeof(rb));
+		snprintf(buf, n, "unexplained change (%s) seen at %s by %s: uid %u->%u euid %u->%u cap_eff %#" PRIx64 "->%#" PRIx64,
+			 rb, ng_kind_name(ev->anomaly.hook), o->exe, ev->anomaly.old.uid,
+			 ev->anomaly.cur.uid, ev->anomaly.old.euid, ev->anomaly.cur.euid,
+			 (uint64_t)ev->anomaly.old.cap_eff, (uint64_t)ev->anomaly.cur.cap_eff);
+		snprintf(fp, fpn, "anomaly|%s|%s|%u", rb, o->exe, h->pid);
+		break;
+	default:
+		ng_addr_str(ev->conn.family, ev->conn.daddr, ab, sizeof(ab));
+		snprintf(buf, n, "%s %s %s%s%s:%u by %s", h->kind == NG_EV_CONNECT ? "connect" : "sendmsg",
+			 ng_proto_name(ev->conn.protocol, pb, sizeof(pb)),
+			 ev->conn.family == AF_INET6 ? "[" : "", ab, ev->conn.family == AF_INET6 ? "]" : "",
+			 ev->conn.dport, o->exe);
+		snprintf(fp, fpn, "conn|%s|%s|%u|%u", o->exe, ab, ev->conn.dport, ev->conn.protocol);
+		break;
+	}
+}
+
+static void host_key(struct agent *a, char *key, size_t n)
+{
+	/* the tree below init (or the topmost ancestor we know) */
+	struct proc *root = a->nchain ? a->chain[a->nchain - 1] : NULL;
+
+	if (a->nchain >= 2 && (root->pid == 1 || root->ppid == 0))
+		root = a->chain[a->nchain - 2];
+	if (root)
+		snprintf(key, n, "host:%u:%" PRIu64, root->pid, root->start_ns);
+	else
+		snprintf(key, n, "host:%u", a->ev->hdr.pid);
+}
+
+/*
+ * Is the detection on the incident's timeline? A full timeline
+ * (INC_MAX_ENTRIES) drops new entries without writing a record, so only a
+ * detection that is there has a record in the journal.
+ */
+static bool on_timeline(const struct incident *inc, const char *rule, const char *fp)
+{
+	size_t i;
+
+	for (i = inc->nentries; i > 0; i--)
+		if (!strcmp(inc->entries[i - 1].rule, rule) && !strcmp(inc->entries[i - 1].fingerprint, fp))
+			return true;
+	return false;
+}
+
+static void on_hit(const struct rule *r, const struct obs *o, void *ctx)
+{
+	struct agent *a = ctx;
+	const struct ng_event *ev = a->ev;
+	struct inc_proc tree[OBS_MAX_ANCESTORS + 1];
+	struct inc_attr attr = { 0 };
+	struct ctr_info ci;
+	const struct pod_info *pod = NULL;
+	struct incident *inc = NULL;
+	char summary[1024], fp[768], key[128];
+	const char *ej;
+	bool opened, journaled, have_ci = false;
+	size_t i;
+	int err;
+
+	a->detections++;
+	attr.is_container = o->is_container;
+	if (ctr_cache_lookup(a->ctr, ev->hdr.cgroup_id, &ci) == 0) {
+		have_ci = true;
+		attr.is_container = attr.is_container || ci.is_container;
+		snprintf(attr.runtime, sizeof(attr.runtime), "%s", ctr_runtime_name(ci.runtime));
+		snprintf(attr.container_id, sizeof(attr.container_id), "%s", ci.container_id);
+		snprintf(attr.pod_uid, sizeof(attr.pod_uid), "%s", ci.pod_uid);
+		snprintf(attr.qos, sizeof(attr.qos), "%s", ctr_qos_name(ci.qos));
+		snprintf(attr.cgroup_path, sizeof(attr.cgroup_path), "%s", ci.path);
+		if (a->pods) {
+			int cidx = -1;
+
+			pod = podcache_resolve(a->pods, ci.container_id, ci.pod_uid, &cidx);
+			/* incmgr_detect copies these */
+			if (pod) {
+				attr.pod_namespace = (char *)pod->namespace;
+				attr.pod_name = (char *)pod->name;
+				attr.pod_json = pod_info_json_str(pod, cidx);
+			}
+		}
+	}
+	attr.cgroup_id = ev->hdr.cgroup_id;
+	if (attr.container_id[0])
+		snprintf(key, sizeof(key), "ctr:%s", attr.container_id);
+	else if (o->is_container)
+		snprintf(key, sizeof(key), "cg:%" PRIu64, (uint64_t)ev->hdr.cgroup_id);
+	else
+		host_key(a, key, sizeof(key));
+
+	for (i = 0; i < a->nchain; i++) {
+		struct proc *p = a->chain[i];
+
+		tree[i] = (struct inc_proc){ .pid = p->pid, .ppid = p->ppid, .uid = p->creds.uid,
+					     .euid = p->creds.euid, .start_ns = p->start_ns,
+					     .exe = p->exe, .cmdline = p->cmdline };
+	}
+	summarize(ev, o, summary, sizeof(summary), fp, sizeof(fp));
+	jsonw_reset(&a->ev_json);
+	evfmt_json(&a->ev_json, ev, a->boot_off);
+	ej = jsonw_str(&a->ev_json);
+
+	{
+		struct inc_detection d = {
+			.source = "kernel", .rule = r->name, .severity = r->severity,
+			.category = r->category, .mitre = &r->mitre,
+			.wall_ns = (uint64_t)((int64_t)ev->hdr.ts_ns + a->boot_off),
+			.summary = summary, .fingerprint = fp, .event_json = ej, .pid = ev->hdr.pid,
+			.key = key, .attr = &attr, .tree = tree, .ntree = a->nchain,
+		};
+
+		err = incmgr_detect(a->im, &d, &inc, &opened);
+		free(attr.pod_json);
+		attr.pod_json = NULL;
+	}
+	if (!inc) {
+		log_err("Failed to record a detection of rule %s: %s", r->name, strerror(-err));
+		return;
+	}
+	if (err && err != -ENOSPC)
+		log_err("incident for rule %s: journal write failed (%s); kept in memory", r->name,
+			strerror(-err));
+	journaled = err == 0 && on_timeline(inc, r->name, fp);
+	log_info("%s %s [%s] %s: %s%s", opened ? "opened" : "updated", inc->id,
+		 severity_name(inc->severity), r->name, summary,
+		 !err && !journaled ? " (timeline full: counted, not journaled)" : "");
+	if (!a->opts.quiet) {
+		jsonw_reset(&a->out);
+		jsonw_obj_open(&a->out);
+		jsonw_kv_str(&a->out, "kind", "detection");
+		jsonw_kv_str(&a->out, "incident", inc->id);
+		jsonw_kv_bool(&a->out, "incident_opened", opened);
+		jsonw_kv_str(&a->out, "incident_severity", severity_name(inc->severity));
+		jsonw_kv_str(&a->out, "rule", r->name);
+		jsonw_kv_str(&a->out, "severity", severity_name(r->severity));
+		jsonw_kv_str(&a->out, "category", r->category);
+		jsonw_key(&a->out, "mitre");
+		jsonw_arr_open(&a->out);
+		for (i = 0; i < r->mitre.n; i++)
+			jsonw_str_val(&a->out, r->mitre.v[i]);
+		jsonw_arr_close(&a->out);
+		jsonw_kv_str(&a->out, "summary", summary);
+		jsonw_kv_str(&a->out, "container_id", attr.container_id);
+		jsonw_kv_str(&a->out, "pod_uid", attr.pod_uid);
+		jsonw_kv_bool(&a->out, "journaled", journaled);
+		jsonw_key(&a->out, "event");
+		if (ej)
+			jsonw_raw_val(&a->out, ej);
+		else
+			jsonw_null_val(&a->out);
+		jsonw_obj_close(&a->out);
+		if (jsonw_str(&a->out)) {
+			fputs(jsonw_str(&a->out), stdout);
+			fputc('\n', stdout);
+		}
+	}
+
+	/* the rule's actions, after the detection is journaled (guardrails,
+	 * intent, action, result: agent/respond.c) */
+	if (a->resp && (r->actions & ~ACT_LOG)) {
+		struct resp_target t = {
+			.pid = ev->hdr.pid, .cgroup_id = ev->hdr.cgroup_id,
+			.is_container = attr.is_container, .ctr = have_ci ? &ci : NULL,
+			.pod_namespace = inc->attr.pod_namespace, .pod = pod,
+			.wall_ns = (uint64_t)((int64_t)ev->hdr.ts_ns + a->boot_off), .ev = ev,
+		};
+
+		responder_on_detection(a->resp, r, inc, &t);
+	}
+}
+
+int agent_on_event(const struct ng_event *ev, void *ctx)
+{
+	struct agent *a = ctx;
+	struct ctr_info ci;
+	bool have_ci;
+	struct obs o;
+
+	a->events++;
+	/* the kernel enforced (a kill at a sensor hook, or a deny/isolation
+	 * refusal from the enforcer's ring buffer): journal it, nothing to match */
+	if (ev->hdr.kind == NG_EV_ENFORCE) {
+		if (a->resp)
+			responder_on_enforce(a->resp, ev);
+		return 0;
+	}
+	/* a container's first exec: compile the exact deny rules for it */
+	if (ev->hdr.kind == NG_EV_EXEC && a->resp)
+		responder_cgroup_seen(a->resp, ev->hdr.cgroup_id, ev->hdr.flags & NG_HF_CONTAINER);
+	proctab_apply(a->pt, ev);
+	if (ev->hdr.kind == NG_EV_FORK || ev->hdr.kind == NG_EV_EXIT)
+		return 0;
+	a->ev = ev;
+	build_obs(a, ev, &o, &ci, &have_ci);
+	rules_eval(a->pol, &o, on_hit, a);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- cluster Events */
+
+/*
+ * A cluster Event about one of this node's pods (or this Node) that a
+ * k8s-event rule matches joins the open incident of the same pod, or opens
+ * one keyed like the kernel's (the pod's container), so the timeline shows
+ * what the API server saw next to what the kernel saw.
+ */
+struct kev_hit {
+	struct agent *a;
+	const struct kevent *ev;
+	const struct pod_info *pod;
+};
+
+static void on_kev_hit(const struct rule *r, const struct obs *o, void *ctx)
+{
+	struct kev_hit *kh = ctx;
+	struct agent *a = kh->a;
+	const struct kevent *ev = kh->ev;
+	const struct pod_info *pod = kh->pod;
+	struct inc_attr attr = { 0 };
+	struct incident *inc = NULL, *i;
+	char key[128] = "", summary[1400], fp[512];
+	uint64_t wall = ev->last_ms > 0 ? (uint64_t)ev->last_ms * 1000000ull : 0;
+	bool opened;
+	size_t c;
+	int err;
+
+	(void)o;
+	if (!wall) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		wall = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	}
+	a->detections++;
+	if (pod) {
+		/* an open incident of this pod, whichever of its containers */
+		for (i = incmgr_first(a->im); i; i = i->next)
+			if (i->status != INC_CLOSED && i->status != INC_RELEASED &&
+			    i->attr.pod_name && i->attr.pod_namespace &&
+			    !strcmp(i->attr.pod_name, pod->name) &&
+			    !strcmp(i->attr.pod_namespace, pod->namespace))
+				snprintf(key, sizeof(key), "%s", i->key);
+		for (c = 0; !key[0] && c < pod->ncontainers; c++)
+			if (pod->containers[c].id[0])
+				snprintf(key, sizeof(key), "ctr:%s", pod->containers[c].id);
+		if (!key[0])
+			snprintf(key, sizeof(key), "pod:%s", pod->uid);
+		attr.is_container = true;
+		snprintf(attr.pod_uid, sizeof(attr.pod_uid), "%s", pod->uid);
+		if (!strncmp(key, "ctr:", 4))
+			snprintf(attr.container_id, sizeof(attr.container_id), "%s", key + 4);
+		attr.pod_namespace = (char *)pod->namespace;
+		attr.pod_name = (char *)pod->name;
+		attr.pod_json = pod_info_json_str(pod, -1);
+	} else {
+		snprintf(key, sizeof(key), "node:%s", a->node);
+	}
+	snprintf(summary, sizeof(summary), "cluster Event %s %s on %s %s/%s (x%u): %s", ev->type,
+		 ev->reason, ev->kind, ev->obj_namespace, ev->obj_name, ev->count,
+		 ev->message[0] ? ev->message : "(no message)");
+	snprintf(fp, sizeof(fp), "k8s|%s|%s|%s", ev->reason, ev->kind, ev->obj_name);
+	{
+		struct jsonw w;
+		struct inc_detection d = {
+			.source = "k8s", .rule = r->name, .severity = r->severity,
+			.category = r->category, .mitre = &r->mitre, .wall_ns = wall,
+			.summary = summary, .fingerprint = fp, .key = key, .attr = &attr,
+		};
+
+		jsonw_init(&w);
+		jsonw_obj_open(&w);
+		jsonw_kv_str(&w, "kind", "k8s-event");
+		jsonw_kv_str(&w, "namespace", ev->namespace);
+		jsonw_kv_str(&w, "name", ev->name);
+		jsonw_kv_str(&w, "uid", ev->uid);
+		jsonw_kv_str(&w, "reason", ev->reason);
+		jsonw_kv_str(&w, "type", ev->type);
+		jsonw_kv_str(&w, "message", ev->message);
+		jsonw_kv_str(&w, "involved_kind", ev->kind);
+		jsonw_kv_str(&w, "involved_namespace", ev->obj_namespace);
+		jsonw_kv_str(&w, "involved_name", ev->obj_name);
+		jsonw_kv_str(&w, "involved_uid", ev->obj_uid);
+		jsonw_kv_u64(&w, "count", ev->count);
+		jsonw_kv_str(&w, "time_from", ev->last_from ? ev->last_from : "");
+		jsonw_kv_str(&w, "source", ev->source_component);
+		jsonw_obj_close(&w);
+		d.event_json = jsonw_str(&w);
+		err = incmgr_detect(a->im, &d, &inc, &opened);
+		jsonw_free(&w);
+	}
+	free(attr.pod_json);
+	if (err && err != -ENOSPC)
+		log_err("incident for cluster Event rule %s: journal write failed (%s)", r->name,
+			strerror(-err));
+	if (inc)
+		log_info("%s %s [%s] %s: %s", opened ? "opened" : "updated", inc->id,
+			 severity_name(inc->severity), r->name, summary);
+	/* the rule's actions on the pod (API actions; node actions need a
+	 * process or cgroup, which an Event does not name) */
+	if (inc && pod && a->resp && (r->actions & ~ACT_LOG)) {
+		struct resp_target t = {
+			.is_container = true, .pod_namespace = pod->namespace, .pod = pod,
+			.wall_ns = wall,
+		};
+
+		responder_on_detection(a->resp, r, inc, &t);
+	}
+}
+
+void agent_on_kevent(void *ctx, const struct kevent *ev, const struct pod_info *pod)
+{
+	struct agent *a = ctx;
+	struct kev_hit kh = { .a = a, .ev = ev, .pod = pod };
+	struct obs o;
+
+	kevent_to_obs(ev, pod, &o);
+	rules_eval(a->pol, &o, on_kev_hit, &kh);
+}
