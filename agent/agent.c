@@ -108,7 +108,7 @@ static void restore_bad(const char *file, uint64_t line, const char *why, void *
 static void pod_watch_error(void *ctx, int err, long status, const char *msg)
 {
 	struct agent *a = ctx;
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 
 	if (a->pod_err_ms && now - a->pod_err_ms < 30000)
 		return; /* the watch retries by itself: say so every 30 s at most */
@@ -414,7 +414,7 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 		};
 
 		st.kill_in_kernel = sensor_kill_in_kernel(a->sensor, &st.kill_reason);
-		if (incmgr_write_start(a->im, wall_ns(), &st))
+		if (incmgr_write_start(a->im, clock_wall_ns(), &st))
 			log_err("Failed to write the agent start record to the journal");
 	}
 	log_info("nodeguard running on node %s: policy %s (%zu rules%s), journal %s, %s",

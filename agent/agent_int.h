@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "agent.h"
+#include "clock.h"
 #include "ctl_dispatch.h"
 #include "jsonw.h"
 #include "kevents.h"
@@ -65,22 +66,6 @@ struct agent {
 	struct proc *chain[OBS_MAX_ANCESTORS + 1];
 	size_t nchain;
 };
-
-static inline uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static inline uint64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* loop.c: run until *exiting (or opts.duration_s); 0, or 1 on a fatal error */
 int agent_loop(struct agent *a, volatile sig_atomic_t *exiting, volatile sig_atomic_t *reload);

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ctl.h"
 
 #define CTL_LISTEN_BACKLOG 128
@@ -45,14 +46,6 @@ struct ctl_server {
 	size_t nconns;
 	struct ctl_server_stats st;
 };
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void set_err(char *err, size_t n, const char *fmt, const char *a, int e)
 {
@@ -596,7 +589,7 @@ static int accept_pending(struct ctl_server *s, uint64_t now)
 
 int ctl_server_poll(struct ctl_server *s, ctl_handler_fn fn, void *ctx)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 	int done = 0, err;
 	size_t i;
 
@@ -642,7 +635,7 @@ void ctl_server_close(struct ctl_server *s)
 static int wait_fd(int fd, short events, uint64_t deadline)
 {
 	for (;;) {
-		uint64_t now = mono_ms();
+		uint64_t now = clock_mono_ms();
 		struct pollfd p = { .fd = fd, .events = events };
 		int r;
 
@@ -700,13 +693,13 @@ int ctl_request(const char *path, const char *json_line, char *reply, size_t n, 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	deadline = mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : CTL_CLIENT_DEFAULT_TIMEOUT_MS);
+	deadline = clock_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : CTL_CLIENT_DEFAULT_TIMEOUT_MS);
 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		if (errno == EAGAIN && mono_ms() < deadline) {
+		if (errno == EAGAIN && clock_mono_ms() < deadline) {
 			/* the backlog is full: the agent is busy, try again shortly */
 			poll(NULL, 0, 10);
 			continue;

@@ -102,12 +102,12 @@ static void loop_tick(struct loop *l, struct agent *a, uint64_t now)
 
 	l->last_tick = now;
 	journal_tick(a->jr, now);
-	incmgr_tick(a->im, wall_ns());
+	incmgr_tick(a->im, clock_wall_ns());
 	responder_tick(a->resp);
 	prot_watch(a);
 	loop_add(l, SRC_PROT, a->prot_ino);
 	protect_pods(a);
-	proctab_gc(a->pt, (uint64_t)((int64_t)wall_ns() - a->boot_off), 120ull * 1000000000ull);
+	proctab_gc(a->pt, (uint64_t)((int64_t)clock_wall_ns() - a->boot_off), 120ull * 1000000000ull);
 	if (!sensor_counters(a->sensor, c)) {
 		for (k = 1; k < NG_EV_KIND_MAX; k++)
 			drops += c[k].dropped;
@@ -166,9 +166,9 @@ int agent_loop(struct agent *a, volatile sig_atomic_t *exiting, volatile sig_ato
 		return 1;
 	}
 	loop_add_all(&l, a);
-	l.start = l.last_tick = l.last_sweep = mono_ms();
+	l.start = l.last_tick = l.last_sweep = clock_mono_ms();
 	while (!*exiting) {
-		uint64_t now = mono_ms();
+		uint64_t now = clock_mono_ms();
 
 		/* the first pass serves every source: the watches arm their
 		 * timers (in their fds) when first polled */
@@ -183,7 +183,7 @@ int agent_loop(struct agent *a, volatile sig_atomic_t *exiting, volatile sig_ato
 		first = false;
 		/* the pod cache every tick too: podcache_poll purges deleted pods
 		 * past their grace, which no fd announces */
-		tick = mono_ms() - l.last_tick >= LOOP_TICK_MS;
+		tick = clock_mono_ms() - l.last_tick >= LOOP_TICK_MS;
 		l.ready[SRC_PODS] |= tick;
 		for (i = 0; i < SRC_MAX; i++)
 			l.ready[i] |= tick && l.failed[i];
@@ -194,7 +194,7 @@ int agent_loop(struct agent *a, volatile sig_atomic_t *exiting, volatile sig_ato
 			*reload = 0;
 			reload_policy(a);
 		}
-		now = mono_ms();
+		now = clock_mono_ms();
 		if (tick)
 			loop_tick(&l, a, now);
 		if (now - l.last_sweep >= LOOP_SWEEP_MS) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "clock.h"
 #include "ctl.h"
 #include "enforce.h"
 #include "evfmt.h"
@@ -44,14 +45,6 @@ static void install_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static int need_root(const char *what)
@@ -249,7 +242,7 @@ static int cmd_trace(int argc, char **argv)
 		 so.trace_host ? "all processes" : "containers only", sensor_creds_attach(s));
 	jsonw_init(&t.w);
 	t.boot_off = evfmt_boot_offset_ns();
-	start = last_check = now_ms();
+	start = last_check = clock_mono_ms();
 	while (!exiting) {
 		int n = sensor_poll(s, 200);
 		uint64_t now;
@@ -260,7 +253,7 @@ static int cmd_trace(int argc, char **argv)
 			break;
 		}
 		fflush(stdout);
-		now = now_ms();
+		now = clock_mono_ms();
 		if (now - last_check >= 1000) {
 			report_drops(s, last, false, t.json);
 			last_check = now;
