@@ -197,28 +197,6 @@ uint64_t total_detections(const struct incident *inc)
 	return n;
 }
 
-/* T1234 or T1234.567 */
-bool mitre_valid(const char *s)
-{
-	size_t n = strlen(s), i;
-
-	if ((n != 5 && n != 9) || s[0] != 'T')
-		return false;
-	for (i = 1; i < n; i++)
-		if (i == 5 ? s[i] != '.' : !isdigit((unsigned char)s[i]))
-			return false;
-	return true;
-}
-
-/* https://attack.mitre.org/techniques/T1234/567/ of a valid id */
-void mitre_url(const char *id, char *buf, size_t n)
-{
-	if (strlen(id) == 9)
-		snprintf(buf, n, "https://attack.mitre.org/techniques/%.5s/%s/", id, id + 6);
-	else
-		snprintf(buf, n, "https://attack.mitre.org/techniques/%s/", id);
-}
-
 /*
  * The process tree in display order: depth-first from the roots (processes
  * whose parent is not in the incident), children in the order they joined.
@@ -302,23 +280,6 @@ static void where_short(const struct incident *inc, char *buf, size_t n)
 		snprintf(buf, n, "container");
 	else
 		snprintf(buf, n, "host");
-}
-
-/* "runtime id, pod ns/name" with every part escaped by esc (md or h) */
-void container_line(FILE *out, const struct inc_attr *a, void (*esc)(FILE *, const char *))
-{
-	esc(out, a->runtime[0] ? a->runtime : "unknown runtime");
-	fputc(' ', out);
-	esc(out, a->container_id[0] ? a->container_id : "(no container id)");
-	if (a->pod_namespace && a->pod_name) {
-		fputs(", pod ", out);
-		esc(out, a->pod_namespace);
-		fputc('/', out);
-		esc(out, a->pod_name);
-	} else if (a->pod_uid[0]) {
-		fputs(", pod uid ", out);
-		esc(out, a->pod_uid);
-	}
 }
 
 /* ---------------------------------------------------------------- text */

@@ -2,6 +2,9 @@
 /*
  * Incident reports: HTML (report_html), one self-contained page with a
  * restrictive CSP and no script. Every incident string goes through h().
+ * The markup for the walk report_doc.c shares with Markdown (html_fmt) and
+ * the sections whose markup differs in shape (timeline, process tree,
+ * actions).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,17 +22,11 @@ static void h(FILE *out, const char *s)
 
 static void html_json_pre(FILE *out, const char *json)
 {
-	char *buf = NULL;
-	size_t len = 0, i;
-	FILE *m = open_memstream(&buf, &len);
+	size_t len, i;
+	char *buf = json_pretty(json, false, &len);
 
-	if (!m)
+	if (!buf)
 		return;
-	json_put(m, json, 2, 0, false);
-	if (fclose(m)) {
-		free(buf);
-		return;
-	}
 	/* json_put leaves only printable text and its own newlines */
 	fputs("<pre>", out);
 	for (i = 0; i < len; i++) {
@@ -40,13 +37,6 @@ static void html_json_pre(FILE *out, const char *json)
 	}
 	fputs("</pre>\n", out);
 	free(buf);
-}
-
-static void html_row(FILE *out, const char *label, const char *value)
-{
-	fprintf(out, "<tr><th>%s</th><td>", label);
-	h(out, value);
-	fputs("</td></tr>\n", out);
 }
 
 static void html_head(FILE *out, const struct incident *inc)
@@ -72,54 +62,6 @@ static void html_head(FILE *out, const struct incident *inc)
 	      "ul.tree,ul.tree ul{list-style:none;padding-left:1.5em}\n"
 	      "code{font-family:ui-monospace,monospace}\n"
 	      "</style>\n</head>\n<body>\n", out);
-}
-
-static void html_summary(FILE *out, const struct incident *inc)
-{
-	const struct inc_attr *a = &inc->attr;
-	char tb[48];
-	size_t i;
-
-	fputs("<h2>Summary</h2>\n<table>\n", out);
-	fprintf(out, "<tr><th>Severity</th><td><span class=\"sev-%s\">%s</span>",
-		severity_name(inc->severity), severity_name(inc->severity));
-	if (inc->severity_reason && *inc->severity_reason) {
-		fputs(" \xe2\x80\x94 ", out);
-		h(out, inc->severity_reason);
-	}
-	if (inc->severity != inc->max_detection)
-		fprintf(out, " (highest single detection: %s)", severity_name(inc->max_detection));
-	fputs("</td></tr>\n", out);
-	html_row(out, "Status", inc_status_name(inc->status));
-	html_row(out, "Node", inc->node);
-	html_row(out, "First seen", report_time(inc->first_ns, tb, sizeof(tb)));
-	html_row(out, "Last seen", report_time(inc->last_ns, tb, sizeof(tb)));
-	if (a->is_container || a->container_id[0]) {
-		fputs("<tr><th>Container</th><td>", out);
-		container_line(out, a, h);
-		fputs("</td></tr>\n", out);
-	} else {
-		fputs("<tr><th>Host</th><td>process tree ", out);
-		h(out, inc->key);
-		fputs("</td></tr>\n", out);
-	}
-	fprintf(out, "<tr><th>Counts</th><td>%zu timeline entries, %" PRIu64 " detections with "
-		"repeats, %zu processes, %zu actions", inc->nentries, total_detections(inc),
-		inc->nprocs, inc->nactions);
-	if (inc->entries_dropped || inc->procs_dropped)
-		fprintf(out, "; dropped over the bounds: %" PRIu64 " timeline entries, %" PRIu64
-			" processes", inc->entries_dropped, inc->procs_dropped);
-	fputs("</td></tr>\n", out);
-	if (inc->ncats) {
-		fputs("<tr><th>Categories</th><td>", out);
-		for (i = 0; i < inc->ncats; i++) {
-			if (i)
-				fputs(" \xe2\x86\x92 ", out);
-			h(out, inc->cats[i]);
-		}
-		fputs("</td></tr>\n", out);
-	}
-	fputs("</table>\n", out);
 }
 
 static void html_timeline(FILE *out, const struct incident *inc)
@@ -204,85 +146,6 @@ out:
 	free(depth);
 }
 
-static void html_attr(FILE *out, const struct incident *inc)
-{
-	const struct inc_attr *a = &inc->attr;
-	char b[32];
-
-	fputs("<h2>Attribution</h2>\n<table>\n", out);
-	html_row(out, "Where", a->is_container ? "container" : "host");
-	html_row(out, "Runtime", a->runtime[0] ? a->runtime : "unknown");
-	html_row(out, "Container ID", a->container_id[0] ? a->container_id : "none");
-	html_row(out, "Pod UID", a->pod_uid[0] ? a->pod_uid : "none");
-	fputs("<tr><th>Pod</th><td>", out);
-	if (a->pod_namespace && a->pod_name) {
-		h(out, a->pod_namespace);
-		fputc('/', out);
-		h(out, a->pod_name);
-	} else {
-		fputs("not known", out);
-	}
-	fputs("</td></tr>\n", out);
-	html_row(out, "QoS", a->qos[0] ? a->qos : "none");
-	html_row(out, "Cgroup path", a->cgroup_path[0] ? a->cgroup_path : "unknown");
-	snprintf(b, sizeof(b), "%" PRIu64, a->cgroup_id);
-	html_row(out, "Cgroup ID", b);
-	html_row(out, "Correlation key", inc->key);
-	fputs("</table>\n", out);
-	if (a->pod_json) {
-		fputs("<p>Pod fields:</p>\n", out);
-		html_json_pre(out, a->pod_json);
-	}
-}
-
-static void html_detections(FILE *out, const struct incident *inc)
-{
-	char tb[48], tb2[48], url[96];
-	size_t i, k;
-
-	fputs("<h2>Detections</h2>\n", out);
-	if (!inc->nentries) {
-		fputs("<p>No detections.</p>\n", out);
-		return;
-	}
-	for (i = 0; i < inc->nentries; i++) {
-		const struct inc_entry *e = &inc->entries[i];
-
-		fprintf(out, "<h3>Detection %zu: ", i + 1);
-		h(out, e->rule);
-		fputs("</h3>\n<table>\n", out);
-		html_row(out, "Rule", e->rule);
-		html_row(out, "Severity", severity_name(e->severity));
-		html_row(out, "Category", e->category);
-		fputs("<tr><th>MITRE ATT&amp;CK</th><td>", out);
-		if (!e->nmitre)
-			fputs("none", out);
-		for (k = 0; k < e->nmitre; k++) {
-			if (k)
-				fputs(", ", out);
-			if (mitre_valid(e->mitre[k])) {
-				mitre_url(e->mitre[k], url, sizeof(url));
-				fprintf(out, "<a href=\"%s\" rel=\"noopener noreferrer\">%s</a>", url,
-					e->mitre[k]);
-			} else {
-				h(out, e->mitre[k]);
-			}
-		}
-		fputs("</td></tr>\n", out);
-		html_row(out, "Source", e->source);
-		fprintf(out, "<tr><th>Seen</th><td>%s to %s, %" PRIu32 " time%s</td></tr>\n",
-			report_time(e->first_ns, tb, sizeof(tb)), report_time(e->last_ns, tb2, sizeof(tb2)),
-			e->count, e->count == 1 ? "" : "s");
-		fprintf(out, "<tr><th>PID</th><td>%" PRIu32 "</td></tr>\n", e->pid);
-		html_row(out, "Summary", e->summary);
-		fputs("</table>\n", out);
-		if (e->event_json) {
-			fputs("<p>Event fields:</p>\n", out);
-			html_json_pre(out, e->event_json);
-		}
-	}
-}
-
 static void html_actions(FILE *out, const struct incident *inc)
 {
 	char tb[48];
@@ -313,21 +176,66 @@ static void html_actions(FILE *out, const struct incident *inc)
 	fputs("</table>\n", out);
 }
 
-void report_html(FILE *out, const struct incident *inc0)
+/* the page up to the first section */
+static void html_top(FILE *out, const struct incident *inc)
 {
-	struct safe_inc s;
-	const struct incident *inc = safe_open(&s, inc0);
-
 	html_head(out, inc);
 	fputs("<h1>Incident ", out);
 	h(out, inc->id);
 	fputs("</h1>\n", out);
-	html_summary(out, inc);
-	html_timeline(out, inc);
-	html_procs(out, inc);
-	html_attr(out, inc);
-	html_detections(out, inc);
-	html_actions(out, inc);
-	fputs("</body>\n</html>\n", out);
-	safe_close(&s);
+}
+
+static void html_field(FILE *out, const char *label)
+{
+	fputs("<tr><th>", out);
+	h(out, label);
+	fputs("</th><td>", out);
+}
+
+static void html_severity(FILE *out, enum ng_severity s)
+{
+	fprintf(out, "<span class=\"sev-%s\">%s</span>", severity_name(s), severity_name(s));
+}
+
+static void html_para(FILE *out, const char *text)
+{
+	fprintf(out, "<p>%s</p>\n", text);
+}
+
+static void html_json(FILE *out, const char *label, const char *json)
+{
+	fprintf(out, "<p>%s:</p>\n", label);
+	html_json_pre(out, json);
+}
+
+static void html_mitre_link(FILE *out, const char *id, const char *url)
+{
+	fprintf(out, "<a href=\"%s\" rel=\"noopener noreferrer\">%s</a>", url, id);
+}
+
+static const struct doc_fmt html_fmt = {
+	.esc = h,
+	.head = html_top,
+	.tail = "</body>\n</html>\n",
+	.h2 = "<h2>",
+	.h2_end = "</h2>\n",
+	.h3 = "<h3>",
+	.h3_end = "</h3>\n",
+	.list = "<table>\n",
+	.list_end = "</table>\n",
+	.field = html_field,
+	.field_end = "</td></tr>\n",
+	.dropped = "; dropped over the bounds: ",
+	.severity = html_severity,
+	.para = html_para,
+	.json = html_json,
+	.mitre_link = html_mitre_link,
+	.timeline = html_timeline,
+	.procs = html_procs,
+	.actions = html_actions,
+};
+
+void report_html(FILE *out, const struct incident *inc)
+{
+	doc_report(out, inc, &html_fmt);
 }

@@ -240,6 +240,23 @@ void json_put(FILE *out, const char *s, int step, int depth, bool html_safe)
 	}
 }
 
+/* json pretty-printed (json_put, two-space indent) into a new string and
+ * *len; NULL on ENOMEM */
+char *json_pretty(const char *json, bool html_safe, size_t *len)
+{
+	char *buf = NULL;
+	FILE *m = open_memstream(&buf, len);
+
+	if (!m)
+		return NULL;
+	json_put(m, json, 2, 0, html_safe);
+	if (fclose(m)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 static bool raw_object_ok(const char *s)
 {
 	const char *end = NULL;

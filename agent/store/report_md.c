@@ -2,6 +2,8 @@
 /*
  * Incident reports: Markdown (report_markdown). Every incident string goes
  * through md(); raw JSON goes into a fenced block its content cannot close.
+ * The markup for the walk report_doc.c shares with HTML (md_fmt) and the
+ * sections whose markup differs in shape (timeline, process tree, actions).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -33,17 +35,11 @@ static size_t longest_run(const char *s, char c)
 /* a fenced json block that its content cannot close */
 static void md_json_block(FILE *out, const char *json)
 {
-	char *buf = NULL;
-	size_t len = 0, fence, i;
-	FILE *m = open_memstream(&buf, &len);
+	size_t len, fence, i;
+	char *buf = json_pretty(json, true, &len);
 
-	if (!m)
+	if (!buf)
 		return;
-	json_put(m, json, 2, 0, true);
-	if (fclose(m)) {
-		free(buf);
-		return;
-	}
 	fence = longest_run(buf, '`') + 1;
 	if (fence < 3)
 		fence = 3;
@@ -56,58 +52,6 @@ static void md_json_block(FILE *out, const char *json)
 		fputc('`', out);
 	fputs("\n\n", out);
 	free(buf);
-}
-
-static void md_severity(FILE *out, const struct incident *inc)
-{
-	fprintf(out, "- **Severity:** %s", severity_name(inc->severity));
-	if (inc->severity_reason && *inc->severity_reason) {
-		fputs(" \xe2\x80\x94 ", out);
-		md(out, inc->severity_reason);
-	}
-	if (inc->severity != inc->max_detection)
-		fprintf(out, " (highest single detection: %s)", severity_name(inc->max_detection));
-	fputc('\n', out);
-}
-
-static void md_summary(FILE *out, const struct incident *inc)
-{
-	const struct inc_attr *a = &inc->attr;
-	char tb[48];
-	size_t i;
-
-	fputs("## Summary\n\n", out);
-	md_severity(out, inc);
-	fprintf(out, "- **Status:** %s\n", inc_status_name(inc->status));
-	fputs("- **Node:** ", out);
-	md(out, inc->node);
-	fprintf(out, "\n- **First seen:** %s\n", report_time(inc->first_ns, tb, sizeof(tb)));
-	fprintf(out, "- **Last seen:** %s\n", report_time(inc->last_ns, tb, sizeof(tb)));
-	if (a->is_container || a->container_id[0]) {
-		fputs("- **Container:** ", out);
-		container_line(out, a, md);
-		fputc('\n', out);
-	} else {
-		fputs("- **Host:** process tree ", out);
-		md(out, inc->key);
-		fputc('\n', out);
-	}
-	fprintf(out, "- **Counts:** %zu timeline entries, %" PRIu64 " detections with repeats, "
-		"%zu processes, %zu actions\n", inc->nentries, total_detections(inc), inc->nprocs,
-		inc->nactions);
-	if (inc->entries_dropped || inc->procs_dropped)
-		fprintf(out, "- **Dropped over the bounds:** %" PRIu64 " timeline entries, %" PRIu64
-			" processes\n", inc->entries_dropped, inc->procs_dropped);
-	if (inc->ncats) {
-		fputs("- **Categories:** ", out);
-		for (i = 0; i < inc->ncats; i++) {
-			if (i)
-				fputs(" \xe2\x86\x92 ", out);
-			md(out, inc->cats[i]);
-		}
-		fputc('\n', out);
-	}
-	fputc('\n', out);
 }
 
 static void md_timeline(FILE *out, const struct incident *inc)
@@ -181,87 +125,6 @@ out:
 	free(depth);
 }
 
-static void md_attr(FILE *out, const struct incident *inc)
-{
-	const struct inc_attr *a = &inc->attr;
-
-	fputs("## Attribution\n\n", out);
-	fprintf(out, "- **Where:** %s\n", a->is_container ? "container" : "host");
-	fputs("- **Runtime:** ", out);
-	md(out, a->runtime[0] ? a->runtime : "unknown");
-	fputs("\n- **Container ID:** ", out);
-	md(out, a->container_id[0] ? a->container_id : "none");
-	fputs("\n- **Pod UID:** ", out);
-	md(out, a->pod_uid[0] ? a->pod_uid : "none");
-	fputs("\n- **Pod:** ", out);
-	if (a->pod_namespace && a->pod_name) {
-		md(out, a->pod_namespace);
-		fputc('/', out);
-		md(out, a->pod_name);
-	} else {
-		fputs("not known", out);
-	}
-	fputs("\n- **QoS:** ", out);
-	md(out, a->qos[0] ? a->qos : "none");
-	fputs("\n- **Cgroup path:** ", out);
-	md(out, a->cgroup_path[0] ? a->cgroup_path : "unknown");
-	fprintf(out, "\n- **Cgroup ID:** %" PRIu64 "\n", a->cgroup_id);
-	fputs("- **Correlation key:** ", out);
-	md(out, inc->key);
-	fputs("\n\n", out);
-	if (a->pod_json) {
-		fputs("Pod fields:\n\n", out);
-		md_json_block(out, a->pod_json);
-	}
-}
-
-static void md_detections(FILE *out, const struct incident *inc)
-{
-	char tb[48], tb2[48], url[96];
-	size_t i, k;
-
-	fputs("## Detections\n\n", out);
-	if (!inc->nentries) {
-		fputs("No detections.\n\n", out);
-		return;
-	}
-	for (i = 0; i < inc->nentries; i++) {
-		const struct inc_entry *e = &inc->entries[i];
-
-		fprintf(out, "### Detection %zu: ", i + 1);
-		md(out, e->rule);
-		fputs("\n\n- **Rule:** ", out);
-		md(out, e->rule);
-		fprintf(out, "\n- **Severity:** %s\n- **Category:** ", severity_name(e->severity));
-		md(out, e->category);
-		fputs("\n- **MITRE ATT&CK:** ", out);
-		if (!e->nmitre)
-			fputs("none", out);
-		for (k = 0; k < e->nmitre; k++) {
-			if (k)
-				fputs(", ", out);
-			if (mitre_valid(e->mitre[k])) {
-				mitre_url(e->mitre[k], url, sizeof(url));
-				fprintf(out, "[%s](%s)", e->mitre[k], url);
-			} else {
-				md(out, e->mitre[k]);
-			}
-		}
-		fputs("\n- **Source:** ", out);
-		md(out, e->source);
-		fprintf(out, "\n- **Seen:** %s to %s, %" PRIu32 " time%s\n- **PID:** %" PRIu32 "\n",
-			report_time(e->first_ns, tb, sizeof(tb)), report_time(e->last_ns, tb2, sizeof(tb2)),
-			e->count, e->count == 1 ? "" : "s", e->pid);
-		fputs("- **Summary:** ", out);
-		md(out, e->summary);
-		fputs("\n\n", out);
-		if (e->event_json) {
-			fputs("Event fields:\n\n", out);
-			md_json_block(out, e->event_json);
-		}
-	}
-}
-
 static void md_actions(FILE *out, const struct incident *inc)
 {
 	char tb[48];
@@ -291,19 +154,62 @@ static void md_actions(FILE *out, const struct incident *inc)
 	}
 }
 
-void report_markdown(FILE *out, const struct incident *inc0)
+static void md_head(FILE *out, const struct incident *inc)
 {
-	struct safe_inc s;
-	const struct incident *inc = safe_open(&s, inc0);
-
 	fputs("# Incident ", out);
 	md(out, inc->id);
 	fputs("\n\n", out);
-	md_summary(out, inc);
-	md_timeline(out, inc);
-	md_procs(out, inc);
-	md_attr(out, inc);
-	md_detections(out, inc);
-	md_actions(out, inc);
-	safe_close(&s);
+}
+
+static void md_field(FILE *out, const char *label)
+{
+	fprintf(out, "- **%s:** ", label);
+}
+
+static void md_severity(FILE *out, enum ng_severity s)
+{
+	fputs(severity_name(s), out);
+}
+
+static void md_para(FILE *out, const char *text)
+{
+	fprintf(out, "%s\n\n", text);
+}
+
+static void md_json(FILE *out, const char *label, const char *json)
+{
+	fprintf(out, "%s:\n\n", label);
+	md_json_block(out, json);
+}
+
+static void md_mitre_link(FILE *out, const char *id, const char *url)
+{
+	fprintf(out, "[%s](%s)", id, url);
+}
+
+static const struct doc_fmt md_fmt = {
+	.esc = md,
+	.head = md_head,
+	.tail = "",
+	.h2 = "## ",
+	.h2_end = "\n\n",
+	.h3 = "### ",
+	.h3_end = "\n\n",
+	.list = "",
+	.list_end = "\n",
+	.field = md_field,
+	.field_end = "\n",
+	.dropped = "\n- **Dropped over the bounds:** ",
+	.severity = md_severity,
+	.para = md_para,
+	.json = md_json,
+	.mitre_link = md_mitre_link,
+	.timeline = md_timeline,
+	.procs = md_procs,
+	.actions = md_actions,
+};
+
+void report_markdown(FILE *out, const struct incident *inc)
+{
+	doc_report(out, inc, &md_fmt);
 }
