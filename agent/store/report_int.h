@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Incident report internals, shared by the report writers and by nothing
+ * else (report.h is the public API).
+ *
+ *   report.c       escaping, the helpers every writer uses (times, the
+ *                  process tree), terminal text, list lines, filters,
+ *                  loading the journal
+ *   report_json.c  JSON re-serialization and the JSON reports
+ *   report_doc.c   the walk the Markdown and HTML reports share
+ *   report_md.c    the Markdown markup (struct doc_fmt) and its tables
+ *   report_html.c  the HTML markup (struct doc_fmt) and its tables
+ */
+#ifndef NODEGUARD_REPORT_INT_H
+#define NODEGUARD_REPORT_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "report.h"
+
+enum fmt { F_TEXT, F_MD, F_HTML };
+
+#define INDENT_MAX 64
+
+/*
+ * A shallow copy of the incident in which every raw JSON member (event
+ * fields, pod fields) is a JSON object, so incident_to_json writes a valid
+ * document. Usually the incident itself.
+ */
+struct safe_inc {
+	const struct incident *orig;
+	struct incident copy;
+	bool copied;
+};
+
+/* report.c */
+bool format_char(uint32_t cp);
+uint32_t utf8_cp(const unsigned char *s, size_t l);
+void put_unit(FILE *out, enum fmt f, const char *p, size_t n);
+void put_esc(FILE *out, enum fmt f, const char *s);
+uint64_t total_detections(const struct incident *inc);
+size_t proc_tree(const struct incident *inc, size_t *order, unsigned *depth);
+
+/* report_json.c */
+void json_put(FILE *out, const char *s, int step, int depth, bool html_safe);
+char *json_pretty(const char *json, bool html_safe, size_t *len);
+const struct incident *safe_open(struct safe_inc *s, const struct incident *inc);
+void safe_close(struct safe_inc *s);
+
+/*
+ * The markup of a Markdown or HTML report, for the walk both share
+ * (report_doc.c). Strings are written as they are; esc writes incident text.
+ */
+struct doc_fmt {
+	void (*esc)(FILE *out, const char *s);
+	void (*head)(FILE *out, const struct incident *inc); /* up to the first section */
+	const char *tail;                                    /* after the last */
+	const char *h2, *h2_end;                             /* a section heading */
+	const char *h3, *h3_end;                             /* a detection's heading */
+	const char *list, *list_end;                         /* around a list of fields */
+	void (*field)(FILE *out, const char *label);         /* up to a field's value */
+	const char *field_end;
+	const char *dropped;      /* in Counts, before what was dropped over the bounds */
+	void (*severity)(FILE *out, enum ng_severity s);     /* the incident's */
+	void (*para)(FILE *out, const char *text);           /* a sentence of ours */
+	void (*json)(FILE *out, const char *label, const char *json); /* raw event JSON */
+	void (*mitre_link)(FILE *out, const char *id, const char *url);
+	/* the sections whose markup differs in shape */
+	void (*timeline)(FILE *out, const struct incident *inc);
+	void (*procs)(FILE *out, const struct incident *inc);
+	void (*actions)(FILE *out, const struct incident *inc);
+};
+
+/* report_doc.c */
+void doc_report(FILE *out, const struct incident *inc, const struct doc_fmt *d);
+
+#endif /* NODEGUARD_REPORT_INT_H */
