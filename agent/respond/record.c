@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The responder's side of an incident: its action records (intent, result,
+ * release: docs/incidents.md), the contained status, which earlier actions
+ * are still in effect, the target strings, and which open incident a cgroup
+ * or process belongs to, keyed as the agent keys it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "respond_int.h"
+
+/* ---------------------------------------------------------------- records */
+
+int record_undo(struct responder *r, struct incident *inc, const char *action, const char *phase,
+		const char *target, const char *result, const char *detail, const char *undo,
+		bool dry)
+{
+	struct inc_action a = {
+		.ts_ns = wall_ns(), .action = (char *)action, .phase = (char *)phase,
+		.target = (char *)target, .result = (char *)result, .detail = (char *)detail,
+		.undo = (char *)undo, .dry_run = dry,
+	};
+	int err = incmgr_action(r->im, inc, &a);
+
+	if (err)
+		log_err("incident %s: Failed to journal the %s of %s on %s: %s", inc->id, phase,
+			action, target, strerror(-err));
+	return err;
+}
+
+void record_contained(struct responder *r, struct incident *inc, const char *action,
+		      const char *rule)
+{
+	char why[256];
+
+	if (inc->status == INC_CONTAINED)
+		return;
+	snprintf(why, sizeof(why), "%s (rule %s)", action, rule);
+	if (incmgr_set_status(r->im, inc, INC_CONTAINED, why, wall_ns()))
+		log_err("incident %s: Failed to journal the contained status", inc->id);
+}
+
+bool record_same_action(const struct inc_action *a, const struct inc_action *b)
+{
+	return !strcmp(a->action, b->action) && !strcmp(a->target, b->target);
+}
+
+/* the actions of inc in effect: ok results (with their intent) not released */
+size_t record_active(const struct incident *inc, struct active *out, size_t max)
+{
+	size_t i, j, k, n = 0;
+
+	for (i = 0; i < inc->nactions; i++) {
+		const struct inc_action *a = &inc->actions[i];
+
+		if (!strcmp(a->phase, "release")) {
+			for (j = 0; j < n;) {
+				if (record_same_action(&inc->actions[out[j].result], a))
+					out[j] = out[--n];
+				else
+					j++;
+			}
+			continue;
+		}
+		if (strcmp(a->phase, "result") || strcmp(a->result, "ok") || n >= max)
+			continue;
+		for (j = i; j > 0; j--) {
+			const struct inc_action *x = &inc->actions[j - 1];
+
+			if (!strcmp(x->phase, "intent") && record_same_action(x, a))
+				break;
+		}
+		if (!j)
+			continue; /* a result without its intent: nothing to undo from */
+		/* the same again (re-applied by reconcile): one action in effect */
+		for (k = 0; k < n; k++)
+			if (record_same_action(&inc->actions[out[k].intent], a) &&
+			    !strcmp(inc->actions[out[k].intent].detail, inc->actions[j - 1].detail))
+				break;
+		if (k < n) {
+			out[k] = (struct active){ .intent = j - 1, .result = i };
+			continue;
+		}
+		out[n++] = (struct active){ .intent = j - 1, .result = i };
+	}
+	/* oldest first */
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && out[j - 1].result > out[j].result; j--) {
+			struct active t = out[j];
+
+			out[j] = out[j - 1];
+			out[j - 1] = t;
+		}
+	return n;
+}
+
+/* an action with this target (and undo detail, when given) already in effect? */
+bool record_in_effect(const struct incident *inc, const char *action, const char *target,
+		      const char *detail)
+{
+	struct active act[INC_MAX_ACTIONS];
+	size_t i, n = record_active(inc, act, INC_MAX_ACTIONS);
+
+	for (i = 0; i < n; i++) {
+		const struct inc_action *in = &inc->actions[act[i].intent];
+
+		if (!strcmp(in->action, action) && !strcmp(in->target, target) &&
+		    (!detail || !strcmp(in->detail, detail)))
+			return true;
+	}
+	return false;
+}
+
+/* target strings: what an action acts on (docs/incidents.md) */
+void record_target_str(uint32_t act, const struct resp_target *t, bool node_wide, char *buf,
+		       size_t n)
+{
+	if (act == ACT_KILL)
+		snprintf(buf, n, "pid:%u", t->pid);
+	else if (act == ACT_DENY && node_wide)
+		snprintf(buf, n, "node");
+	else if (t->ctr && t->ctr->container_id[0])
+		snprintf(buf, n, "container:%s", t->ctr->container_id);
+	else
+		snprintf(buf, n, "cgroup:%" PRIu64, t->cgroup_id);
+}
+
+/* ---------------------------------------------------------------- which incident */
+
+struct incident *record_find_by_key(struct responder *r, const char *key)
+{
+	struct incident *i, *best = NULL;
+
+	for (i = incmgr_first(r->im); i; i = i->next)
+		if ((i->status == INC_OPEN || i->status == INC_CONTAINED) && !strcmp(i->key, key))
+			best = i;
+	return best;
+}
+
+static struct incident *find_host_by_pid(struct responder *r, uint32_t pid)
+{
+	struct incident *i, *best = NULL;
+	size_t k;
+
+	for (i = incmgr_first(r->im); i; i = i->next) {
+		if ((i->status != INC_OPEN && i->status != INC_CONTAINED) || strncmp(i->key, "host:", 5))
+			continue;
+		for (k = 0; k < i->nprocs; k++)
+			if (i->procs[k].pid == pid)
+				best = i;
+	}
+	return best;
+}
+
+void record_attr_of(struct inc_attr *a, const struct ctr_info *ci, uint64_t cgid, bool is_ctr)
+{
+	memset(a, 0, sizeof(*a));
+	a->is_container = is_ctr;
+	a->cgroup_id = cgid;
+	if (!ci)
+		return;
+	a->is_container = is_ctr || ci->is_container;
+	snprintf(a->runtime, sizeof(a->runtime), "%s", ctr_runtime_name(ci->runtime));
+	snprintf(a->container_id, sizeof(a->container_id), "%s", ci->container_id);
+	snprintf(a->pod_uid, sizeof(a->pod_uid), "%s", ci->pod_uid);
+	snprintf(a->qos, sizeof(a->qos), "%s", ctr_qos_name(ci->qos));
+	snprintf(a->cgroup_path, sizeof(a->cgroup_path), "%s", ci->path);
+}
+
+/* the incident of a cgroup/process, as the agent keys it (docs/incidents.md) */
+struct incident *record_incident_for(struct responder *r, uint64_t cgid, bool hdr_container,
+				     uint32_t pid, struct ctr_info *ci, bool *have_ci, char *key,
+				     size_t keyn)
+{
+	struct incident *inc;
+
+	*have_ci = r->ctr && cgid && ctr_cache_lookup(r->ctr, cgid, ci) == 0;
+	if (*have_ci && ci->container_id[0])
+		snprintf(key, keyn, "ctr:%s", ci->container_id);
+	else if (hdr_container || (*have_ci && ci->is_container))
+		snprintf(key, keyn, "cg:%" PRIu64, cgid);
+	else {
+		inc = find_host_by_pid(r, pid);
+		if (inc) {
+			snprintf(key, keyn, "%s", inc->key);
+			return inc;
+		}
+		snprintf(key, keyn, "host:%u", pid);
+	}
+	return record_find_by_key(r, key);
+}
