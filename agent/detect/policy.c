@@ -253,13 +253,13 @@ static void allow_item(struct pctx *c, const struct item *it, void *arg)
 	}
 	memcpy(cidr, s, clen);
 	cidr[clen] = '\0';
-	r = parse_cidr(cidr, &an.cidr);
-	if (r == -1) {
+	r = netaddr_cidr_parse(cidr, &an.cidr);
+	if (r == -EINVAL) {
 		item_err(c, it, "isolate_allow: bad CIDR '%s' (expected ADDRESS[/PREFIX][:PORT])",
 			 Q(cidr));
 		return;
 	}
-	if (r == -2) {
+	if (r == -ERANGE) {
 		item_err(c, it, "isolate_allow: '%s' has bits set past the /%u prefix", Q(cidr),
 			 an.cidr.prefix);
 		return;
@@ -313,11 +313,11 @@ static void allow_item(struct pctx *c, const struct item *it, void *arg)
 static void qcidr_item(struct pctx *c, const struct item *it, void *arg)
 {
 	struct cidr x;
-	int e = parse_cidr(it->s, &x);
+	int e = netaddr_cidr_parse(it->s, &x);
 
-	if (e == -1)
+	if (e == -EINVAL)
 		item_err(c, it, "quarantine_allow_cidrs: bad CIDR '%s' (expected ADDRESS/PREFIX)", Q(it->s));
-	else if (e == -2)
+	else if (e == -ERANGE)
 		item_err(c, it, "quarantine_allow_cidrs: '%s' has bits set past the prefix", Q(it->s));
 	else
 		strlist_item(c, it, arg);

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "netaddr.h"
+
 enum ng_severity { SEV_INFO = 0, SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL, SEV_COUNT };
 
 /* match.events: what kind of observation a rule looks at */
@@ -56,12 +58,6 @@ struct uid_match {
 struct strlist {
 	char **v;
 	size_t n;
-};
-
-struct cidr {
-	uint8_t family; /* AF_INET / AF_INET6 */
-	uint8_t prefix;
-	uint8_t addr[16];
 };
 
 struct port_range {

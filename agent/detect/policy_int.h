@@ -128,7 +128,6 @@ size_t map_collect(struct pctx *c, yaml_node_t *map, const char *what, const str
 		   size_t nkeys, struct kv *out, const char *(*hint)(const char *key));
 
 /* policy_values.c: values */
-int parse_cidr(const char *s, struct cidr *out);
 bool parse_port(const char *s, size_t n, uint16_t *out);
 bool get_uidsel(struct pctx *c, const yaml_node_t *n, const char *key, struct uid_match *out);
 void get_regex(struct pctx *c, const yaml_node_t *n, const char *key, regex_t **out);

@@ -5,6 +5,7 @@
  * match mappings (which keys apply to which events), exceptions, and the
  * rules: list.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,14 +214,14 @@ static void cidr_item(struct pctx *c, const struct item *it, void *arg)
 {
 	struct cidr_arg *a = arg;
 	struct cidr cd;
-	int r = parse_cidr(it->s, &cd);
+	int r = netaddr_cidr_parse(it->s, &cd);
 
-	if (r == -1) {
+	if (r == -EINVAL) {
 		item_err(c, it, "cidrs: bad CIDR '%s' (expected ADDRESS or ADDRESS/PREFIX)",
 			 Q(it->s));
 		return;
 	}
-	if (r == -2) {
+	if (r == -ERANGE) {
 		item_err(c, it, "cidrs: '%s' has bits set past the /%u prefix", Q(it->s), cd.prefix);
 		return;
 	}

@@ -394,42 +394,6 @@ size_t map_collect(struct pctx *c, yaml_node_t *map, const char *what,
 
 /* ------------------------------------------------------------------ values */
 
-/* 0 ok, -1 syntax, -2 host bits set */
-int parse_cidr(const char *s, struct cidr *out)
-{
-	char addr[INET6_ADDRSTRLEN + 8];
-	const char *slash = strchr(s, '/');
-	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
-	uint64_t prefix = 0;
-	unsigned max, i;
-
-	if (alen == 0 || alen >= sizeof(addr))
-		return -1;
-	memcpy(addr, s, alen);
-	addr[alen] = '\0';
-	memset(out, 0, sizeof(*out));
-	if (strchr(addr, ':')) {
-		out->family = AF_INET6;
-		max = 128;
-	} else {
-		out->family = AF_INET;
-		max = 32;
-	}
-	if (inet_pton(out->family, addr, out->addr) != 1)
-		return -1;
-	if (slash) {
-		if (strlen(slash + 1) > 3 || !parse_u64(slash + 1, &prefix) || prefix > max)
-			return -1;
-	} else {
-		prefix = max;
-	}
-	out->prefix = (uint8_t)prefix;
-	for (i = out->prefix; i < max; i++)
-		if (out->addr[i / 8] & (0x80 >> (i % 8)))
-			return -2;
-	return 0;
-}
-
 bool parse_port(const char *s, size_t n, uint16_t *out)
 {
 	char buf[8];

@@ -36,44 +36,6 @@
 
 /* ---------------------------------------------------------------- cgroups and CIDRs */
 
-static void cidr_str(const struct cidr *c, char *buf, size_t n)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	if (!inet_ntop(c->family, c->addr, a, sizeof(a)))
-		snprintf(a, sizeof(a), "?");
-	snprintf(buf, n, "%s/%u", a, c->prefix);
-}
-
-bool contain_cidr_eq(const struct cidr *a, const struct cidr *b)
-{
-	return a->family == b->family && a->prefix == b->prefix &&
-	       !memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16);
-}
-
-int contain_cidr_parse(const char *s, struct cidr *out)
-{
-	char a[INET6_ADDRSTRLEN + 1];
-	const char *slash = strchr(s, '/');
-	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-	unsigned long p;
-	char *end;
-
-	if (!slash || n == 0 || n >= sizeof(a))
-		return -EINVAL;
-	memcpy(a, s, n);
-	a[n] = '\0';
-	memset(out, 0, sizeof(*out));
-	out->family = strchr(a, ':') ? AF_INET6 : AF_INET;
-	if (inet_pton(out->family, a, out->addr) != 1)
-		return -EINVAL;
-	p = strtoul(slash + 1, &end, 10);
-	if (*end || p > (out->family == AF_INET ? 32u : 128u))
-		return -EINVAL;
-	out->prefix = (uint8_t)p;
-	return 0;
-}
-
 /* ::ffff:a.b.c.d/(96+p): how a dual-stack socket reaches an IPv4 CIDR */
 struct cidr contain_v4mapped(const struct cidr *c)
 {
@@ -210,7 +172,7 @@ void contain_deny_json(struct jsonw *w, const struct deny_plan *p)
 	jsonw_arr_open(w);
 	for (i = 0; i < p->n; i++) {
 		jsonw_obj_open(w);
-		cidr_str(&p->cidrs[i], b, sizeof(b));
+		netaddr_cidr_str(&p->cidrs[i], b, sizeof(b));
 		jsonw_kv_str(w, "cidr", b);
 		jsonw_key(w, "ports");
 		jsonw_arr_open(w);
@@ -245,14 +207,14 @@ int contain_deny(struct responder *r, const struct deny_plan *p, uint32_t rule_i
 			break;
 	}
 	if (err) {
-		cidr_str(&p->cidrs[i], b, sizeof(b));
+		netaddr_cidr_str(&p->cidrs[i], b, sizeof(b));
 		snprintf(det, detn, "Failed to add deny entry %s: %s (entries added before it were "
 			 "removed)", b, strerror(-err));
 		while (i-- > 0)
 			enforcer_deny_del(r->enf, p->cgid, &p->cidrs[i]);
 		return err;
 	}
-	cidr_str(&p->cidrs[0], b, sizeof(b));
+	netaddr_cidr_str(&p->cidrs[0], b, sizeof(b));
 	snprintf(det, detn, "%s: connects and UDP sends to %s%s refused (EPERM), %zu entr%s",
 		 p->cgid ? "cgroup" : "node-wide", b, p->n > 1 ? " and more" : "", p->n,
 		 p->n == 1 ? "y" : "ies");
@@ -487,13 +449,13 @@ void contain_apply_allow(struct responder *r)
 		int err;
 
 		for (j = 0; j < nwant; j++)
-			seen = seen || contain_cidr_eq(&want[j], c);
+			seen = seen || netaddr_cidr_eq(&want[j], c);
 		if (seen)
 			continue;
 		for (j = i; j < s->nisolate_allow; j++) {
 			const struct allow_net *x = &s->isolate_allow[j];
 
-			if (!contain_cidr_eq(&x->cidr, c))
+			if (!netaddr_cidr_eq(&x->cidr, c))
 				continue;
 			if (!x->port.lo)
 				all = true;
@@ -508,7 +470,7 @@ void contain_apply_allow(struct responder *r)
 			err = enforcer_allow_add(r->enf, 0, &m, ports, all ? 0 : np, 0);
 		}
 		if (err) {
-			cidr_str(c, p, sizeof(p));
+			netaddr_cidr_str(c, p, sizeof(p));
 			log_err("isolate_allow: Failed to add %s: %s", p, strerror(-err));
 		}
 	}
@@ -525,9 +487,9 @@ void contain_apply_allow(struct responder *r)
 			bool keep = false;
 
 			for (j = 0; j < nwant && !keep; j++)
-				keep = contain_cidr_eq(&want[j], &have[i]);
+				keep = netaddr_cidr_eq(&want[j], &have[i]);
 			if (!keep) {
-				cidr_str(&have[i], p, sizeof(p));
+				netaddr_cidr_str(&have[i], p, sizeof(p));
 				log_info("isolate_allow: %s is no longer in the policy: removed", p);
 				enforcer_allow_del(r->enf, 0, &have[i]);
 			}

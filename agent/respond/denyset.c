@@ -190,7 +190,7 @@ static bool cdeny_wants(const struct responder *r, uint64_t cgid, const struct c
 		return false;
 	for (i = 0; i < r->ncd; i++)
 		for (j = 0; j < r->cd[i].ncidrs; j++)
-			if (contain_cidr_eq(&r->cd[i].cidrs[j], c))
+			if (netaddr_cidr_eq(&r->cd[i].cidrs[j], c))
 				return true;
 	return false;
 }

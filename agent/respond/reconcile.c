@@ -29,7 +29,7 @@ static void deny_cb(uint64_t cgid, const struct cidr *c, const struct ng_deny_va
 	size_t i;
 
 	(void)v;
-	if (s->want && cgid == s->want_cg && contain_cidr_eq(c, s->want))
+	if (s->want && cgid == s->want_cg && netaddr_cidr_eq(c, s->want))
 		s->found = true;
 	/* node-wide and container-wide entries belong to no cgroup: never "gone" */
 	if (!cgid || cgid == NG_CG_ANY_CONTAINER)
@@ -134,7 +134,7 @@ static bool reconcile_one(struct responder *r, struct incident *inc, size_t ii,
 			const char *s = jget(e, "cidr");
 			struct cidr c;
 
-			if (!s || contain_cidr_parse(s, &c) || !r->enf || deny_present(r, cgid, &c))
+			if (!s || netaddr_cidr_parse(s, &c) || !r->enf || deny_present(r, cgid, &c))
 				continue;
 			missing++;
 			/* put it back with its ports */

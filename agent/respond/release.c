@@ -118,7 +118,7 @@ int release_undo_one(struct responder *r, const struct inc_action *in, const cha
 				struct cidr c;
 				int e2;
 
-				if (!s || contain_cidr_parse(s, &c)) {
+				if (!s || netaddr_cidr_parse(s, &c)) {
 					err = err ? err : -EINVAL;
 					continue;
 				}

@@ -236,8 +236,6 @@ bool decide_path_contains(const char *anc, const char *p);
 
 /* ---------------------------------------------------------------- contain.c */
 
-bool contain_cidr_eq(const struct cidr *a, const struct cidr *b);
-int contain_cidr_parse(const char *s, struct cidr *out);
 struct cidr contain_v4mapped(const struct cidr *c);
 int contain_write_cg_file(const char *dir, const char *file, const char *val);
 ssize_t contain_read_file(const char *path, char *buf, size_t n);

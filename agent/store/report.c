@@ -23,26 +23,6 @@
 
 /* ---------------------------------------------------------------- escaping */
 
-/* invisible and bidirectional format characters: they make text read
- * differently from what it is (Trojan Source), so they are shown as \uXXXX */
-bool format_char(uint32_t cp)
-{
-	return cp == 0x00ad || cp == 0x034f || cp == 0x061c || cp == 0x115f || cp == 0x1160 ||
-	       cp == 0x180e || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
-	       (cp >= 0x2060 && cp <= 0x206f) || cp == 0x3164 || cp == 0xfeff ||
-	       (cp >= 0xfff9 && cp <= 0xfffb) || (cp >= 0xe0000 && cp <= 0xe007f);
-}
-
-uint32_t utf8_cp(const unsigned char *s, size_t l)
-{
-	uint32_t cp = l == 1 ? s[0] : l == 2 ? s[0] & 0x1fu : l == 3 ? s[0] & 0x0fu : s[0] & 0x07u;
-	size_t i;
-
-	for (i = 1; i < l; i++)
-		cp = cp << 6 | (s[i] & 0x3fu);
-	return cp;
-}
-
 /* Markdown punctuation that can start or end an inline construct (emphasis,
  * code, links, autolinks, HTML, entities, strikethrough, headings' closing
  * #, www. and scheme: autolinks). '/', ',', ';' and '-' have no inline
@@ -121,12 +101,12 @@ void put_esc(FILE *out, enum fmt f, const char *s)
 			put_ascii(out, f, e);
 			i++;
 		} else {
-			uint32_t cp = utf8_cp(p + i, l);
+			uint32_t cp = textesc_utf8_cp(p + i, l);
 
 			if (cp < 0xa0) { /* C1 controls: the raw bytes */
 				snprintf(e, sizeof(e), "\\x%02x\\x%02x", p[i], p[i + 1]);
 				put_ascii(out, f, e);
-			} else if (format_char(cp)) {
+			} else if (textesc_format_char(cp)) {
 				snprintf(e, sizeof(e), "\\u%04" PRIx32, cp);
 				put_ascii(out, f, e);
 			} else {

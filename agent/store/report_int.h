@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 #include "report.h"
+#include "textesc.h"
 
 enum fmt { F_TEXT, F_MD, F_HTML };
 
@@ -37,8 +38,6 @@ struct safe_inc {
 };
 
 /* report.c */
-bool format_char(uint32_t cp);
-uint32_t utf8_cp(const unsigned char *s, size_t l);
 void put_unit(FILE *out, enum fmt f, const char *p, size_t n);
 void put_esc(FILE *out, enum fmt f, const char *s);
 uint64_t total_detections(const struct incident *inc);

@@ -48,7 +48,7 @@ static void json_put_cp(FILE *out, uint32_t cp, bool html_safe)
 	case '\r': fputs("\\r", out); return;
 	case '\t': fputs("\\t", out); return;
 	}
-	if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || format_char(cp) ||
+	if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || textesc_format_char(cp) ||
 	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ||
 	    (html_safe && (cp == '<' || cp == '>' || cp == '&'))) {
 		put_u_escape(out, cp > 0x10ffff ? 0xfffd : cp);
@@ -121,7 +121,7 @@ static const char *json_put_string(FILE *out, const char *s, bool html_safe)
 			json_put_cp(out, 0xfffd, html_safe);
 			p++;
 		} else {
-			json_put_cp(out, utf8_cp(p, l), html_safe);
+			json_put_cp(out, textesc_utf8_cp(p, l), html_safe);
 			p += l;
 		}
 	}
