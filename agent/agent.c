@@ -20,6 +20,7 @@
 #include "incident.h"
 #include "journal.h"
 #include "jsonw.h"
+#include "killrules.h"
 #include "log.h"
 #include "nodeguard/credcheck.h"
 #include "policy.h"

@@ -49,6 +49,7 @@
 
 #include "evfmt.h"
 #include "jsonw.h"
+#include "killrules.h"
 #include "log.h"
 #include "respond.h"
 
