@@ -16,6 +16,7 @@
 #include "enforce.h"
 #include "evfmt.h"
 #include "jsonw.h"
+#include "killrules.h"
 #include "log.h"
 #include "policy.h"
 #include "probe.h"

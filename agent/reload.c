@@ -11,7 +11,7 @@
 
 #include "agent_int.h"
 #include "apiq.h"
-#include "enforce.h"
+#include "killrules.h"
 #include "incident.h"
 #include "log.h"
 #include "respond.h"

@@ -11,7 +11,14 @@
  * tracepoints are missing: tp_btf/sys_enter + sys_exit with an in-kernel
  * syscall-number filter. The loader enables exactly one of the two sets.
  */
-#include "common.bpf.h"
+#include "task.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* tunables, set by the loader before load; the headers below read them */
+const volatile struct ng_bpf_config ng_cfg = {};
+
+#include "state.bpf.h"
 
 /* Per-syscall tracepoint records: common header, syscall nr, then args/ret */
 struct ng_tp_enter {

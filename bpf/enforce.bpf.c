@@ -9,15 +9,11 @@
  * while nothing else on the node pays for a per-packet check.
  *
  * Every map and link here is pinned under /sys/fs/bpf/nodeguard by the
- * loader: containment outlives the agent. This object does not include
- * common.bpf.h on purpose: it must not allocate the sensors' maps.
+ * loader: containment outlives the agent. Of the shared headers this object
+ * includes only task.bpf.h (no maps, no configuration) on purpose: it must
+ * not allocate the sensors' maps.
  */
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_core_read.h>
-#include <bpf/bpf_endian.h>
-#include "nodeguard/event.h"
-#include "nodeguard/enforce.h"
+#include "task.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -172,19 +168,13 @@ static __always_inline __u64 isolated_cgroup(struct ng_isolation **iso)
 static __always_inline int any_container_applies(void)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
-	__u32 zero = 0, pidns, mntns;
+	__u32 zero = 0, pidns, nspid, mntns;
 	struct ng_enf_host *h = bpf_map_lookup_elem(&ng_enf_host, &zero);
-	struct pid *p;
-	unsigned int level;
-	struct upid up = {};
 	int lvl;
 
 	if (!h || !h->pidns || !h->mntns)
 		return 0; /* the host is unknown: never guess */
-	p = BPF_CORE_READ(t, thread_pid);
-	level = BPF_CORE_READ(p, level);
-	bpf_core_read(&up, sizeof(up), &p->numbers[level & 31]);
-	pidns = BPF_CORE_READ(up.ns, ns.inum);
+	ng_task_pidns(t, &pidns, &nspid);
 	mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
 	if (pidns == h->pidns && (!mntns || mntns == h->mntns))
 		return 0;
@@ -201,7 +191,6 @@ static __always_inline void emit(__u32 action, __u32 rule_id, __u32 hook, __u64 
 				 __u16 family, __u16 proto, __u16 dport, const void *daddr)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
-	__u64 pt = bpf_get_current_pid_tgid(), ug = bpf_get_current_uid_gid();
 	struct ng_enforce *e = bpf_ringbuf_reserve(&ng_enf_events, sizeof(*e), 0);
 
 	if (!e) {
@@ -209,21 +198,10 @@ static __always_inline void emit(__u32 action, __u32 rule_id, __u32 hook, __u64 
 		return;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
-	e->hdr.ts_ns = bpf_ktime_get_boot_ns();
-	e->hdr.kind = NG_EV_ENFORCE;
+	/* the pid namespace and the pid in it stay 0 in the enforcer's records */
+	ng_hdr_task(&e->hdr, t, NG_EV_ENFORCE, 0, 0, BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum));
 	e->hdr.size = sizeof(*e);
 	e->hdr.flags = NG_HF_CONTAINER;
-	e->hdr.pid = pt >> 32;
-	e->hdr.tid = (__u32)pt;
-	e->hdr.ppid = BPF_CORE_READ(t, real_parent, tgid);
-	e->hdr.uid = (__u32)ug;
-	e->hdr.gid = ug >> 32;
-	e->hdr.euid = BPF_CORE_READ(t, cred, euid.val);
-	e->hdr.egid = BPF_CORE_READ(t, cred, egid.val);
-	e->hdr.cgroup_id = bpf_get_current_cgroup_id();
-	e->hdr.mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
-	e->hdr.netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
-	bpf_get_current_comm(e->hdr.comm, sizeof(e->hdr.comm));
 	e->action = action;
 	e->rule_id = rule_id;
 	e->hook = hook;

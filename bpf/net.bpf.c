@@ -4,7 +4,14 @@
  * cgroup v2 root so every task on the node passes through them. They only
  * observe: every program returns 1 (allow).
  */
-#include "common.bpf.h"
+#include "task.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* tunables, set by the loader before load; the headers below read them */
+const volatile struct ng_bpf_config ng_cfg = {};
+
+#include "state.bpf.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -19,13 +26,9 @@ static __always_inline int report(struct bpf_sock_addr *ctx, __u16 kind, int v6)
 	ng_task_check(t, kind);
 	if (ng_hdr_fill(&h, t, kind))
 		return 1;
-	e = bpf_ringbuf_reserve(&ng_events, sizeof(*e), 0);
-	if (!e) {
-		ng_count(kind, 1);
+	e = ng_reserve_hdr(&h, kind, sizeof(*e));
+	if (!e)
 		return 1;
-	}
-	e->hdr = h;
-	e->hdr.size = sizeof(*e);
 	e->protocol = ctx->protocol;
 	e->sock_type = ctx->type;
 	e->dport = bpf_ntohs((__u16)ctx->user_port);

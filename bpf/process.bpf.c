@@ -1,6 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Process lifecycle sensors: exec, fork, exit (tp_btf/sched_process_*). */
-#include "common.bpf.h"
+#include "task.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* tunables, set by the loader before load; the headers below read them */
+const volatile struct ng_bpf_config ng_cfg = {};
+
+#include "state.bpf.h"
 
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
@@ -42,6 +49,16 @@ static int fnv_step(__u32 i, void *ctx)
 	return 0;
 }
 
+/* the kill-rule input of an exec, before its credentials */
+static __always_inline void exec_kill_in(struct ng_kill_in *in, __u64 exe_hash)
+{
+	__builtin_memset(in, 0, sizeof(*in));
+	in->events = NG_KR_EXEC;
+	in->success = 1;
+	in->hook = NG_EV_EXEC;
+	in->exe_hash = exe_hash;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(ng_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -81,11 +98,7 @@ int BPF_PROG(ng_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		/* out of scope for the stream, but a host-scoped kill rule may apply */
 		struct ng_kill_in in;
 
-		__builtin_memset(&in, 0, sizeof(in));
-		in.events = NG_KR_EXEC;
-		in.success = 1;
-		in.hook = NG_EV_EXEC;
-		in.exe_hash = exe_hash;
+		exec_kill_in(&in, exe_hash);
 		ng_read_creds(t->cred, &in.cur);
 		if (in.cur.euid != in.cur.uid || in.cur.egid != in.cur.gid)
 			in.events |= NG_KR_SETUID_EXEC;
@@ -191,11 +204,7 @@ int BPF_PROG(ng_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	{
 		struct ng_kill_in in;
 
-		__builtin_memset(&in, 0, sizeof(in));
-		in.events = NG_KR_EXEC;
-		in.success = 1;
-		in.hook = NG_EV_EXEC;
-		in.exe_hash = exe_hash;
+		exec_kill_in(&in, exe_hash);
 		in.cur = e->cur;
 		in.old = e->old; /* zeroed when unknown */
 		in.has_old = !!(e->eflags & NG_EXEC_OLD_KNOWN);
@@ -228,13 +237,9 @@ int BPF_PROG(ng_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	if (ng_hdr_fill(&h, parent, NG_EV_FORK))
 		return 0;
-	e = bpf_ringbuf_reserve(&ng_events, sizeof(*e), 0);
-	if (!e) {
-		ng_count(NG_EV_FORK, 1);
+	e = ng_reserve_hdr(&h, NG_EV_FORK, sizeof(*e));
+	if (!e)
 		return 0;
-	}
-	e->hdr = h;
-	e->hdr.size = sizeof(*e);
 	e->child_pid = BPF_CORE_READ(child, tgid);
 	e->child_tid = BPF_CORE_READ(child, pid);
 	e->clone_flags = 0;
@@ -261,13 +266,9 @@ int BPF_PROG(ng_exit, struct task_struct *t)
 		return 0;
 	if (ng_hdr_fill(&h, t, NG_EV_EXIT))
 		return 0;
-	e = bpf_ringbuf_reserve(&ng_events, sizeof(*e), 0);
-	if (!e) {
-		ng_count(NG_EV_EXIT, 1);
+	e = ng_reserve_hdr(&h, NG_EV_EXIT, sizeof(*e));
+	if (!e)
 		return 0;
-	}
-	e->hdr = h;
-	e->hdr.size = sizeof(*e);
 	e->exit_code = BPF_CORE_READ(t, exit_code);
 	e->_pad0 = 0;
 	e->start_ns = BPF_CORE_READ(t, start_boottime);

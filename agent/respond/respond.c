@@ -33,6 +33,7 @@
 
 #include "evfmt.h"
 #include "jsonw.h"
+#include "killrules.h"
 #include "log.h"
 #include "respond_int.h"
 

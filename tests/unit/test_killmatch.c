@@ -31,7 +31,7 @@
 #include "nodeguard/enforce.h"
 #include "nodeguard/event.h"
 #include "nodeguard/killmatch.h"
-#include "enforce.h"
+#include "killrules.h"
 #include "policy.h"
 #include "sensor.h"
 

@@ -37,6 +37,7 @@
 #include "container.h"
 #include "enforce.h"
 #include "incident.h"
+#include "killrules.h"
 #include "policy.h"
 #include "k8s_config.h"
 #include "respond.h"
