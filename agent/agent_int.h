@@ -60,11 +60,6 @@ struct agent {
 	struct jsonw ev_json;
 	struct jsonw out;
 	uint64_t events, detections, journal_errors;
-
-	/* per event, for the rule-hit callback */
-	const struct ng_event *ev;
-	struct proc *chain[OBS_MAX_ANCESTORS + 1];
-	size_t nchain;
 };
 
 /* loop.c: run until *exiting (or opts.duration_s); 0, or 1 on a fatal error */

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "agent_int.h"
+#include "attrib.h"
 #include "container.h"
 #include "evfmt.h"
 #include "incident.h"
@@ -31,34 +32,27 @@ static bool recently(uint64_t then, uint64_t now)
 	return then && now >= then && now - then <= PARENT_CONNECT_WINDOW_NS;
 }
 
-static void build_obs(struct agent *a, const struct ng_event *ev, struct obs *o,
-		      struct ctr_info *ci, bool *have_ci)
+_Static_assert(ATTRIB_CHAIN_MAX == OBS_MAX_ANCESTORS + 1, "ancestry bounds agree");
+
+/* what the rules see of an event, from its attribution context */
+static void build_obs(const struct attrib_ctx *cx, struct obs *o)
 {
+	const struct ng_event *ev = cx->ev;
 	const struct ng_hdr *h = &ev->hdr;
-	struct proc *self;
+	const struct proc *self = cx->nchain ? cx->chain[0] : NULL;
 	size_t i;
 
 	memset(o, 0, sizeof(*o));
-	a->nchain = proctab_ancestry(a->pt, h->pid, a->chain, a->pol->settings.ancestry_depth + 1);
-	self = a->nchain ? a->chain[0] : NULL;
-
-	*have_ci = ctr_cache_lookup(a->ctr, h->cgroup_id, ci) == 0;
-	o->is_container = (h->flags & NG_HF_CONTAINER) || (*have_ci && ci->is_container);
-	if (*have_ci && a->pods) {
-		int cidx = -1;
-		const struct pod_info *pod =
-			podcache_resolve(a->pods, ci->container_id, ci->pod_uid, &cidx);
-
-		if (pod) {
-			o->pod_namespace = pod->namespace;
-			if (cidx >= 0)
-				o->image = pod->containers[cidx].image;
-		}
+	o->is_container = cx->is_container;
+	if (cx->pod) {
+		o->pod_namespace = cx->pod->namespace;
+		if (cx->cidx >= 0)
+			o->image = cx->pod->containers[cx->cidx].image;
 	}
 	o->exe = self && self->exe ? self->exe : "";
-	o->parent_exe = a->nchain > 1 && a->chain[1]->exe ? a->chain[1]->exe : "";
-	for (i = 1; i < a->nchain && o->nancestors < OBS_MAX_ANCESTORS; i++)
-		o->ancestors[o->nancestors++] = a->chain[i]->exe ? a->chain[i]->exe : "";
+	o->parent_exe = cx->nchain > 1 && cx->chain[1]->exe ? cx->chain[1]->exe : "";
+	for (i = 1; i < cx->nchain && o->nancestors < OBS_MAX_ANCESTORS; i++)
+		o->ancestors[o->nancestors++] = cx->chain[i]->exe ? cx->chain[i]->exe : "";
 	o->comm = ev->comm;
 	o->cmdline = self && self->cmdline ? self->cmdline : "";
 	o->uid = h->uid;
@@ -81,7 +75,7 @@ static void build_obs(struct agent *a, const struct ng_event *ev, struct obs *o,
 		o->success = true;
 		o->parent_connected =
 			(self && recently(self->last_connect_ns, h->ts_ns)) ||
-			(a->nchain > 1 && recently(a->chain[1]->last_connect_ns, h->ts_ns));
+			(cx->nchain > 1 && recently(cx->chain[1]->last_connect_ns, h->ts_ns));
 		break;
 	}
 	case NG_EV_CRED:
@@ -153,19 +147,6 @@ static void summarize(const struct ng_event *ev, const struct obs *o, char *buf,
 	}
 }
 
-static void host_key(struct agent *a, char *key, size_t n)
-{
-	/* the tree below init (or the topmost ancestor we know) */
-	struct proc *root = a->nchain ? a->chain[a->nchain - 1] : NULL;
-
-	if (a->nchain >= 2 && (root->pid == 1 || root->ppid == 0))
-		root = a->chain[a->nchain - 2];
-	if (root)
-		snprintf(key, n, "host:%u:%" PRIu64, root->pid, root->start_ns);
-	else
-		snprintf(key, n, "host:%u", a->ev->hdr.pid);
-}
-
 /*
  * Is the detection on the incident's timeline? A full timeline
  * (INC_MAX_ENTRIES) drops new entries without writing a record, so only a
@@ -181,58 +162,30 @@ static bool on_timeline(const struct incident *inc, const char *rule, const char
 	return false;
 }
 
+/* a rule hit's context: the agent and the event's attribution */
+struct hit {
+	struct agent *a;
+	const struct attrib_ctx *cx;
+};
+
 static void on_hit(const struct rule *r, const struct obs *o, void *ctx)
 {
-	struct agent *a = ctx;
-	const struct ng_event *ev = a->ev;
-	struct inc_proc tree[OBS_MAX_ANCESTORS + 1];
-	struct inc_attr attr = { 0 };
-	struct ctr_info ci;
-	const struct pod_info *pod = NULL;
+	const struct hit *hx = ctx;
+	struct agent *a = hx->a;
+	const struct attrib_ctx *cx = hx->cx;
+	const struct ng_event *ev = cx->ev;
+	struct inc_proc tree[ATTRIB_CHAIN_MAX];
+	struct inc_attr attr;
 	struct incident *inc = NULL;
-	char summary[1024], fp[768], key[128];
+	char summary[1024], fp[768];
 	const char *ej;
-	bool opened, journaled, have_ci = false;
-	size_t i;
+	bool opened, journaled;
+	size_t i, ntree;
 	int err;
 
 	a->detections++;
-	attr.is_container = o->is_container;
-	if (ctr_cache_lookup(a->ctr, ev->hdr.cgroup_id, &ci) == 0) {
-		have_ci = true;
-		attr.is_container = attr.is_container || ci.is_container;
-		snprintf(attr.runtime, sizeof(attr.runtime), "%s", ctr_runtime_name(ci.runtime));
-		snprintf(attr.container_id, sizeof(attr.container_id), "%s", ci.container_id);
-		snprintf(attr.pod_uid, sizeof(attr.pod_uid), "%s", ci.pod_uid);
-		snprintf(attr.qos, sizeof(attr.qos), "%s", ctr_qos_name(ci.qos));
-		snprintf(attr.cgroup_path, sizeof(attr.cgroup_path), "%s", ci.path);
-		if (a->pods) {
-			int cidx = -1;
-
-			pod = podcache_resolve(a->pods, ci.container_id, ci.pod_uid, &cidx);
-			/* incmgr_detect copies these */
-			if (pod) {
-				attr.pod_namespace = (char *)pod->namespace;
-				attr.pod_name = (char *)pod->name;
-				attr.pod_json = pod_info_json_str(pod, cidx);
-			}
-		}
-	}
-	attr.cgroup_id = ev->hdr.cgroup_id;
-	if (attr.container_id[0])
-		snprintf(key, sizeof(key), "ctr:%s", attr.container_id);
-	else if (o->is_container)
-		snprintf(key, sizeof(key), "cg:%" PRIu64, (uint64_t)ev->hdr.cgroup_id);
-	else
-		host_key(a, key, sizeof(key));
-
-	for (i = 0; i < a->nchain; i++) {
-		struct proc *p = a->chain[i];
-
-		tree[i] = (struct inc_proc){ .pid = p->pid, .ppid = p->ppid, .uid = p->creds.uid,
-					     .euid = p->creds.euid, .start_ns = p->start_ns,
-					     .exe = p->exe, .cmdline = p->cmdline };
-	}
+	attrib_to_incident(cx, &attr);
+	ntree = attrib_tree(cx, tree);
 	summarize(ev, o, summary, sizeof(summary), fp, sizeof(fp));
 	jsonw_reset(&a->ev_json);
 	evfmt_json(&a->ev_json, ev, a->boot_off);
@@ -244,7 +197,7 @@ static void on_hit(const struct rule *r, const struct obs *o, void *ctx)
 			.category = r->category, .mitre = &r->mitre,
 			.wall_ns = (uint64_t)((int64_t)ev->hdr.ts_ns + a->boot_off),
 			.summary = summary, .fingerprint = fp, .event_json = ej, .pid = ev->hdr.pid,
-			.key = key, .attr = &attr, .tree = tree, .ntree = a->nchain,
+			.key = cx->key, .attr = &attr, .tree = tree, .ntree = ntree,
 		};
 
 		err = incmgr_detect(a->im, &d, &inc, &opened);
@@ -298,8 +251,8 @@ static void on_hit(const struct rule *r, const struct obs *o, void *ctx)
 	if (a->resp && (r->actions & ~ACT_LOG)) {
 		struct resp_target t = {
 			.pid = ev->hdr.pid, .cgroup_id = ev->hdr.cgroup_id,
-			.is_container = attr.is_container, .ctr = have_ci ? &ci : NULL,
-			.pod_namespace = inc->attr.pod_namespace, .pod = pod,
+			.is_container = cx->is_container, .ctr = cx->have_ci ? &cx->ci : NULL,
+			.pod_namespace = inc->attr.pod_namespace, .pod = cx->pod,
 			.wall_ns = (uint64_t)((int64_t)ev->hdr.ts_ns + a->boot_off), .ev = ev,
 		};
 
@@ -307,30 +260,37 @@ static void on_hit(const struct rule *r, const struct obs *o, void *ctx)
 	}
 }
 
+/*
+ * The sensor's callback: the process table learns the event, attribution
+ * builds its context once, then the kernel's own enforcement is journaled on
+ * the incident the context names, and the rules see the event.
+ */
 int agent_on_event(const struct ng_event *ev, void *ctx)
 {
 	struct agent *a = ctx;
-	struct ctr_info ci;
-	bool have_ci;
+	const struct attrib_src src = { .pt = a->pt, .ctr = a->ctr, .pods = a->pods,
+					.depth = a->pol->settings.ancestry_depth };
+	struct attrib_ctx cx;
+	struct hit hx = { .a = a, .cx = &cx };
 	struct obs o;
 
 	a->events++;
+	proctab_apply(a->pt, ev);
+	/* a container's first exec: compile the exact deny rules for it */
+	if (ev->hdr.kind == NG_EV_EXEC && a->resp)
+		responder_cgroup_seen(a->resp, ev->hdr.cgroup_id, ev->hdr.flags & NG_HF_CONTAINER);
+	if (ev->hdr.kind == NG_EV_FORK || ev->hdr.kind == NG_EV_EXIT)
+		return 0;
+	attrib_event(&src, ev, &cx);
 	/* the kernel enforced (a kill at a sensor hook, or a deny/isolation
 	 * refusal from the enforcer's ring buffer): journal it, nothing to match */
 	if (ev->hdr.kind == NG_EV_ENFORCE) {
 		if (a->resp)
-			responder_on_enforce(a->resp, ev);
+			responder_on_enforce(a->resp, ev, cx.key);
 		return 0;
 	}
-	/* a container's first exec: compile the exact deny rules for it */
-	if (ev->hdr.kind == NG_EV_EXEC && a->resp)
-		responder_cgroup_seen(a->resp, ev->hdr.cgroup_id, ev->hdr.flags & NG_HF_CONTAINER);
-	proctab_apply(a->pt, ev);
-	if (ev->hdr.kind == NG_EV_FORK || ev->hdr.kind == NG_EV_EXIT)
-		return 0;
-	a->ev = ev;
-	build_obs(a, ev, &o, &ci, &have_ci);
-	rules_eval(a->pol, &o, on_hit, a);
+	build_obs(&cx, &o);
+	rules_eval(a->pol, &o, on_hit, &hx);
 	return 0;
 }
 
@@ -380,9 +340,10 @@ static void on_kev_hit(const struct rule *r, const struct obs *o, void *ctx)
 				snprintf(key, sizeof(key), "%s", i->key);
 		for (c = 0; !key[0] && c < pod->ncontainers; c++)
 			if (pod->containers[c].id[0])
-				snprintf(key, sizeof(key), "ctr:%s", pod->containers[c].id);
+				incident_key(key, sizeof(key),
+					     &(struct inc_key_of){ .container_id = pod->containers[c].id });
 		if (!key[0])
-			snprintf(key, sizeof(key), "pod:%s", pod->uid);
+			incident_key(key, sizeof(key), &(struct inc_key_of){ .pod_uid = pod->uid });
 		attr.is_container = true;
 		snprintf(attr.pod_uid, sizeof(attr.pod_uid), "%s", pod->uid);
 		if (!strncmp(key, "ctr:", 4))
@@ -391,7 +352,7 @@ static void on_kev_hit(const struct rule *r, const struct obs *o, void *ctx)
 		attr.pod_name = (char *)pod->name;
 		attr.pod_json = pod_info_json_str(pod, -1);
 	} else {
-		snprintf(key, sizeof(key), "node:%s", a->node);
+		incident_key(key, sizeof(key), &(struct inc_key_of){ .node = a->node });
 	}
 	snprintf(summary, sizeof(summary), "cluster Event %s %s on %s %s/%s (x%u): %s", ev->type,
 		 ev->reason, ev->kind, ev->obj_namespace, ev->obj_name, ev->count,

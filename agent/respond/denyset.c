@@ -84,7 +84,7 @@ static bool cdeny_allowed(struct responder *r, uint64_t cgid, const char *rel, c
 	if (!rel || decide_path_depth(rel) < 2)
 		return false;
 	/* a protected namespace, once known (an incident's attribution) */
-	snprintf(key, sizeof(key), "ctr:%s", ctr_id ? ctr_id : "");
+	incident_key(key, sizeof(key), &(struct inc_key_of){ .container_id = ctr_id });
 	inc = ctr_id && *ctr_id ? record_find_by_key(r, key) : NULL;
 	if (inc && r->pol && respond_namespace_protected(&r->pol->settings, inc->attr.pod_namespace))
 		return false;

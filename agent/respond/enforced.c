@@ -54,7 +54,8 @@ static struct incident *open_for_kernel(struct responder *r, const char *key,
 	return inc;
 }
 
-static int on_kernel_kill(struct responder *r, const struct ng_event *ev, int64_t boot_off)
+static int on_kernel_kill(struct responder *r, const struct ng_event *ev, const char *host_key,
+			  int64_t boot_off)
 {
 	const struct rule *ru = rule_by_id(r, ev->enforce.rule_id);
 	bool is_ctr = ev->hdr.flags & NG_HF_CONTAINER, have_ci;
@@ -71,8 +72,8 @@ static int on_kernel_kill(struct responder *r, const struct ng_event *ev, int64_
 		snprintf(rname, sizeof(rname), "%s", ru->name);
 	else
 		snprintf(rname, sizeof(rname), "rule-%u", ev->enforce.rule_id);
-	inc = record_incident_for(r, ev->hdr.cgroup_id, is_ctr, ev->hdr.pid, &ci, &have_ci, key,
-				  sizeof(key));
+	inc = record_incident_for(r, ev->hdr.cgroup_id, is_ctr, ev->hdr.pid, host_key, &ci, &have_ci,
+				  key, sizeof(key));
 	if (!inc) {
 		snprintf(summary, sizeof(summary), "kill rule %s matched pid %u (%s) at %s", rname,
 			 ev->hdr.pid, ev->comm, hook);
@@ -182,7 +183,7 @@ static int on_kernel_refusal(struct responder *r, const struct ng_event *ev, int
 	ng_addr_str(ev->enforce.family, ev->enforce.daddr, ab, sizeof(ab));
 	/* the kernel marks every enforcement record "container": only an isolation
 	 * is known to be one (a node-wide deny may hit a host process) */
-	inc = record_incident_for(r, cg, ev->enforce.action == NG_ENF_ISOLATE, ev->hdr.pid, &ci,
+	inc = record_incident_for(r, cg, ev->enforce.action == NG_ENF_ISOLATE, ev->hdr.pid, NULL, &ci,
 				  &have_ci, key, sizeof(key));
 	if (!inc) {
 		snprintf(summary, sizeof(summary), "%s %s%s%s:%u refused by %s (rule %s)",
@@ -252,13 +253,13 @@ static int on_kernel_refusal(struct responder *r, const struct ng_event *ev, int
 	return 0;
 }
 
-int responder_on_enforce(struct responder *r, const struct ng_event *ev)
+int responder_on_enforce(struct responder *r, const struct ng_event *ev, const char *host_key)
 {
 	if (!ev || ev->hdr.kind != NG_EV_ENFORCE)
 		return -EINVAL;
 	switch (ev->enforce.action) {
 	case NG_ENF_KILL:
-		return on_kernel_kill(r, ev, r->boot_off);
+		return on_kernel_kill(r, ev, host_key, r->boot_off);
 	case NG_ENF_DENY:
 	case NG_ENF_ISOLATE:
 		return on_kernel_refusal(r, ev, r->boot_off);

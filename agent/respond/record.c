@@ -147,7 +147,7 @@ static struct incident *find_host_by_pid(struct responder *r, uint32_t pid)
 	size_t k;
 
 	for (i = incmgr_first(r->im); i; i = i->next) {
-		if ((i->status != INC_OPEN && i->status != INC_CONTAINED) || strncmp(i->key, "host:", 5))
+		if ((i->status != INC_OPEN && i->status != INC_CONTAINED) || !incident_key_is_host(i->key))
 			continue;
 		for (k = 0; k < i->nprocs; k++)
 			if (i->procs[k].pid == pid)
@@ -171,25 +171,33 @@ void record_attr_of(struct inc_attr *a, const struct ctr_info *ci, uint64_t cgid
 	snprintf(a->cgroup_path, sizeof(a->cgroup_path), "%s", ci->path);
 }
 
-/* the incident of a cgroup/process, as the agent keys it (docs/incidents.md) */
+/*
+ * The incident of a cgroup/process, keyed as attribution keys it
+ * (incident_key): a container, a container-shaped cgroup, else the host tree
+ * host_key names (attribution's, when the caller has it), else the open host
+ * incident that holds pid.
+ */
 struct incident *record_incident_for(struct responder *r, uint64_t cgid, bool hdr_container,
-				     uint32_t pid, struct ctr_info *ci, bool *have_ci, char *key,
-				     size_t keyn)
+				     uint32_t pid, const char *host_key, struct ctr_info *ci,
+				     bool *have_ci, char *key, size_t keyn)
 {
+	struct inc_key_of k = { .cgroup_id = cgid, .root_pid = pid };
 	struct incident *inc;
 
 	*have_ci = r->ctr && cgid && ctr_cache_lookup(r->ctr, cgid, ci) == 0;
-	if (*have_ci && ci->container_id[0])
-		snprintf(key, keyn, "ctr:%s", ci->container_id);
-	else if (hdr_container || (*have_ci && ci->is_container))
-		snprintf(key, keyn, "cg:%" PRIu64, cgid);
-	else {
+	k.container_id = *have_ci ? ci->container_id : NULL;
+	k.is_container = hdr_container || (*have_ci && ci->is_container);
+	if (!(k.container_id && k.container_id[0]) && !k.is_container) {
+		if (host_key && incident_key_is_host(host_key)) {
+			snprintf(key, keyn, "%s", host_key);
+			return record_find_by_key(r, key);
+		}
 		inc = find_host_by_pid(r, pid);
 		if (inc) {
 			snprintf(key, keyn, "%s", inc->key);
 			return inc;
 		}
-		snprintf(key, keyn, "host:%u", pid);
 	}
+	incident_key(key, keyn, &k);
 	return record_find_by_key(r, key);
 }

@@ -444,7 +444,7 @@ int responder_manual(struct responder *r, const char *action, const char *contai
 	mr.dry_run = TRI_ANY;
 	mr.match.scope = SCOPE_CONTAINER;
 
-	snprintf(key, sizeof(key), "ctr:%s", ci.container_id);
+	incident_key(key, sizeof(key), &(struct inc_key_of){ .container_id = ci.container_id });
 	snprintf(summary, sizeof(summary), "%s requested by %s", action_name((uint32_t)act),
 		 who && *who ? who : "unknown");
 	snprintf(fp, sizeof(fp), "manual|%s|%s", action_name((uint32_t)act), who ? who : "");

@@ -62,8 +62,9 @@ void responder_set_policy(struct responder *r, const struct policy *p);
 int responder_on_detection(struct responder *r, const struct rule *rule, struct incident *inc,
 			   const struct resp_target *t);
 /* the kernel enforced (NG_EV_ENFORCE): journal it on the incident of its
- * cgroup (opening one if none is open) */
-int responder_on_enforce(struct responder *r, const struct ng_event *ev);
+ * cgroup (opening one if none is open); host_key: attribution's incident key
+ * of the task (a host process tree's key), or NULL */
+int responder_on_enforce(struct responder *r, const struct ng_event *ev, const char *host_key);
 
 /* by hand: "isolate", "freeze", "kill-container" on a container id (full or a
  * unique prefix of >= 12 hex chars), same guardrails and journal; opens or

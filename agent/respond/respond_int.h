@@ -200,8 +200,8 @@ void record_target_str(uint32_t act, const struct resp_target *t, bool node_wide
 struct incident *record_find_by_key(struct responder *r, const char *key);
 void record_attr_of(struct inc_attr *a, const struct ctr_info *ci, uint64_t cgid, bool is_ctr);
 struct incident *record_incident_for(struct responder *r, uint64_t cgid, bool hdr_container,
-				     uint32_t pid, struct ctr_info *ci, bool *have_ci, char *key,
-				     size_t keyn);
+				     uint32_t pid, const char *host_key, struct ctr_info *ci,
+				     bool *have_ci, char *key, size_t keyn);
 
 /* the fields of an intent's undo data (its detail, JSON) */
 static inline const char *jget(const cJSON *o, const char *k)

@@ -8,6 +8,7 @@
  * incident_journal.c.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -520,4 +521,25 @@ int incmgr_tick(struct incmgr *m, uint64_t wall_ns)
 		}
 	}
 	return n;
+}
+
+/* ---------------------------------------------------------------- keys */
+
+void incident_key(char *key, size_t n, const struct inc_key_of *k)
+{
+	if (k->container_id && k->container_id[0])
+		snprintf(key, n, "ctr:%s", k->container_id);
+	else if (k->pod_uid && k->pod_uid[0])
+		snprintf(key, n, "pod:%s", k->pod_uid);
+	else if (k->node && k->node[0])
+		snprintf(key, n, "node:%s", k->node);
+	else if (k->is_container)
+		snprintf(key, n, "cg:%" PRIu64, k->cgroup_id);
+	else
+		snprintf(key, n, "host:%u:%" PRIu64, k->root_pid, k->root_start_ns);
+}
+
+bool incident_key_is_host(const char *key)
+{
+	return !strncmp(key, "host:", 5);
 }

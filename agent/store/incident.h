@@ -75,6 +75,28 @@ struct inc_attr {                    /* attribution */
 	char *pod_json;                  /* extra pod fields as one JSON object, or NULL */
 };
 
+/*
+ * The correlation key (docs/incidents.md), made here and nowhere else:
+ * "ctr:<container id>" for a container, "cg:<cgroup id>" for a task in its
+ * own namespaces whose cgroup is not container-shaped, "host:<pid>:<start>"
+ * for a host process tree (its root just below PID 1; start in boot ns, 0
+ * when the process table does not know the tree); for cluster Events,
+ * "pod:<uid>" before any container of the pod is known and "node:<name>".
+ */
+#define INC_KEY_MAX 128
+struct inc_key_of {
+	const char *container_id;  /* non-empty: a container */
+	const char *pod_uid;       /* else non-empty: a pod none of whose containers is known */
+	const char *node;          /* else non-empty: the node itself (a cluster Event about it) */
+	bool is_container;         /* else, in its own namespaces: its cgroup */
+	uint64_t cgroup_id;
+	uint32_t root_pid;         /* else the host tree's root */
+	uint64_t root_start_ns;
+};
+void incident_key(char *key, size_t n, const struct inc_key_of *k);
+/* a host process tree's key */
+bool incident_key_is_host(const char *key);
+
 struct incident {
 	char id[48];
 	char *node;

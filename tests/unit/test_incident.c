@@ -1141,9 +1141,38 @@ static void test_find_and_names(void **state)
 	incmgr_free(m);
 }
 
+/* every correlation key comes from incident_key, in docs/incidents.md's forms */
+static void test_keys(void **state)
+{
+	char k[INC_KEY_MAX];
+
+	(void)state;
+	incident_key(k, sizeof(k), &(struct inc_key_of){ .container_id = "abc123", .is_container = true,
+							  .cgroup_id = 7, .root_pid = 9 });
+	assert_string_equal(k, "ctr:abc123");
+	incident_key(k, sizeof(k), &(struct inc_key_of){ .is_container = true, .cgroup_id = 4242 });
+	assert_string_equal(k, "cg:4242");
+	incident_key(k, sizeof(k), &(struct inc_key_of){ .root_pid = 812, .root_start_ns = 5123456789ull });
+	assert_string_equal(k, "host:812:5123456789");
+	assert_true(incident_key_is_host(k));
+	/* an unknown tree still has the documented shape */
+	incident_key(k, sizeof(k), &(struct inc_key_of){ .root_pid = 33 });
+	assert_string_equal(k, "host:33:0");
+	incident_key(k, sizeof(k), &(struct inc_key_of){ .pod_uid = "0f1e-uid" });
+	assert_string_equal(k, "pod:0f1e-uid");
+	incident_key(k, sizeof(k), &(struct inc_key_of){ .node = "node-a" });
+	assert_string_equal(k, "node:node-a");
+	assert_false(incident_key_is_host("ctr:abc123"));
+	/* an empty container id is no container */
+	incident_key(k, sizeof(k), &(struct inc_key_of){ .container_id = "", .is_container = true,
+							  .cgroup_id = 5 });
+	assert_string_equal(k, "cg:5");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_window),
 		cmocka_unit_test(test_status_and_joining),
 		cmocka_unit_test(test_tick),

@@ -886,7 +886,7 @@ static void test_kernel_enforce(void **state)
 		ev->enforce.flags = cases[i].flags;
 		ev->enforce.err = cases[i].err;
 		from = F.nlines;
-		assert_int_equal(responder_on_enforce(F.r, ev), 0);
+		assert_int_equal(responder_on_enforce(F.r, ev, NULL), 0);
 		/* the first opens the container's incident (no detection yet): a
 		 * detection record, then the pair */
 		assert_int_equal(actions_from(from, a, 8), 2);
