@@ -53,18 +53,19 @@ all: nodeguard nodeguardctl tests-build
 # The two quick-start commands do their own set-up, in order: the root check
 # (one line, before anything else), the idempotent dependency step, the build
 # (a fresh make, so pkg-config sees what deps just installed), then the work.
-ROOT_CHECK = @if [ "$$(id -u)" -ne 0 ]; then \
-	echo "nodeguard: 'make $@' needs root (it installs packages and loads BPF programs): run 'sudo make $@'" >&2; \
-	exit 1; fi
+ROOT_GOALS := $(filter test run,$(MAKECMDGOALS))
+ifneq ($(ROOT_GOALS),)
+ifneq ($(shell id -u),0)
+$(error nodeguard: 'make $(ROOT_GOALS)' needs root (it installs packages and loads BPF programs): run 'sudo make $(ROOT_GOALS)')
+endif
+endif
 
 test:
-	$(ROOT_CHECK)
 	./scripts/deps.sh
 	$(MAKE) all
 	$(MAKE) test-suites
 
 run:
-	$(ROOT_CHECK)
 	./scripts/deps.sh
 	$(MAKE) nodeguard nodeguardctl
 	@echo "nodeguard: starting the agent (Ctrl-C stops it); read incidents with: sudo ./nodeguardctl list"
