@@ -13,7 +13,9 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "nodeguard/fnv.h"
 #include "k8s_actions.h"
 
 static inline void seterr(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -94,13 +96,7 @@ static inline cJSON *get_obj(struct k8s_client *c, const char *path, int *rc, ch
 /* FNV-1a 64 of a string: revoke annotation keys, Event name suffixes */
 static inline uint64_t fnv1a64(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ull;
-	}
-	return h;
+	return ng_fnv1a_more(NG_FNV_OFFSET, s, strlen(s));
 }
 
 /* put back what one binding entry of a revoke-rbac undo removed; 0 or -errno */

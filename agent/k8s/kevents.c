@@ -3,6 +3,7 @@
  * Cluster Events about this node's pods and its Node (see kevents.h).
  */
 #include "nodeguard/event.h"
+#include "nodeguard/fnv.h"
 #include "kevents.h"
 
 #include <errno.h>
@@ -39,15 +40,10 @@ struct kevents {
 
 static uint64_t fnv1a(const char *a, const char *b)
 {
-	uint64_t h = 1469598103934665603ull;
-	const char *p;
+	uint64_t h = ng_fnv1a_more(NG_FNV_OFFSET, a ? a : "", a ? strlen(a) : 0);
 
-	for (p = a; p && *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ull;
-	h = (h ^ 0xff) * 1099511628211ull; /* separator */
-	for (p = b; p && *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ull;
-	return h;
+	h = ng_fnv1a_step(h, 0xff); /* separator */
+	return ng_fnv1a_more(h, b ? b : "", b ? strlen(b) : 0);
 }
 
 static size_t pow2_at_least(size_t n)

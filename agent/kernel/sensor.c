@@ -14,6 +14,7 @@
 #include "nodeguard/event.h"
 #include "nodeguard/credcheck.h"
 #include "nodeguard/enforce.h"
+#include "nodeguard/fnv.h"
 #include "creds.skel.h"
 #include "net.skel.h"
 #include "process.skel.h"
@@ -64,12 +65,8 @@ static int share_map(struct bpf_map *dst, struct bpf_map *src)
 
 uint64_t ng_fnv1a(const char *s, size_t n)
 {
-	uint64_t h = NG_FNV_OFFSET;
-	size_t i;
-
-	for (i = 0; i < n && i < NG_PATH_MAX - 1; i++)
-		h = (h ^ (uint8_t)s[i]) * NG_FNV_PRIME;
-	return h;
+	/* capped like the kernel's copy of the path (NG_PATH_MAX with its NUL) */
+	return ng_fnv1a_more(NG_FNV_OFFSET, s, n < NG_PATH_MAX - 1 ? n : NG_PATH_MAX - 1);
 }
 
 static uint64_t parse_hex(const char *s)
