@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "container.h"
 #include "ctl.h"
 #include "enforce.h"
@@ -141,14 +142,6 @@ static int usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* the container id as the agent takes it; a clear word if not */
 static int check_container(const char *id)
 {
@@ -236,7 +229,7 @@ static int parse_args(int argc, char **argv, struct ctl *c)
 		}
 		switch (opt) {
 		case OPT_SINCE:
-			if (report_parse_since(optarg, now_ns(), &c->filter.since_ns))
+			if (report_parse_since(optarg, clock_wall_ns(), &c->filter.since_ns))
 				return usage_error("--since '%s': want a duration (30m, 2h, 7d) or an "
 						   "RFC 3339 time (2026-11-26T14:00:00Z)", optarg);
 			break;
@@ -711,7 +704,7 @@ static int release_unpinned(struct offline *o, struct incident *inc)
 		/* incmgr_action may move the array: copy first */
 		snprintf(action, sizeof(action), "%s", inc->actions[i].action);
 		snprintf(target, sizeof(target), "%s", inc->actions[i].target);
-		a.ts_ns = now_ns();
+		a.ts_ns = clock_wall_ns();
 		a.action = action;
 		a.phase = "release";
 		a.target = target;

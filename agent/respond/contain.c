@@ -258,7 +258,7 @@ int contain_freeze(struct responder *r, const char *rel, char *det, size_t detn)
 	/* cgroup.events signals a change with POLLPRI; poll it, bounded */
 	snprintf(p, sizeof(p), "%s/cgroup.events", d);
 	fd = open(p, O_RDONLY | O_CLOEXEC);
-	deadline = mono_ns() + FREEZE_CONFIRM_MS * 1000000ull;
+	deadline = clock_boot_ns() + FREEZE_CONFIRM_MS * 1000000ull;
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLPRI };
 		uint64_t now;
@@ -269,7 +269,7 @@ int contain_freeze(struct responder *r, const char *rel, char *det, size_t detn)
 			snprintf(det, detn, "frozen (cgroup.events: frozen 1)");
 			return 0;
 		}
-		now = mono_ns();
+		now = clock_boot_ns();
 		if (now >= deadline)
 			break;
 		if (fd >= 0)

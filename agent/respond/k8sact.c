@@ -184,7 +184,7 @@ int k8sact_act_one(struct responder *r, const struct rule *ru, uint32_t act, str
 	if (!args)
 		return -ENOMEM;
 
-	v = respond_decide(r->pol ? &r->pol->settings : NULL, &r->self, &c, r->rates, mono_ns(),
+	v = respond_decide(r->pol ? &r->pol->settings : NULL, &r->self, &c, r->rates, clock_boot_ns(),
 			   why, sizeof(why));
 	if (v != RESP_DO) {
 		*out = storm_journal_verdict(r, inc, act, ru, v, target, args, why, msg, msgn);

@@ -209,7 +209,7 @@ int responder_reconcile(struct responder *r, char *summary, size_t n)
 		if (!any)
 			incmgr_set_status(r->im, inc, INC_RELEASED,
 					  "released by reconcile: the contained cgroups are gone",
-					  wall_ns());
+					  clock_wall_ns());
 	}
 	if (r->enf) {
 		iso = calloc(1, sizeof(*iso));

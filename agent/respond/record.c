@@ -20,7 +20,7 @@ int record_undo(struct responder *r, struct incident *inc, const char *action, c
 		bool dry)
 {
 	struct inc_action a = {
-		.ts_ns = wall_ns(), .action = (char *)action, .phase = (char *)phase,
+		.ts_ns = clock_wall_ns(), .action = (char *)action, .phase = (char *)phase,
 		.target = (char *)target, .result = (char *)result, .detail = (char *)detail,
 		.undo = (char *)undo, .dry_run = dry,
 	};
@@ -40,7 +40,7 @@ void record_contained(struct responder *r, struct incident *inc, const char *act
 	if (inc->status == INC_CONTAINED)
 		return;
 	snprintf(why, sizeof(why), "%s (rule %s)", action, rule);
-	if (incmgr_set_status(r->im, inc, INC_CONTAINED, why, wall_ns()))
+	if (incmgr_set_status(r->im, inc, INC_CONTAINED, why, clock_wall_ns()))
 		log_err("incident %s: Failed to journal the contained status", inc->id);
 }
 

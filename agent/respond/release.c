@@ -203,7 +203,7 @@ static int release_incident(struct responder *r, struct incident *inc, const cha
 			 why ? why : "", why ? ")" : "");
 		if (*nfailed)
 			strncat(reason, "; some actions could not be undone", sizeof(reason) - strlen(reason) - 1);
-		incmgr_set_status(r->im, inc, INC_RELEASED, reason, wall_ns());
+		incmgr_set_status(r->im, inc, INC_RELEASED, reason, clock_wall_ns());
 	}
 	return err;
 }

@@ -37,6 +37,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "clock.h"
 #include "jsonw.h"
 #include "respond.h"
 
@@ -146,24 +147,6 @@ struct deny_plan {
 	size_t nports;
 	uint8_t protocol;
 };
-
-/* ---------------------------------------------------------------- time */
-
-static inline uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
-
-static inline uint64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
 
 static inline void cg_dir(const struct responder *r, const char *rel, char *buf, size_t n)
 {

@@ -83,7 +83,7 @@ bool storm_journal_quiet(struct responder *r, struct incident *inc, uint32_t act
 			 const char *det, bool dry)
 {
 	struct quiet *q = NULL, *lru = &r->quiet[0];
-	uint64_t now = mono_ns();
+	uint64_t now = clock_boot_ns();
 	size_t i;
 
 	for (i = 0; i < QUIET_MAX; i++) {
@@ -120,7 +120,7 @@ bool storm_journal_quiet(struct responder *r, struct incident *inc, uint32_t act
 	}
 	if (!q->hidden) {
 		q->hidden_mono = now;
-		q->hidden_wall = wall_ns();
+		q->hidden_wall = clock_wall_ns();
 	}
 	q->hidden++;
 	snprintf(q->target, sizeof(q->target), "%s", target);
