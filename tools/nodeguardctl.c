@@ -655,34 +655,18 @@ static void offline_bad(const char *file, uint64_t line, const char *why, void *
 	o->bad_lines++;
 }
 
-static bool same_action(const struct inc_action *a, const struct inc_action *b)
-{
-	return a->action && b->action && a->target && b->target && !strcmp(a->action, b->action) &&
-	       !strcmp(a->target, b->target);
-}
-
-/* the i-th action is an ok result of isolate/deny, after its intent, with
- * no release of the same action and target after it */
+/* the i-th action is an ok result of isolate/deny, and that action on that
+ * target is in effect (incident_action_in_effect: after its intent, not
+ * released since) */
 static bool pinned_in_effect(const struct incident *inc, size_t i)
 {
 	const struct inc_action *a = &inc->actions[i];
-	size_t j;
-	bool intent = false;
 
 	if (!a->action || !a->phase || !a->result || (strcmp(a->action, "isolate") &&
 						       strcmp(a->action, "deny")) ||
 	    strcmp(a->phase, "result") || strcmp(a->result, "ok"))
 		return false;
-	for (j = 0; j < i && !intent; j++)
-		intent = inc->actions[j].phase && !strcmp(inc->actions[j].phase, "intent") &&
-			 same_action(&inc->actions[j], a);
-	if (!intent)
-		return false;
-	for (j = i + 1; j < inc->nactions; j++)
-		if (inc->actions[j].phase && !strcmp(inc->actions[j].phase, "release") &&
-		    same_action(&inc->actions[j], a))
-			return false;
-	return true;
+	return incident_action_in_effect(inc, a->action, a->target, NULL);
 }
 
 /* nothing is pinned: journal the isolate/deny actions of inc as released */

@@ -385,7 +385,7 @@ size_t responder_api_resume(struct responder *r)
 				/* a later release record of it: done (or given up) */
 				for (j = i + 1; j < inc->nactions && !later; j++)
 					later = !strcmp(inc->actions[j].phase, "release") &&
-						record_same_action(&inc->actions[j], a) &&
+						incident_action_same(&inc->actions[j], a) &&
 						strcmp(inc->actions[j].result, "queued");
 				if (later || !a->undo)
 					continue;

@@ -190,7 +190,7 @@ int responder_reconcile(struct responder *r, char *summary, size_t n)
 	struct iso_list *iso = NULL;
 	struct deny_seen *ds = NULL;
 	struct incident *inc;
-	struct active *act = calloc(INC_MAX_ACTIONS, sizeof(*act));
+	struct inc_active *act = calloc(INC_MAX_ACTIONS, sizeof(*act));
 	size_t i, k, na;
 
 	if (!act)
@@ -201,7 +201,7 @@ int responder_reconcile(struct responder *r, char *summary, size_t n)
 		if (inc->status != INC_CONTAINED)
 			continue;
 		st.incidents++;
-		na = record_active(inc, act, INC_MAX_ACTIONS);
+		na = incident_actions_active(inc, act, INC_MAX_ACTIONS);
 		/* reconcile_one appends records: resolve the indices first */
 		for (k = 0; k < na; k++)
 			if (reconcile_one(r, inc, act[k].intent, &st))
@@ -222,7 +222,7 @@ int responder_reconcile(struct responder *r, char *summary, size_t n)
 				for (inc = incmgr_first(r->im); inc && !journaled; inc = inc->next) {
 					if (inc->status != INC_CONTAINED)
 						continue;
-					na = record_active(inc, act, INC_MAX_ACTIONS);
+					na = incident_actions_active(inc, act, INC_MAX_ACTIONS);
 					for (k = 0; k < na && !journaled; k++) {
 						cJSON *u = cJSON_Parse(inc->actions[act[k].intent].detail);
 

@@ -118,7 +118,7 @@ static int act_one(struct responder *r, const struct rule *ru, uint32_t act, str
 	}
 
 	/* already in effect on this incident (a repeat of the detection) */
-	if (record_in_effect(inc, aname, target, act == ACT_DENY ? undo : NULL)) {
+	if (incident_action_in_effect(inc, aname, target, act == ACT_DENY ? undo : NULL)) {
 		if (msg)
 			snprintf(msg, msgn, "%s %s: already done on incident %s", aname, target, inc->id);
 		goto done;

@@ -133,12 +133,6 @@ struct responder {
 	struct apiq *q;            /* Kubernetes actions; NULL: no API */
 };
 
-/* is an earlier action in effect: result ok (or skipped for API actions)
- * and no release since? */
-struct active {
-	size_t intent, result;
-};
-
 struct deny_plan {
 	uint64_t cgid;         /* 0: node-wide */
 	struct cidr cidrs[DENY_ENTRIES_MAX];
@@ -174,10 +168,6 @@ static inline bool have_room(const struct incident *inc)
 
 void record_contained(struct responder *r, struct incident *inc, const char *action,
 		      const char *rule);
-bool record_same_action(const struct inc_action *a, const struct inc_action *b);
-size_t record_active(const struct incident *inc, struct active *out, size_t max);
-bool record_in_effect(const struct incident *inc, const char *action, const char *target,
-		      const char *detail);
 void record_target_str(uint32_t act, const struct resp_target *t, bool node_wide, char *buf,
 		       size_t n);
 struct incident *record_find_by_key(struct responder *r, const char *key);
