@@ -168,7 +168,7 @@ int k8s_act_label(struct k8s_client *c, const char *ns, const char *name, const 
 		seterr(err, n, "get pod: unparsable response");
 		return -EBADMSG;
 	}
-	prev = jstr(jget(jget(pod, "metadata"), "labels"), K8S_QUARANTINE_LABEL);
+	prev = jget_str(jget(jget(pod, "metadata"), "labels"), K8S_QUARANTINE_LABEL);
 	u = cJSON_CreateObject();
 	cJSON_AddStringToObject(u, "action", "label");
 	cJSON_AddStringToObject(u, "namespace", ns);
@@ -314,8 +314,8 @@ int k8s_act_network_policy(struct k8s_client *c, const char *ns, const char *nam
 		old = get_obj(c, gpath, &rc, err, n, "get NetworkPolicy");
 		if (!old)
 			return rc;
-		sel = jstr(jget(jget(jget(old, "spec"), "podSelector"), "matchLabels"),
-			   K8S_QUARANTINE_LABEL);
+		sel = jget_str(jget(jget(jget(old, "spec"), "podSelector"), "matchLabels"),
+			       K8S_QUARANTINE_LABEL);
 		if (!sel || strcmp(sel, value)) {
 			seterr(err, n,
 			       "NetworkPolicy %s/%s exists and does not select %s=%s; not taken over", ns,
@@ -373,14 +373,14 @@ int k8s_act_delete_pod(struct k8s_client *c, const struct pod_info *pod, long gr
 		return rc;
 	}
 	md = jget(obj, "metadata");
-	uid = jstr(md, "uid");
+	uid = jget_str(md, "uid");
 	if (pod->uid[0] && uid && strcasecmp(uid, pod->uid)) {
 		seterr(err, n, "pod %s/%s already gone (uid %s is another pod)", pod->namespace,
 		       pod->name, uid);
 		cJSON_Delete(obj);
 		return 0;
 	}
-	if (jstr(jget(md, "annotations"), "kubernetes.io/config.mirror")) {
+	if (jget_str(jget(md, "annotations"), "kubernetes.io/config.mirror")) {
 		seterr(err, n, "pod %s/%s is a static (mirror) pod: the kubelet recreates it; not deleted",
 		       pod->namespace, pod->name);
 		cJSON_Delete(obj);
@@ -388,7 +388,7 @@ int k8s_act_delete_pod(struct k8s_client *c, const struct pod_info *pod, long gr
 	}
 	cJSON_ArrayForEach(o, jget(md, "ownerReferences"))
 	{
-		const char *k = jstr(o, "kind");
+		const char *k = jget_str(o, "kind");
 
 		if (k && !strcmp(k, "Node")) {
 			seterr(err, n, "pod %s/%s is a static (mirror) pod owned by its Node; not deleted",
@@ -400,7 +400,8 @@ int k8s_act_delete_pod(struct k8s_client *c, const struct pod_info *pod, long gr
 			seterr(err, n,
 			       "pod %s/%s is owned by DaemonSet %s (recreated at once); not deleted "
 			       "without force",
-			       pod->namespace, pod->name, jstr(o, "name") ? jstr(o, "name") : "?");
+			       pod->namespace, pod->name,
+			       jget_str(o, "name") ? jget_str(o, "name") : "?");
 			cJSON_Delete(obj);
 			return -EPERM;
 		}
@@ -629,7 +630,8 @@ int k8s_act_event_named(struct k8s_client *c, const char *ns, const char *pod, c
 int k8s_act_undo(struct k8s_client *c, const char *undo_json, char *err, size_t n)
 {
 	cJSON *u = undo_json ? cJSON_Parse(undo_json) : NULL;
-	const char *action = jstr(u, "action"), *ns = jstr(u, "namespace"), *name = jstr(u, "name");
+	const char *action = jget_str(u, "action"), *ns = jget_str(u, "namespace"),
+		   *name = jget_str(u, "name");
 	int rc = 0;
 
 	if (!action) {
@@ -639,7 +641,8 @@ int k8s_act_undo(struct k8s_client *c, const char *undo_json, char *err, size_t 
 	}
 	if (!strcmp(action, "label")) {
 		const cJSON *prev = jget(u, "previous");
-		const char *ours = jstr(u, "value"), *pv = cJSON_IsString(prev) ? prev->valuestring : NULL;
+		const char *ours = jget_str(u, "value"),
+			   *pv = cJSON_IsString(prev) ? prev->valuestring : NULL;
 
 		rc = ours ? label_restore(c, ns, name, ours, pv, err, n) : label_set(c, ns, name, pv, err, n);
 		if (rc == 1)

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "nodeguard/fnv.h"
+#include "jsonget.h"
 #include "k8s_actions.h"
 
 static inline void seterr(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -48,13 +49,6 @@ static inline char *print_json(cJSON *j)
 static inline cJSON *parse_resp(const struct k8s_resp *r)
 {
 	return r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
-}
-
-static inline const char *jstr(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 static inline cJSON *jget(const cJSON *o, const char *key)

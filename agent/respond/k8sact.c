@@ -226,7 +226,7 @@ static const char *intent_field(const struct incident *inc, size_t intent, const
 				size_t n)
 {
 	cJSON *o = intent < inc->nactions ? cJSON_Parse(inc->actions[intent].detail) : NULL;
-	const char *v = jget(o, k);
+	const char *v = jget_str(o, k);
 
 	snprintf(buf, n, "%s", v ? v : "");
 	cJSON_Delete(o);

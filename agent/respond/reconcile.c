@@ -82,7 +82,7 @@ static bool reconcile_one(struct responder *r, struct incident *inc, size_t ii,
 	const struct inc_action *in = &inc->actions[ii];
 	cJSON *u = cJSON_Parse(in->detail);
 	uint64_t cgid = jget_u64(u, "cgroup_id");
-	const char *rel = jget(u, "cgroup_path");
+	const char *rel = jget_str(u, "cgroup_path");
 	char action[32], target[128], det[600], d[PATH_MAX];
 	bool holds = true, alive, is_deny = !strcmp(in->action, "deny");
 	int err = 0;
@@ -131,7 +131,7 @@ static bool reconcile_one(struct responder *r, struct incident *inc, size_t ii,
 		int missing = 0;
 
 		cJSON_ArrayForEach(e, ents) {
-			const char *s = jget(e, "cidr");
+			const char *s = jget_str(e, "cidr");
 			struct cidr c;
 
 			if (!s || netaddr_cidr_parse(s, &c) || !r->enf || deny_present(r, cgid, &c))
@@ -142,7 +142,7 @@ static bool reconcile_one(struct responder *r, struct incident *inc, size_t ii,
 				struct port_range pr[NG_DENY_PORTS_MAX];
 				size_t np = 0;
 				const cJSON *p;
-				const char *proto = jget(u, "protocol");
+				const char *proto = jget_str(u, "protocol");
 
 				ports = cJSON_GetObjectItemCaseSensitive(e, "ports");
 				cJSON_ArrayForEach(p, ports) {

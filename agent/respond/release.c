@@ -66,7 +66,7 @@ int release_undo_one(struct responder *r, const struct inc_action *in, const cha
 {
 	cJSON *u = cJSON_Parse(in->detail);
 	uint64_t cgid = jget_u64(u, "cgroup_id");
-	const char *rel = jget(u, "cgroup_path");
+	const char *rel = jget_str(u, "cgroup_path");
 	int err = 0;
 
 	*result = "ok";
@@ -114,7 +114,7 @@ int release_undo_one(struct responder *r, const struct inc_action *in, const cha
 			snprintf(det, detn, "no enforcer: the pinned deny entries cannot be removed by this agent");
 		} else {
 			cJSON_ArrayForEach(e, ents) {
-				const char *s = jget(e, "cidr");
+				const char *s = jget_str(e, "cidr");
 				struct cidr c;
 				int e2;
 

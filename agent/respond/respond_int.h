@@ -38,6 +38,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "jsonget.h" /* the fields of an intent's undo data (its detail, JSON) */
 #include "jsonw.h"
 #include "respond.h"
 
@@ -175,21 +176,6 @@ void record_attr_of(struct inc_attr *a, const struct ctr_info *ci, uint64_t cgid
 struct incident *record_incident_for(struct responder *r, uint64_t cgid, bool hdr_container,
 				     uint32_t pid, struct ctr_info *ci, bool *have_ci, char *key,
 				     size_t keyn);
-
-/* the fields of an intent's undo data (its detail, JSON) */
-static inline const char *jget(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static inline uint64_t jget_u64(const cJSON *o, const char *k)
-{
-	const char *s = jget(o, k);
-
-	return s ? strtoull(s, NULL, 10) : 0;
-}
 
 /* ---------------------------------------------------------------- storm.c */
 
