@@ -64,16 +64,10 @@ static void caps_list(struct jsonw *w, const char *key, uint64_t set)
 	jsonw_arr_open(w);
 	for (i = 0; i < 64; i++) {
 		char tmp[16];
-		const char *nm;
 
 		if (!(set & (1ull << i)))
 			continue;
-		nm = caps_name(i);
-		if (!nm) {
-			snprintf(tmp, sizeof(tmp), "CAP_%d", i);
-			nm = tmp;
-		}
-		jsonw_str_val(w, nm);
+		jsonw_str_val(w, caps_label(i, tmp));
 	}
 	jsonw_arr_close(w);
 }
