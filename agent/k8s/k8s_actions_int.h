@@ -16,20 +16,9 @@
 #include <string.h>
 
 #include "nodeguard/fnv.h"
+#include "errbuf.h"
 #include "jsonget.h"
 #include "k8s_actions.h"
-
-static inline void seterr(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static inline void seterr(char *err, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !n)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, n, fmt, ap);
-	va_end(ap);
-}
 
 static inline int resp_fail(int rc, struct k8s_resp *r, char *err, size_t n, const char *what)
 {
