@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nodeguard/fnv.h"
 #include "clock.h"
 #include "podcache_int.h"
 
@@ -44,12 +45,8 @@ struct podcache {
 
 static size_t hash_str(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = ng_fnv1a_more(NG_FNV_OFFSET, s, strlen(s));
 
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ull;
-	}
 	return (size_t)(h ^ (h >> 32));
 }
 
