@@ -4,6 +4,7 @@
  * Events, and the undo of each; see k8s_actions.h. The RBAC revoke and
  * restore are in k8s_actions_rbac.c.
  */
+#include "clock.h"
 #include "k8s_actions_int.h"
 
 #include <cjson/cJSON.h>
@@ -540,7 +541,6 @@ static int event_create(struct k8s_client *c, const char *ns, const char *pod, c
 	char ts[32], msg[1025];
 	struct timespec now;
 	struct k8s_resp r;
-	struct tm tm;
 	cJSON *ev, *io, *src;
 	char *body;
 	int rc;
@@ -557,8 +557,7 @@ static int event_create(struct k8s_client *c, const char *ns, const char *pod, c
 	else
 		event_random_suffix(c, &now, suffix);
 	event_name(pod, suffix, evname);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	clock_rfc3339((uint64_t)now.tv_sec * 1000000000u, 0, ts, sizeof(ts));
 	snprintf(msg, sizeof(msg), "%s", message ? message : "");
 	if (message && strlen(message) >= sizeof(msg)) {
 		/* cut on a UTF-8 boundary */

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "caps.h"
+#include "clock.h"
 #include "evfmt.h"
 #include "textesc.h"
 #include "nodeguard/enforce.h"
@@ -21,13 +22,8 @@ int64_t evfmt_boot_offset_ns(void)
 const char *evfmt_time(uint64_t boot_ns, int64_t offset_ns, char *buf, size_t n)
 {
 	int64_t ns = (int64_t)boot_ns + offset_ns;
-	time_t s = (time_t)(ns / 1000000000LL);
-	struct tm tm;
-	size_t l;
 
-	gmtime_r(&s, &tm);
-	l = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + l, n - l, ".%09lldZ", (long long)(ns % 1000000000LL));
+	clock_rfc3339(ns > 0 ? (uint64_t)ns : 0, 9, buf, n);
 	return buf;
 }
 

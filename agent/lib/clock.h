@@ -7,6 +7,7 @@
 #ifndef NODEGUARD_CLOCK_H
 #define NODEGUARD_CLOCK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* CLOCK_MONOTONIC in milliseconds */
@@ -16,5 +17,10 @@ uint64_t clock_mono_ms(void);
 uint64_t clock_boot_ns(void);
 /* CLOCK_REALTIME in nanoseconds */
 uint64_t clock_wall_ns(void);
+
+/* wall_ns as RFC 3339 UTC with digits (0, 3 or 9) of the second, e.g.
+ * "2024-05-01T12:00:00.123Z"; buf, or NULL (buf "") when the time has no
+ * calendar date */
+const char *clock_rfc3339(uint64_t wall_ns, unsigned digits, char *buf, size_t n);
 
 #endif

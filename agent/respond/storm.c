@@ -18,16 +18,6 @@
 #include "log.h"
 #include "respond_int.h"
 
-static const char *wall_str(uint64_t ns, char *buf, size_t n)
-{
-	time_t s = (time_t)(ns / NS_PER_S);
-	struct tm tm;
-
-	gmtime_r(&s, &tm);
-	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return buf;
-}
-
 static const char *verb(uint32_t act)
 {
 	switch (act) {
@@ -58,7 +48,7 @@ void storm_quiet_flush(struct responder *r, struct quiet *q)
 		snprintf(det, sizeof(det), "%s", q->det);
 		if (q->hidden > 1)
 			snprintf(det + strlen(det), sizeof(det) - strlen(det), " (%u more since %s)",
-				 q->hidden - 1, wall_str(q->hidden_wall, t, sizeof(t)));
+				 q->hidden - 1, clock_rfc3339(q->hidden_wall, 0, t, sizeof(t)));
 		rec(r, inc, action_name(q->action), "intent", q->target, "", q->undo ? q->undo : "{}",
 		    q->dry);
 		rec(r, inc, action_name(q->action), "result", q->target, verdict_result(q->verdict), det,
@@ -165,7 +155,7 @@ void storm_enf_flush(struct responder *r, struct enfseen *e)
 		snprintf(det, sizeof(det), "%s", e->det);
 		if (e->hidden > 1)
 			snprintf(det + strlen(det), sizeof(det) - strlen(det), " (%u more since %s)",
-				 e->hidden - 1, wall_str(e->hidden_wall, t, sizeof(t)));
+				 e->hidden - 1, clock_rfc3339(e->hidden_wall, 0, t, sizeof(t)));
 		rec(r, inc, e->action == NG_ENF_DENY ? "deny" : "isolate", "enforced", e->target, "ok",
 		    det, false);
 	}

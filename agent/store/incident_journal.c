@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "incident_int.h"
 #include "jsonget.h"
 
@@ -23,14 +24,8 @@
 static void ts_json(struct jsonw *w, const char *key, uint64_t ns)
 {
 	char k[64], b[48], d[24];
-	time_t s = (time_t)(ns / 1000000000ull);
-	struct tm tm;
-	size_t l;
 
-	gmtime_r(&s, &tm);
-	l = strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(b + l, sizeof(b) - l, ".%09" PRIu64 "Z", (uint64_t)(ns % 1000000000ull));
-	jsonw_kv_str(w, key, b);
+	jsonw_kv_str(w, key, clock_rfc3339(ns, 9, b, sizeof(b)) ? b : "");
 	/* exact ns as a string: JSON numbers lose precision past 2^53 */
 	snprintf(k, sizeof(k), "%s_ns", key);
 	snprintf(d, sizeof(d), "%" PRIu64, ns);
