@@ -11,6 +11,7 @@
 
 #include "ctl_dispatch.h"
 #include "incident.h"
+#include "jsonget.h"
 #include "respond.h"
 
 static bool is_manual_cmd(const char *cmd)
@@ -58,20 +59,6 @@ static void reply_status(struct responder *r, struct incmgr *im, struct jsonw *w
 	jsonw_obj_close(w);
 }
 
-/* a string member, NULL when absent; *bad when present but not a string */
-static const char *str_member(const cJSON *req, const char *key, bool *bad)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(req, key);
-
-	if (!it || cJSON_IsNull(it))
-		return NULL;
-	if (!cJSON_IsString(it) || !it->valuestring) {
-		*bad = true;
-		return NULL;
-	}
-	return it->valuestring;
-}
-
 static int dispatch(const cJSON *req, struct responder *r, struct incmgr *im, const char *who,
 		    struct jsonw *w)
 {
@@ -80,9 +67,9 @@ static int dispatch(const cJSON *req, struct responder *r, struct incmgr *im, co
 	bool bad = false;
 	int err;
 
-	cmd = str_member(req, "cmd", &bad);
-	ctr = str_member(req, "container", &bad);
-	id = str_member(req, "incident", &bad);
+	cmd = jget_str_check(req, "cmd", &bad);
+	ctr = jget_str_check(req, "container", &bad);
+	id = jget_str_check(req, "incident", &bad);
 	if (bad) {
 		ctl_reply(w, false, NULL, "malformed request: \"cmd\", \"container\" and \"incident\" "
 					  "must be strings");

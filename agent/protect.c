@@ -21,30 +21,20 @@
 #include "incident.h"
 #include "log.h"
 #include "podcache.h"
+#include "procfs.h"
 #include "respond.h"
 #include "sensor.h"
 
 /* the agent's own cgroup id: the inode of its cgroup v2 directory */
 uint64_t self_cgroup_id(const char *cgroup2)
 {
-	char buf[4096], path[PATH_MAX];
+	char rel[PATH_MAX], path[PATH_MAX];
 	struct stat st;
-	const char *l;
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	size_t n;
 
-	if (!f)
+	if (procfs_cgroup_path("/proc/self/cgroup", rel, sizeof(rel)))
 		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	for (l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-		if (strncmp(l, "0::", 3))
-			continue;
-		snprintf(path, sizeof(path), "%s%.*s", cgroup2, (int)strcspn(l + 3, "\n"), l + 3);
-		return stat(path, &st) ? 0 : (uint64_t)st.st_ino;
-	}
-	return 0;
+	snprintf(path, sizeof(path), "%s%s", cgroup2, rel);
+	return stat(path, &st) ? 0 : (uint64_t)st.st_ino;
 }
 
 /*

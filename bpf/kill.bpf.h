@@ -67,11 +67,6 @@ static __always_inline __u64 ng_rb_flags_kind(__u64 sz, __u32 kind)
 	return ng_rb_flags_sz(sz);
 }
 
-static __always_inline __u64 ng_fnv_step(__u64 h, __u8 c)
-{
-	return (h ^ c) * NG_FNV_PRIME;
-}
-
 /* global functions (verified once, not per path into them): the kill
  * evaluation's outcomes (dry run, protected, rate-limited, failed) would
  * otherwise each verify the record fill again */

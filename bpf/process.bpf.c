@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Process lifecycle sensors: exec, fork, exit (tp_btf/sched_process_*). */
 #include "task.bpf.h"
+#include "nodeguard/fnv.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -45,7 +46,7 @@ static int fnv_step(__u32 i, void *ctx)
 	if (i >= NG_PATH_MAX)
 		return 1;
 	bpf_probe_read_kernel(&c, 1, fc->s + i);
-	fc->h = ng_fnv_step(fc->h, (__u8)c);
+	fc->h = ng_fnv1a_step(fc->h, (__u8)c);
 	return 0;
 }
 

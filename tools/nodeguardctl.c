@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "container.h"
 #include "ctl.h"
 #include "enforce.h"
@@ -141,14 +142,6 @@ static int usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* the container id as the agent takes it; a clear word if not */
 static int check_container(const char *id)
 {
@@ -236,7 +229,7 @@ static int parse_args(int argc, char **argv, struct ctl *c)
 		}
 		switch (opt) {
 		case OPT_SINCE:
-			if (report_parse_since(optarg, now_ns(), &c->filter.since_ns))
+			if (report_parse_since(optarg, clock_wall_ns(), &c->filter.since_ns))
 				return usage_error("--since '%s': want a duration (30m, 2h, 7d) or an "
 						   "RFC 3339 time (2026-11-26T14:00:00Z)", optarg);
 			break;
@@ -662,34 +655,18 @@ static void offline_bad(const char *file, uint64_t line, const char *why, void *
 	o->bad_lines++;
 }
 
-static bool same_action(const struct inc_action *a, const struct inc_action *b)
-{
-	return a->action && b->action && a->target && b->target && !strcmp(a->action, b->action) &&
-	       !strcmp(a->target, b->target);
-}
-
-/* the i-th action is an ok result of isolate/deny, after its intent, with
- * no release of the same action and target after it */
+/* the i-th action is an ok result of isolate/deny, and that action on that
+ * target is in effect (incident_action_in_effect: after its intent, not
+ * released since) */
 static bool pinned_in_effect(const struct incident *inc, size_t i)
 {
 	const struct inc_action *a = &inc->actions[i];
-	size_t j;
-	bool intent = false;
 
 	if (!a->action || !a->phase || !a->result || (strcmp(a->action, "isolate") &&
 						       strcmp(a->action, "deny")) ||
 	    strcmp(a->phase, "result") || strcmp(a->result, "ok"))
 		return false;
-	for (j = 0; j < i && !intent; j++)
-		intent = inc->actions[j].phase && !strcmp(inc->actions[j].phase, "intent") &&
-			 same_action(&inc->actions[j], a);
-	if (!intent)
-		return false;
-	for (j = i + 1; j < inc->nactions; j++)
-		if (inc->actions[j].phase && !strcmp(inc->actions[j].phase, "release") &&
-		    same_action(&inc->actions[j], a))
-			return false;
-	return true;
+	return incident_action_in_effect(inc, a->action, a->target, NULL);
 }
 
 /* nothing is pinned: journal the isolate/deny actions of inc as released */
@@ -711,7 +688,7 @@ static int release_unpinned(struct offline *o, struct incident *inc)
 		/* incmgr_action may move the array: copy first */
 		snprintf(action, sizeof(action), "%s", inc->actions[i].action);
 		snprintf(target, sizeof(target), "%s", inc->actions[i].target);
-		a.ts_ns = now_ns();
+		a.ts_ns = clock_wall_ns();
 		a.action = action;
 		a.phase = "release";
 		a.target = target;

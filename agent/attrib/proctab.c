@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "procfs.h"
 #include "proctab.h"
 
 /*
@@ -461,24 +462,8 @@ static int seed_one(struct proctab *t, const char *procroot, const char *pidstr,
 		char *l = buf;
 
 		while (l && *l) {
-			unsigned a, b, c, d;
-
-			if (sscanf(l, "Uid: %u %u %u %u", &a, &b, &c, &d) == 4) {
-				p->creds.uid = a;
-				p->creds.euid = b;
-				p->creds.suid = c;
-				p->creds.fsuid = d;
+			if (procfs_status_creds(l, &p->creds) == PROCFS_UID)
 				p->creds_known = true;
-			} else if (sscanf(l, "Gid: %u %u %u %u", &a, &b, &c, &d) == 4) {
-				p->creds.gid = a;
-				p->creds.egid = b;
-				p->creds.sgid = c;
-				p->creds.fsgid = d;
-			} else if (!strncmp(l, "CapEff:", 7)) {
-				p->creds.cap_eff = strtoull(l + 7, NULL, 16);
-			} else if (!strncmp(l, "CapPrm:", 7)) {
-				p->creds.cap_prm = strtoull(l + 7, NULL, 16);
-			}
 			l = strchr(l, '\n');
 			if (l)
 				l++;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "jsonget.h"
 #include "apiq.h"
 #include "k8s_actions.h"
 #include "podcache.h"
@@ -78,18 +79,6 @@ bool apiq_transient(int err)
 
 /* ------------------------------------------------------------------ one job */
 
-static const char *js(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static bool jb(const cJSON *o, const char *k)
-{
-	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, k));
-}
-
 /* the strings of a JSON array (pointers into o), up to max */
 static size_t jstrs(const cJSON *o, const char *k, const char **out, size_t max)
 {
@@ -133,8 +122,8 @@ static int pod_guard(struct k8s_client *c, const char *node, const char *ns, con
 	k8s_resp_free(&r);
 	md = cJSON_GetObjectItemCaseSensitive(o, "metadata");
 	spec = cJSON_GetObjectItemCaseSensitive(o, "spec");
-	puid = js(md, "uid");
-	pnode = js(spec, "nodeName");
+	puid = jget_str(md, "uid");
+	pnode = jget_str(spec, "nodeName");
 	rc = 0;
 	if (!o) {
 		snprintf(det, n, "read pod %s/%s: the response is not JSON", ns, name);
@@ -156,8 +145,9 @@ void apiq_exec(struct k8s_client *c, const char *node, const struct apiq_job *j,
 	       struct apiq_done *d)
 {
 	cJSON *a = j->args ? cJSON_Parse(j->args) : NULL;
-	const char *ns = js(a, "pod_namespace"), *name = js(a, "pod_name"), *uid = js(a, "pod_uid");
-	const char *inc = js(a, "incident") ? js(a, "incident") : j->inc;
+	const char *ns = jget_str(a, "pod_namespace"), *name = jget_str(a, "pod_name"),
+		   *uid = jget_str(a, "pod_uid");
+	const char *inc = jget_str(a, "incident") ? jget_str(a, "incident") : j->inc;
 	char err[900] = "";
 	char *undo = NULL;
 	int rc;
@@ -212,7 +202,7 @@ void apiq_exec(struct k8s_client *c, const char *node, const struct apiq_job *j,
 	} else if (!strcmp(j->action, "network-policy")) {
 		const char *nss[64], *cidrs[64];
 		struct k8s_np_allows al = {
-			.dns = jb(a, "allow_dns"), .namespaces = nss, .cidrs = cidrs,
+			.dns = jget_true(a, "allow_dns"), .namespaces = nss, .cidrs = cidrs,
 		};
 
 		al.nnamespaces = jstrs(a, "allow_namespaces", nss, 64);
@@ -222,12 +212,12 @@ void apiq_exec(struct k8s_client *c, const char *node, const struct apiq_job *j,
 			cJSON *u = undo ? cJSON_Parse(undo) : NULL;
 
 			snprintf(err, sizeof(err), "NetworkPolicy %s/%s denies all ingress and egress of the pod%s",
-				 ns, js(u, "name") ? js(u, "name") : "?",
+				 ns, jget_str(u, "name") ? jget_str(u, "name") : "?",
 				 al.dns || al.nnamespaces || al.ncidrs ? " but the policy's allows" : "");
 			cJSON_Delete(u);
 		}
 	} else if (!strcmp(j->action, "revoke-rbac")) {
-		const char *sa = js(a, "service_account");
+		const char *sa = jget_str(a, "service_account");
 
 		if (!sa || !*sa)
 			sa = "default";
@@ -249,18 +239,21 @@ void apiq_exec(struct k8s_client *c, const char *node, const struct apiq_job *j,
 		snprintf(p.namespace, sizeof(p.namespace), "%s", ns);
 		snprintf(p.name, sizeof(p.name), "%s", name);
 		snprintf(p.uid, sizeof(p.uid), "%s", uid ? uid : "");
-		rc = k8s_act_delete_pod(c, &p, grace, jb(a, "force_daemonset"), err, sizeof(err));
+		rc = k8s_act_delete_pod(c, &p, grace, jget_true(a, "force_daemonset"), err,
+					sizeof(err));
 		if (!rc && !err[0])
 			snprintf(err, sizeof(err), "deleted pod %s/%s (grace %s)", ns, name,
 				 grace < 0 ? "the pod's own" : "set");
 	} else if (!strcmp(j->action, "event")) {
-		const char *key = js(a, "event_key");
+		const char *key = jget_str(a, "event_key");
 
-		rc = k8s_act_event_named(c, ns, name, uid, key ? key : inc, js(a, "reason"),
-					 js(a, "message"), js(a, "type"), err, sizeof(err));
+		rc = k8s_act_event_named(c, ns, name, uid, key ? key : inc, jget_str(a, "reason"),
+					 jget_str(a, "message"), jget_str(a, "type"), err,
+					 sizeof(err));
 		if (!rc)
 			snprintf(err, sizeof(err), "Event %s on pod %s/%s",
-				 js(a, "reason") ? js(a, "reason") : "NodeGuard", ns, name);
+				 jget_str(a, "reason") ? jget_str(a, "reason") : "NodeGuard", ns,
+				 name);
 	} else {
 		rc = -EINVAL;
 		snprintf(err, sizeof(err), "unknown API action '%s'", j->action);

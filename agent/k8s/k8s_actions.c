@@ -4,6 +4,7 @@
  * Events, and the undo of each; see k8s_actions.h. The RBAC revoke and
  * restore are in k8s_actions_rbac.c.
  */
+#include "clock.h"
 #include "k8s_actions_int.h"
 
 #include <cjson/cJSON.h>
@@ -168,7 +169,7 @@ int k8s_act_label(struct k8s_client *c, const char *ns, const char *name, const 
 		seterr(err, n, "get pod: unparsable response");
 		return -EBADMSG;
 	}
-	prev = jstr(jget(jget(pod, "metadata"), "labels"), K8S_QUARANTINE_LABEL);
+	prev = jget_str(jget(jget(pod, "metadata"), "labels"), K8S_QUARANTINE_LABEL);
 	u = cJSON_CreateObject();
 	cJSON_AddStringToObject(u, "action", "label");
 	cJSON_AddStringToObject(u, "namespace", ns);
@@ -314,8 +315,8 @@ int k8s_act_network_policy(struct k8s_client *c, const char *ns, const char *nam
 		old = get_obj(c, gpath, &rc, err, n, "get NetworkPolicy");
 		if (!old)
 			return rc;
-		sel = jstr(jget(jget(jget(old, "spec"), "podSelector"), "matchLabels"),
-			   K8S_QUARANTINE_LABEL);
+		sel = jget_str(jget(jget(jget(old, "spec"), "podSelector"), "matchLabels"),
+			       K8S_QUARANTINE_LABEL);
 		if (!sel || strcmp(sel, value)) {
 			seterr(err, n,
 			       "NetworkPolicy %s/%s exists and does not select %s=%s; not taken over", ns,
@@ -373,14 +374,14 @@ int k8s_act_delete_pod(struct k8s_client *c, const struct pod_info *pod, long gr
 		return rc;
 	}
 	md = jget(obj, "metadata");
-	uid = jstr(md, "uid");
+	uid = jget_str(md, "uid");
 	if (pod->uid[0] && uid && strcasecmp(uid, pod->uid)) {
 		seterr(err, n, "pod %s/%s already gone (uid %s is another pod)", pod->namespace,
 		       pod->name, uid);
 		cJSON_Delete(obj);
 		return 0;
 	}
-	if (jstr(jget(md, "annotations"), "kubernetes.io/config.mirror")) {
+	if (jget_str(jget(md, "annotations"), "kubernetes.io/config.mirror")) {
 		seterr(err, n, "pod %s/%s is a static (mirror) pod: the kubelet recreates it; not deleted",
 		       pod->namespace, pod->name);
 		cJSON_Delete(obj);
@@ -388,7 +389,7 @@ int k8s_act_delete_pod(struct k8s_client *c, const struct pod_info *pod, long gr
 	}
 	cJSON_ArrayForEach(o, jget(md, "ownerReferences"))
 	{
-		const char *k = jstr(o, "kind");
+		const char *k = jget_str(o, "kind");
 
 		if (k && !strcmp(k, "Node")) {
 			seterr(err, n, "pod %s/%s is a static (mirror) pod owned by its Node; not deleted",
@@ -400,7 +401,8 @@ int k8s_act_delete_pod(struct k8s_client *c, const struct pod_info *pod, long gr
 			seterr(err, n,
 			       "pod %s/%s is owned by DaemonSet %s (recreated at once); not deleted "
 			       "without force",
-			       pod->namespace, pod->name, jstr(o, "name") ? jstr(o, "name") : "?");
+			       pod->namespace, pod->name,
+			       jget_str(o, "name") ? jget_str(o, "name") : "?");
 			cJSON_Delete(obj);
 			return -EPERM;
 		}
@@ -539,7 +541,6 @@ static int event_create(struct k8s_client *c, const char *ns, const char *pod, c
 	char ts[32], msg[1025];
 	struct timespec now;
 	struct k8s_resp r;
-	struct tm tm;
 	cJSON *ev, *io, *src;
 	char *body;
 	int rc;
@@ -556,8 +557,7 @@ static int event_create(struct k8s_client *c, const char *ns, const char *pod, c
 	else
 		event_random_suffix(c, &now, suffix);
 	event_name(pod, suffix, evname);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	clock_rfc3339((uint64_t)now.tv_sec * 1000000000u, 0, ts, sizeof(ts));
 	snprintf(msg, sizeof(msg), "%s", message ? message : "");
 	if (message && strlen(message) >= sizeof(msg)) {
 		/* cut on a UTF-8 boundary */
@@ -629,7 +629,8 @@ int k8s_act_event_named(struct k8s_client *c, const char *ns, const char *pod, c
 int k8s_act_undo(struct k8s_client *c, const char *undo_json, char *err, size_t n)
 {
 	cJSON *u = undo_json ? cJSON_Parse(undo_json) : NULL;
-	const char *action = jstr(u, "action"), *ns = jstr(u, "namespace"), *name = jstr(u, "name");
+	const char *action = jget_str(u, "action"), *ns = jget_str(u, "namespace"),
+		   *name = jget_str(u, "name");
 	int rc = 0;
 
 	if (!action) {
@@ -639,7 +640,8 @@ int k8s_act_undo(struct k8s_client *c, const char *undo_json, char *err, size_t 
 	}
 	if (!strcmp(action, "label")) {
 		const cJSON *prev = jget(u, "previous");
-		const char *ours = jstr(u, "value"), *pv = cJSON_IsString(prev) ? prev->valuestring : NULL;
+		const char *ours = jget_str(u, "value"),
+			   *pv = cJSON_IsString(prev) ? prev->valuestring : NULL;
 
 		rc = ours ? label_restore(c, ns, name, ours, pv, err, n) : label_set(c, ns, name, pv, err, n);
 		if (rc == 1)

@@ -13,20 +13,12 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "nodeguard/fnv.h"
+#include "errbuf.h"
+#include "jsonget.h"
 #include "k8s_actions.h"
-
-static inline void seterr(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static inline void seterr(char *err, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !n)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, n, fmt, ap);
-	va_end(ap);
-}
 
 static inline int resp_fail(int rc, struct k8s_resp *r, char *err, size_t n, const char *what)
 {
@@ -46,13 +38,6 @@ static inline char *print_json(cJSON *j)
 static inline cJSON *parse_resp(const struct k8s_resp *r)
 {
 	return r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
-}
-
-static inline const char *jstr(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 static inline cJSON *jget(const cJSON *o, const char *key)
@@ -94,13 +79,7 @@ static inline cJSON *get_obj(struct k8s_client *c, const char *path, int *rc, ch
 /* FNV-1a 64 of a string: revoke annotation keys, Event name suffixes */
 static inline uint64_t fnv1a64(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ull;
-	}
-	return h;
+	return ng_fnv1a_more(NG_FNV_OFFSET, s, strlen(s));
 }
 
 /* put back what one binding entry of a revoke-rbac undo removed; 0 or -errno */

@@ -19,7 +19,8 @@
 static bool subject_is_sa(const cJSON *s, const char *bkind, const char *bns, const char *ns,
 			  const char *sa)
 {
-	const char *k = jstr(s, "kind"), *nm = jstr(s, "name"), *sns = jstr(s, "namespace");
+	const char *k = jget_str(s, "kind"), *nm = jget_str(s, "name"),
+		   *sns = jget_str(s, "namespace");
 
 	if (!k || strcmp(k, "ServiceAccount") || !nm || strcmp(nm, sa))
 		return false;
@@ -85,7 +86,7 @@ static cJSON *revoke_from_annotation(const cJSON *obj, const char *kind, const c
 				     const char *name, const char *akey, const char *ns,
 				     const char *sa)
 {
-	const char *v = jstr(jget(jget(obj, "metadata"), "annotations"), akey);
+	const char *v = jget_str(jget(jget(obj, "metadata"), "annotations"), akey);
 	cJSON *a = v ? cJSON_Parse(v) : NULL, *got = cJSON_CreateArray(), *pos = cJSON_CreateArray();
 	const cJSON *rg = jget(a, "removed"), *rp = jget(a, "positions"), *x;
 	int i = 0;
@@ -121,8 +122,8 @@ static int revoke_one(struct k8s_client *c, const char *kind, cJSON *obj, const 
 	int rc = 0, attempt;
 
 	revoke_annotation_key(ns, sa, akey);
-	name = strdup(jstr(md, "name") ? jstr(md, "name") : "");
-	bns = jstr(md, "namespace") ? strdup(jstr(md, "namespace")) : NULL;
+	name = strdup(jget_str(md, "name") ? jget_str(md, "name") : "");
+	bns = jget_str(md, "namespace") ? strdup(jget_str(md, "namespace")) : NULL;
 	if (!name || binding_path(path, sizeof(path), kind, bns, name)) {
 		rc = -EINVAL;
 		seterr(err, n, "%s %s: bad name", kind, name ? name : "");
@@ -261,7 +262,7 @@ int k8s_act_revoke_rbac(struct k8s_client *c, const char *ns, const char *sa, ch
 			}
 			cJSON_ArrayForEach(it, jget(list, "items"))
 			{
-				const char *bn = jstr(jget(it, "metadata"), "name");
+				const char *bn = jget_str(jget(it, "metadata"), "name");
 				char eb[512];
 
 				if (!bn || !strncmp(bn, "system:", 7))
@@ -273,7 +274,7 @@ int k8s_act_revoke_rbac(struct k8s_client *c, const char *ns, const char *sa, ch
 					seterr(err, n, "%s", eb);
 				}
 			}
-			tok = jstr(jget(list, "metadata"), "continue");
+			tok = jget_str(jget(list, "metadata"), "continue");
 			if (tok && *tok)
 				cont = strdup(tok);
 			cJSON_Delete(list);
@@ -318,7 +319,8 @@ static bool array_insert(cJSON *arr, int at, cJSON *item)
 
 int k8s_act_rbac_restore(struct k8s_client *c, const cJSON *b, char *err, size_t n)
 {
-	const char *kind = jstr(b, "kind"), *bns = jstr(b, "namespace"), *name = jstr(b, "name");
+	const char *kind = jget_str(b, "kind"), *bns = jget_str(b, "namespace"),
+		   *name = jget_str(b, "name");
 	const cJSON *want = jget(b, "removed"), *pos = jget(b, "positions");
 	char path[K8S_PATH_MAX];
 	int rc = 0, attempt;
@@ -377,7 +379,7 @@ int k8s_act_rbac_restore(struct k8s_client *c, const cJSON *b, char *err, size_t
 		}
 		/* the revoke's note on the binding goes with it */
 		{
-			const char *akey = jstr(b, "annotation");
+			const char *akey = jget_str(b, "annotation");
 			cJSON *an = jget(jget(obj, "metadata"), "annotations");
 
 			if (akey && jget(an, akey)) {

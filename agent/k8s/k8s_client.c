@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "growbuf.h"
 #include "k8s_client.h"
 
 #define CA_CACHE_S 60   /* re-read a rotated CA file as often as the token */
@@ -24,12 +25,6 @@ struct k8s_client {
 	char ua[64];
 	uint64_t rng;
 	struct k8s_client_stats st;
-};
-
-struct wbuf {
-	char *p;
-	size_t len, cap, max;
-	bool overflow;
 };
 
 static uint64_t splitmix64(uint64_t *s)
@@ -349,33 +344,13 @@ int k8s_path(char *buf, size_t n, const char *base, ...)
 
 static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
 {
-	struct wbuf *b = ud;
 	size_t n = size * nmemb;
 
 	if (!n)
 		return 0;
-	if (n > b->max || b->len > b->max - n) {
-		b->overflow = true;
-		return 0;   /* CURLE_WRITE_ERROR: the transfer stops here */
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t ncap = b->cap ? b->cap : 16384;
-		char *np;
-
-		while (ncap < b->len + n + 1)
-			ncap *= 2;
-		if (ncap > b->max + 1)
-			ncap = b->max + 1;
-		np = realloc(b->p, ncap);
-		if (!np)
-			return 0;
-		b->p = np;
-		b->cap = ncap;
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return n;
+	/* past the bound (overflow set) or out of memory: CURLE_WRITE_ERROR,
+	 * the transfer stops here */
+	return growbuf_add(ud, data, n) ? 0 : n;
 }
 
 static int setup(struct k8s_client *c, CURL *h, const char *method, const char *path,
@@ -540,7 +515,7 @@ static int do_request(struct k8s_client *c, const char *method, const char *path
 	retry_ok = idempotent(method);
 	c->st.requests++;
 	for (;;) {
-		struct wbuf b = { .max = c->o.max_body };
+		struct growbuf b = { .max = c->o.max_body };
 		struct curl_slist *hdrs = NULL;
 		curl_off_t retry_after = 0;
 		CURLcode cr;

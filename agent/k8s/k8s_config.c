@@ -17,20 +17,10 @@
 #include <yaml.h>
 
 #include "clock.h"
+#include "errbuf.h"
 #include "k8s_config.h"
 
 #define SERVER_MAX 2048
-
-__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errsz)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
 
 /* the whole file, NUL-terminated, at most max bytes; 0 or -errno (-EFBIG) */
 static int read_bounded(const char *path, size_t max, char **out, size_t *len)

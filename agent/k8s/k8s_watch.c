@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "growbuf.h"
+#include "jsonget.h"
 #include "k8s_watch.h"
 
 #define ERR_BODY_MAX (64u * 1024)   /* the body of a non-200 watch response */
@@ -23,12 +25,6 @@
 #define POLL_ROUNDS 1000
 
 enum wstate { WS_WAIT = 0, WS_LIST, WS_WATCH };
-
-struct buf {
-	char *p;
-	size_t len, cap, max;
-	bool overflow;
-};
 
 struct k8s_watch {
 	struct k8s_client *c;
@@ -55,7 +51,7 @@ struct k8s_watch {
 	bool list_begun, ever_listed, after_list;
 
 	/* the transfer in flight */
-	struct buf body;           /* LIST page, or a watch's non-200 body */
+	struct growbuf body;       /* LIST page, or a watch's non-200 body */
 	char *line;
 	size_t line_len, line_cap;
 	bool discarding;
@@ -73,39 +69,14 @@ static void report(struct k8s_watch *w, int err, long status, const char *msg)
 		w->h.on_error(w->h.ctx, err, status, msg ? msg : "");
 }
 
-static bool buf_add(struct buf *b, const char *d, size_t n)
+/* out of memory counts as over the bound: the LIST asks for a smaller page */
+static bool buf_add(struct growbuf *b, const char *d, size_t n)
 {
-	if (n > b->max || b->len > b->max - n) {
+	int rc = growbuf_add(b, d, n);
+
+	if (rc == -ENOMEM)
 		b->overflow = true;
-		return false;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t ncap = b->cap ? b->cap : 16384;
-		char *np;
-
-		while (ncap < b->len + n + 1)
-			ncap *= 2;
-		if (ncap > b->max + 1)
-			ncap = b->max + 1;
-		np = realloc(b->p, ncap);
-		if (!np) {
-			b->overflow = true;
-			return false;
-		}
-		b->p = np;
-		b->cap = ncap;
-	}
-	memcpy(b->p + b->len, d, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return true;
-}
-
-static void buf_reset(struct buf *b, size_t max)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-	b->max = max;
+	return !rc;
 }
 
 /* ---------------------------------------------------------------- curl hooks */
@@ -146,10 +117,7 @@ static int timer_cb(CURLM *m, long timeout_ms, void *userp)
 
 static const char *meta_rv(const cJSON *obj)
 {
-	const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
-	const cJSON *rv = cJSON_GetObjectItemCaseSensitive(md, "resourceVersion");
-
-	return cJSON_IsString(rv) && rv->valuestring ? rv->valuestring : NULL;
+	return jget_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "resourceVersion");
 }
 
 static void set_rv(struct k8s_watch *w, const char *rv)
@@ -329,7 +297,7 @@ static int start_transfer(struct k8s_watch *w, const char *path, uint64_t timeou
 	curl_easy_setopt(w->e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(w->e, CURLOPT_WRITEFUNCTION, wr);
 	curl_easy_setopt(w->e, CURLOPT_WRITEDATA, w);
-	buf_reset(&w->body, body_max);
+	growbuf_reset(&w->body, body_max);
 	w->line_len = 0;
 	w->discarding = false;
 	w->tstatus = -1;

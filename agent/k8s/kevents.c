@@ -3,6 +3,8 @@
  * Cluster Events about this node's pods and its Node (see kevents.h).
  */
 #include "nodeguard/event.h"
+#include "nodeguard/fnv.h"
+#include "jsonget.h"
 #include "kevents.h"
 
 #include <errno.h>
@@ -39,15 +41,10 @@ struct kevents {
 
 static uint64_t fnv1a(const char *a, const char *b)
 {
-	uint64_t h = 1469598103934665603ull;
-	const char *p;
+	uint64_t h = ng_fnv1a_more(NG_FNV_OFFSET, a ? a : "", a ? strlen(a) : 0);
 
-	for (p = a; p && *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ull;
-	h = (h ^ 0xff) * 1099511628211ull; /* separator */
-	for (p = b; p && *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ull;
-	return h;
+	h = ng_fnv1a_step(h, 0xff); /* separator */
+	return ng_fnv1a_more(h, b ? b : "", b ? strlen(b) : 0);
 }
 
 static size_t pow2_at_least(size_t n)
@@ -100,20 +97,6 @@ static void dedup_put(struct kevents *k, uint64_t key, uint32_t count)
 	k->ents[idx] = (struct dedup_ent){ .key = key, .count = count, .next = k->buckets[b],
 					   .used = true };
 	k->buckets[b] = idx;
-}
-
-/* a string member: NULL if absent or JSON null; *bad set if another type */
-static const char *jstr(const cJSON *o, const char *name, bool *bad)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-
-	if (!v || cJSON_IsNull(v))
-		return NULL;
-	if (!cJSON_IsString(v) || !v->valuestring) {
-		*bad = true;
-		return NULL;
-	}
-	return v->valuestring;
 }
 
 /* copy with a bound; true if it was cut */
@@ -188,7 +171,7 @@ static int64_t pick_time(const cJSON *ev, const cJSON *meta, const char *const *
 
 	for (i = 0; names[i]; i++) {
 		const cJSON *o = strcmp(names[i], "creationTimestamp") ? ev : meta;
-		const char *s = jstr(o, names[i], &bad);
+		const char *s = jget_str_check(o, names[i], &bad);
 
 		if (s && *s && !kevent_parse_time(s, &ms)) {
 			if (from)
@@ -221,43 +204,46 @@ static int normalize(const cJSON *ev, struct kevent *out)
 	if (!cJSON_IsObject(meta) || !cJSON_IsObject(inv))
 		return -EBADMSG;
 
-	s = jstr(meta, "name", &bad);
+	s = jget_str_check(meta, "name", &bad);
 	if (!s || !*s || cp(out->name, sizeof(out->name), s))
 		return -EBADMSG;
-	s = jstr(meta, "namespace", &bad);
+	s = jget_str_check(meta, "namespace", &bad);
 	if (!s || !*s || cp(out->namespace, sizeof(out->namespace), s))
 		return -EBADMSG;
-	if (cp(out->uid, sizeof(out->uid), jstr(meta, "uid", &bad)))
+	if (cp(out->uid, sizeof(out->uid), jget_str_check(meta, "uid", &bad)))
 		return -EBADMSG;
-	s = jstr(ev, "reason", &bad);
+	s = jget_str_check(ev, "reason", &bad);
 	if (!s || !*s)
 		return -EBADMSG;
 	cp(out->reason, sizeof(out->reason), s);
-	cp(out->type, sizeof(out->type), jstr(ev, "type", &bad));
-	out->message_truncated = cp(out->message, sizeof(out->message), jstr(ev, "message", &bad));
+	cp(out->type, sizeof(out->type), jget_str_check(ev, "type", &bad));
+	out->message_truncated =
+		cp(out->message, sizeof(out->message), jget_str_check(ev, "message", &bad));
 
-	s = jstr(inv, "kind", &bad);
+	s = jget_str_check(inv, "kind", &bad);
 	if (!s || !*s || cp(out->kind, sizeof(out->kind), s))
 		return -EBADMSG;
-	s = jstr(inv, "name", &bad);
+	s = jget_str_check(inv, "name", &bad);
 	if (!s || !*s || cp(out->obj_name, sizeof(out->obj_name), s))
 		return -EBADMSG;
-	if (cp(out->obj_uid, sizeof(out->obj_uid), jstr(inv, "uid", &bad)) ||
-	    cp(out->obj_namespace, sizeof(out->obj_namespace), jstr(inv, "namespace", &bad)))
+	if (cp(out->obj_uid, sizeof(out->obj_uid), jget_str_check(inv, "uid", &bad)) ||
+	    cp(out->obj_namespace, sizeof(out->obj_namespace),
+	       jget_str_check(inv, "namespace", &bad)))
 		return -EBADMSG;
-	cp(out->field_path, sizeof(out->field_path), jstr(inv, "fieldPath", &bad));
+	cp(out->field_path, sizeof(out->field_path), jget_str_check(inv, "fieldPath", &bad));
 
 	src = cJSON_GetObjectItemCaseSensitive(ev, "source");
 	if (cJSON_IsObject(src)) {
 		cp(out->source_component, sizeof(out->source_component),
-		   jstr(src, "component", &bad));
-		cp(out->source_host, sizeof(out->source_host), jstr(src, "host", &bad));
+		   jget_str_check(src, "component", &bad));
+		cp(out->source_host, sizeof(out->source_host), jget_str_check(src, "host", &bad));
 	}
 	if (!out->source_component[0])
 		cp(out->source_component, sizeof(out->source_component),
-		   jstr(ev, "reportingComponent", &bad));
+		   jget_str_check(ev, "reportingComponent", &bad));
 	if (!out->source_host[0])
-		cp(out->source_host, sizeof(out->source_host), jstr(ev, "reportingInstance", &bad));
+		cp(out->source_host, sizeof(out->source_host),
+		   jget_str_check(ev, "reportingInstance", &bad));
 
 	out->count = 1;
 	cnt = cJSON_GetObjectItemCaseSensitive(ev, "count");
@@ -276,7 +262,7 @@ static int normalize(const cJSON *ev, struct kevent *out)
 	out->last_ms = pick_time(ev, meta, last_names, &out->last_from);
 	if (!out->last_ms && cJSON_IsObject(series)) {
 		/* events.k8s.io series without any of the above */
-		s = jstr(series, "lastObservedTime", &bad);
+		s = jget_str_check(series, "lastObservedTime", &bad);
 		if (s && !kevent_parse_time(s, &out->last_ms))
 			out->last_from = "series.lastObservedTime";
 	}

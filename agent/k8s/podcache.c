@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "nodeguard/fnv.h"
+#include "clock.h"
 #include "podcache_int.h"
 
 struct pod_entry {
@@ -41,22 +43,10 @@ struct podcache {
 	struct podcache_stats st;
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static size_t hash_str(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = ng_fnv1a_more(NG_FNV_OFFSET, s, strlen(s));
 
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ull;
-	}
 	return (size_t)(h ^ (h >> 32));
 }
 
@@ -220,7 +210,7 @@ int podcache_apply(struct podcache *pc, enum k8s_event_type t, const cJSON *pod)
 {
 	struct pod_info p;
 	struct pod_entry *pe;
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 	int rc;
 
 	if (!pc || !pod)
@@ -299,7 +289,7 @@ void podcache_list_begin(struct podcache *pc)
 void podcache_list_end(struct podcache *pc)
 {
 	struct pod_entry *e;
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 
 	if (!pc)
 		return;
@@ -312,7 +302,7 @@ void podcache_list_end(struct podcache *pc)
 size_t podcache_expire(struct podcache *pc)
 {
 	struct pod_entry *e, *next;
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 	size_t n = 0;
 
 	if (!pc)

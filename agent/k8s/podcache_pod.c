@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonget.h"
 #include "podcache_int.h"
 
 #define LABEL_KEY_MAX 320     /* prefix (253) + '/' + name (63) */
@@ -92,13 +93,6 @@ void pod_info_clear(struct pod_info *p)
 	memset(p, 0, sizeof(*p));
 }
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
-}
-
 /* copy s into dst[n]; false if it does not fit (or s is NULL) */
 bool pod_cp_exact(char *dst, size_t n, const char *s)
 {
@@ -134,7 +128,7 @@ static const cJSON *status_named(const cJSON *statuses, const char *name)
 	const cJSON *st;
 
 	cJSON_ArrayForEach(st, (cJSON_IsArray(statuses) ? statuses : NULL)) {
-		const char *n = jstr(st, "name");
+		const char *n = jget_str(st, "name");
 
 		if (n && !strcmp(n, name))
 			return st;
@@ -148,11 +142,11 @@ static void status_ids(struct pod_container *c, const cJSON *st)
 	const cJSON *term = cJSON_GetObjectItemCaseSensitive(last, "terminated");
 	char rt[16], id[65];
 
-	if (!pod_parse_container_id(jstr(st, "containerID"), rt, id)) {
+	if (!pod_parse_container_id(jget_str(st, "containerID"), rt, id)) {
 		memcpy(c->runtime, rt, sizeof(rt));
 		memcpy(c->id, id, sizeof(id));
 	}
-	if (!pod_parse_container_id(jstr(term, "containerID"), rt, id) && strcmp(id, c->id)) {
+	if (!pod_parse_container_id(jget_str(term, "containerID"), rt, id) && strcmp(id, c->id)) {
 		memcpy(c->prev_id, id, sizeof(id));
 		if (!c->runtime[0])
 			memcpy(c->runtime, rt, sizeof(rt));
@@ -193,26 +187,28 @@ static int parse_containers(const struct podcache_opts *o, struct pod_info *p, c
 	if (status_arr && !cJSON_IsArray(status_arr) && !cJSON_IsNull(status_arr))
 		return -EBADMSG;
 	cJSON_ArrayForEach(c, (cJSON_IsArray(spec_arr) ? spec_arr : NULL)) {
-		const char *name = jstr(c, "name");
+		const char *name = jget_str(c, "name");
 
 		if (!cJSON_IsObject(c) || !name)
 			return -EBADMSG;
 		st = status_named(status_arr, name);
-		rc = add_container(o, p, name, jstr(c, "image") ? jstr(c, "image") : jstr(st, "image"),
+		rc = add_container(o, p, name,
+				   jget_str(c, "image") ? jget_str(c, "image")
+							: jget_str(st, "image"),
 				   kind, st);
 		if (rc)
 			return rc;
 	}
 	/* statuses without a spec entry (should not happen): keep their ids */
 	cJSON_ArrayForEach(st, (cJSON_IsArray(status_arr) ? status_arr : NULL)) {
-		const char *name = jstr(st, "name");
+		const char *name = jget_str(st, "name");
 		const cJSON *sc;
 		bool found = false;
 
 		if (!name)
 			continue;
 		cJSON_ArrayForEach(sc, (cJSON_IsArray(spec_arr) ? spec_arr : NULL)) {
-			const char *n = jstr(sc, "name");
+			const char *n = jget_str(sc, "name");
 
 			if (n && !strcmp(n, name)) {
 				found = true;
@@ -220,7 +216,7 @@ static int parse_containers(const struct podcache_opts *o, struct pod_info *p, c
 			}
 		}
 		if (!found) {
-			rc = add_container(o, p, name, jstr(st, "image"), kind, st);
+			rc = add_container(o, p, name, jget_str(st, "image"), kind, st);
 			if (rc)
 				return rc;
 		}
@@ -233,7 +229,7 @@ static void pick_owner(struct pod_info *p, const cJSON *owners)
 	const cJSON *o, *pick = NULL;
 
 	cJSON_ArrayForEach(o, (cJSON_IsArray(owners) ? owners : NULL)) {
-		if (!cJSON_IsObject(o) || !jstr(o, "kind") || !jstr(o, "name"))
+		if (!cJSON_IsObject(o) || !jget_str(o, "kind") || !jget_str(o, "name"))
 			continue;
 		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "controller"))) {
 			pick = o;
@@ -243,8 +239,8 @@ static void pick_owner(struct pod_info *p, const cJSON *owners)
 			pick = o;
 	}
 	if (pick) {
-		cp_cut(p->owner_kind, sizeof(p->owner_kind), jstr(pick, "kind"));
-		cp_cut(p->owner_name, sizeof(p->owner_name), jstr(pick, "name"));
+		cp_cut(p->owner_kind, sizeof(p->owner_kind), jget_str(pick, "kind"));
+		cp_cut(p->owner_name, sizeof(p->owner_name), jget_str(pick, "name"));
 	}
 }
 
@@ -267,19 +263,19 @@ int pod_info_parse(const struct podcache_opts *o, const cJSON *pod, struct pod_i
 		return -EBADMSG;
 	if ((spec && !cJSON_IsObject(spec)) || (status && !cJSON_IsObject(status) && !cJSON_IsNull(status)))
 		return -EBADMSG;
-	if (!pod_cp_exact(p->namespace, sizeof(p->namespace), jstr(md, "namespace")) || !p->namespace[0] ||
-	    !pod_cp_exact(p->name, sizeof(p->name), jstr(md, "name")) || !p->name[0] ||
-	    !pod_cp_exact(p->uid, sizeof(p->uid), jstr(md, "uid")) || !p->uid[0])
+	if (!pod_cp_exact(p->namespace, sizeof(p->namespace), jget_str(md, "namespace")) ||
+	    !p->namespace[0] || !pod_cp_exact(p->name, sizeof(p->name), jget_str(md, "name")) ||
+	    !p->name[0] || !pod_cp_exact(p->uid, sizeof(p->uid), jget_str(md, "uid")) || !p->uid[0])
 		return -EBADMSG;
 	for (i = 0; p->uid[i]; i++)
 		if (p->uid[i] >= 'A' && p->uid[i] <= 'Z')
 			p->uid[i] = (char)(p->uid[i] - 'A' + 'a');
-	p->terminating = jstr(md, "deletionTimestamp") != NULL;
-	cp_cut(p->node, sizeof(p->node), jstr(spec, "nodeName"));
+	p->terminating = jget_str(md, "deletionTimestamp") != NULL;
+	cp_cut(p->node, sizeof(p->node), jget_str(spec, "nodeName"));
 	cp_cut(p->service_account, sizeof(p->service_account),
-	       jstr(spec, "serviceAccountName") ? jstr(spec, "serviceAccountName")
-						: jstr(spec, "serviceAccount"));
-	cp_cut(p->phase, sizeof(p->phase), jstr(status, "phase"));
+	       jget_str(spec, "serviceAccountName") ? jget_str(spec, "serviceAccountName")
+						: jget_str(spec, "serviceAccount"));
+	cp_cut(p->phase, sizeof(p->phase), jget_str(status, "phase"));
 	pick_owner(p, cJSON_GetObjectItemCaseSensitive(md, "ownerReferences"));
 
 	labels = cJSON_GetObjectItemCaseSensitive(md, "labels");

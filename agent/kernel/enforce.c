@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "nodeguard/event.h"
+#include "clock.h"
 #include "enforce.skel.h"
 #include "enforce.h"
 
@@ -31,14 +32,6 @@ struct enforcer {
 
 static const char *const root_progs[4] = { "ng_enf_connect4", "ng_enf_connect6",
 					   "ng_enf_sendmsg4", "ng_enf_sendmsg6" };
-
-static uint64_t boot_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int ensure_bpffs(const char *pin_dir)
 {
@@ -324,7 +317,7 @@ const char *enforcer_pin_dir(const struct enforcer *e)
 
 int enforcer_isolate(struct enforcer *e, uint64_t cgid, const char *cgroup_dir, uint32_t rule_id)
 {
-	struct ng_isolation iso = { .since_ns = boot_ns(), .rule_id = rule_id };
+	struct ng_isolation iso = { .since_ns = clock_boot_ns(), .rule_id = rule_id };
 	int fd, err;
 
 	fd = open(cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

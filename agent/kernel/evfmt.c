@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "caps.h"
+#include "clock.h"
 #include "evfmt.h"
 #include "textesc.h"
 #include "nodeguard/enforce.h"
@@ -21,13 +22,8 @@ int64_t evfmt_boot_offset_ns(void)
 const char *evfmt_time(uint64_t boot_ns, int64_t offset_ns, char *buf, size_t n)
 {
 	int64_t ns = (int64_t)boot_ns + offset_ns;
-	time_t s = (time_t)(ns / 1000000000LL);
-	struct tm tm;
-	size_t l;
 
-	gmtime_r(&s, &tm);
-	l = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + l, n - l, ".%09lldZ", (long long)(ns % 1000000000LL));
+	clock_rfc3339(ns > 0 ? (uint64_t)ns : 0, 9, buf, n);
 	return buf;
 }
 
@@ -64,16 +60,10 @@ static void caps_list(struct jsonw *w, const char *key, uint64_t set)
 	jsonw_arr_open(w);
 	for (i = 0; i < 64; i++) {
 		char tmp[16];
-		const char *nm;
 
 		if (!(set & (1ull << i)))
 			continue;
-		nm = caps_name(i);
-		if (!nm) {
-			snprintf(tmp, sizeof(tmp), "CAP_%d", i);
-			nm = tmp;
-		}
-		jsonw_str_val(w, nm);
+		jsonw_str_val(w, caps_label(i, tmp));
 	}
 	jsonw_arr_close(w);
 }

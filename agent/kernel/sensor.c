@@ -14,9 +14,11 @@
 #include "nodeguard/event.h"
 #include "nodeguard/credcheck.h"
 #include "nodeguard/enforce.h"
+#include "nodeguard/fnv.h"
 #include "creds.skel.h"
 #include "net.skel.h"
 #include "process.skel.h"
+#include "procfs.h"
 #include "sensor.h"
 
 struct sensor {
@@ -64,17 +66,8 @@ static int share_map(struct bpf_map *dst, struct bpf_map *src)
 
 uint64_t ng_fnv1a(const char *s, size_t n)
 {
-	uint64_t h = NG_FNV_OFFSET;
-	size_t i;
-
-	for (i = 0; i < n && i < NG_PATH_MAX - 1; i++)
-		h = (h ^ (uint8_t)s[i]) * NG_FNV_PRIME;
-	return h;
-}
-
-static uint64_t parse_hex(const char *s)
-{
-	return strtoull(s, NULL, 16);
+	/* capped like the kernel's copy of the path (NG_PATH_MAX with its NUL) */
+	return ng_fnv1a_more(NG_FNV_OFFSET, s, n < NG_PATH_MAX - 1 ? n : NG_PATH_MAX - 1);
 }
 
 /* one task's state from /proc/<pid>/task/<tid>; 0 or -errno */
@@ -83,50 +76,18 @@ static int read_task_state(const char *dir, struct ng_taskstate *st, unsigned *p
 	char path[PATH_MAX], line[512];
 	struct stat sb;
 	FILE *f;
-	int seen = 0;
+	const unsigned NEED = PROCFS_UID | PROCFS_GID | PROCFS_CAPEFF | PROCFS_CAPPRM;
+	unsigned seen = 0;
 
 	memset(st, 0, sizeof(*st));
 	snprintf(path, sizeof(path), "%s/status", dir);
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned a, b, c, d;
-
-		if (sscanf(line, "Uid: %u %u %u %u", &a, &b, &c, &d) == 4) {
-			st->c.uid = a;
-			st->c.euid = b;
-			st->c.suid = c;
-			st->c.fsuid = d;
-			seen |= 1;
-		} else if (sscanf(line, "Gid: %u %u %u %u", &a, &b, &c, &d) == 4) {
-			st->c.gid = a;
-			st->c.egid = b;
-			st->c.sgid = c;
-			st->c.fsgid = d;
-			seen |= 2;
-		} else if (!strncmp(line, "CapEff:", 7)) {
-			st->c.cap_eff = parse_hex(line + 7);
-			seen |= 4;
-		} else if (!strncmp(line, "CapPrm:", 7)) {
-			st->c.cap_prm = parse_hex(line + 7);
-			seen |= 8;
-		} else if (!strncmp(line, "CapInh:", 7)) {
-			st->c.cap_inh = parse_hex(line + 7);
-		} else if (!strncmp(line, "Groups:", 7)) {
-			char *p = line + 7, *end;
-
-			for (;;) {
-				strtoul(p, &end, 10);
-				if (end == p)
-					break;
-				st->c.ngroups++;
-				p = end;
-			}
-		}
-	}
+	while (fgets(line, sizeof(line), f))
+		seen |= procfs_status_creds(line, &st->c);
 	fclose(f);
-	if (seen != 15)
+	if ((seen & NEED) != NEED)
 		return -EBADMSG;
 #define NSINO(name, dst)                                            \
 	do {                                                        \

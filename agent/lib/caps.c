@@ -38,6 +38,16 @@ const char *caps_name(int bit)
 	return bit >= 0 && bit <= NG_CAP_LAST ? names[bit] : NULL;
 }
 
+const char *caps_label(int bit, char tmp[16])
+{
+	const char *nm = caps_name(bit);
+
+	if (nm)
+		return nm;
+	snprintf(tmp, 16, "CAP_%d", bit);
+	return tmp;
+}
+
 const char *caps_format(uint64_t set, char *buf, size_t n)
 {
 	size_t off = 0;
@@ -47,17 +57,11 @@ const char *caps_format(uint64_t set, char *buf, size_t n)
 		buf[0] = '\0';
 	for (i = 0; i < 64 && n; i++) {
 		char tmp[16];
-		const char *nm;
 		int w;
 
 		if (!(set & (1ull << i)))
 			continue;
-		nm = caps_name(i);
-		if (!nm) {
-			snprintf(tmp, sizeof(tmp), "CAP_%d", i);
-			nm = tmp;
-		}
-		w = snprintf(buf + off, n - off, "%s%s", off ? "," : "", nm);
+		w = snprintf(buf + off, n - off, "%s%s", off ? "," : "", caps_label(i, tmp));
 		if (w < 0 || (size_t)w >= n - off) {
 			buf[off] = '\0'; /* whole names only */
 			break;

@@ -23,6 +23,7 @@
 #include <bpf/bpf.h>
 
 #include "log.h"
+#include "procfs.h"
 #include "respond_int.h"
 
 #ifndef SYS_pidfd_open
@@ -258,7 +259,7 @@ int contain_freeze(struct responder *r, const char *rel, char *det, size_t detn)
 	/* cgroup.events signals a change with POLLPRI; poll it, bounded */
 	snprintf(p, sizeof(p), "%s/cgroup.events", d);
 	fd = open(p, O_RDONLY | O_CLOEXEC);
-	deadline = mono_ns() + FREEZE_CONFIRM_MS * 1000000ull;
+	deadline = clock_boot_ns() + FREEZE_CONFIRM_MS * 1000000ull;
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLPRI };
 		uint64_t now;
@@ -269,7 +270,7 @@ int contain_freeze(struct responder *r, const char *rel, char *det, size_t detn)
 			snprintf(det, detn, "frozen (cgroup.events: frozen 1)");
 			return 0;
 		}
-		now = mono_ns();
+		now = clock_boot_ns();
 		if (now >= deadline)
 			break;
 		if (fd >= 0)
@@ -308,26 +309,18 @@ static bool same_process(const struct responder *r, const struct resp_target *t,
 			 size_t n)
 {
 	char p[64], buf[4096];
-	const char *l;
 
 	if (t->ctr && t->ctr->path[0] && !t->ctr->path_truncated) {
+		char cur[PATH_MAX];
+
 		snprintf(p, sizeof(p), "/proc/%u/cgroup", t->pid);
-		if (contain_read_file(p, buf, sizeof(buf)) < 0)
-			return true; /* gone: pidfd_send_signal will say so */
-		for (l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-			size_t len = strcspn(l, "\n");
-
-			if (!strncmp(l, "0::", 3)) {
-				char cur[PATH_MAX];
-
-				snprintf(cur, sizeof(cur), "%.*s", (int)(len - 3), l + 3);
-				if (decide_path_contains(t->ctr->path, cur))
-					return true;
-				snprintf(why, n, "pid %u is no longer in cgroup %s", t->pid, t->ctr->path);
-				return false;
-			}
-		}
-		return true;
+		/* gone (pidfd_send_signal will say so), or no cgroup v2 line */
+		if (procfs_cgroup_path(p, cur, sizeof(cur)))
+			return true;
+		if (decide_path_contains(t->ctr->path, cur))
+			return true;
+		snprintf(why, n, "pid %u is no longer in cgroup %s", t->pid, t->ctr->path);
+		return false;
 	}
 	if (t->ev && t->ev->comm[0]) {
 		snprintf(p, sizeof(p), "/proc/%u/comm", t->pid);

@@ -108,7 +108,7 @@ static int on_kernel_kill(struct responder *r, const struct ng_event *ev, const 
 		result = "ok";
 		verdict = RESP_DO;
 		snprintf(det, sizeof(det), "killed in kernel at %s, 0 round trips", hook);
-		resp_rates_count(r->rates, rname, mono_ns());
+		resp_rates_count(r->rates, rname, clock_boot_ns());
 	}
 	if (!have_room(inc)) {
 		log_warn("incident %s: no room for more action records; kernel kill of pid %u not "
@@ -165,7 +165,7 @@ static int on_kernel_refusal(struct responder *r, const struct ng_event *ev, int
 	bool compiled = ev->enforce.rule_id & DENY_COMPILED;
 	const struct rule *ru = rule_by_id(r, rid);
 	uint64_t cg = ev->enforce.target_cgroup ? ev->enforce.target_cgroup : ev->hdr.cgroup_id;
-	uint64_t now = mono_ns(), when = (uint64_t)((int64_t)ev->hdr.ts_ns + boot_off);
+	uint64_t now = clock_boot_ns(), when = (uint64_t)((int64_t)ev->hdr.ts_ns + boot_off);
 	const char *aname = ev->enforce.action == NG_ENF_DENY ? "deny" : "isolate";
 	char key[128], rname[160], target[128], det[512], ab[64], pb[8], summary[300], fp[160];
 	struct enfseen *e = NULL, *lru = &r->enf_seen[0];
@@ -245,7 +245,7 @@ static int on_kernel_refusal(struct responder *r, const struct ng_event *ev, int
 	}
 	if (!e->hidden) {
 		e->hidden_mono = now;
-		e->hidden_wall = wall_ns();
+		e->hidden_wall = clock_wall_ns();
 	}
 	e->hidden++;
 	snprintf(e->target, sizeof(e->target), "%s", target);

@@ -184,7 +184,7 @@ int k8sact_act_one(struct responder *r, const struct rule *ru, uint32_t act, str
 	if (!args)
 		return -ENOMEM;
 
-	v = respond_decide(r->pol ? &r->pol->settings : NULL, &r->self, &c, r->rates, mono_ns(),
+	v = respond_decide(r->pol ? &r->pol->settings : NULL, &r->self, &c, r->rates, clock_boot_ns(),
 			   why, sizeof(why));
 	if (v != RESP_DO) {
 		*out = storm_journal_verdict(r, inc, act, ru, v, target, args, why, msg, msgn);
@@ -226,7 +226,7 @@ static const char *intent_field(const struct incident *inc, size_t intent, const
 				size_t n)
 {
 	cJSON *o = intent < inc->nactions ? cJSON_Parse(inc->actions[intent].detail) : NULL;
-	const char *v = jget(o, k);
+	const char *v = jget_str(o, k);
 
 	snprintf(buf, n, "%s", v ? v : "");
 	cJSON_Delete(o);
@@ -385,7 +385,7 @@ size_t responder_api_resume(struct responder *r)
 				/* a later release record of it: done (or given up) */
 				for (j = i + 1; j < inc->nactions && !later; j++)
 					later = !strcmp(inc->actions[j].phase, "release") &&
-						record_same_action(&inc->actions[j], a) &&
+						incident_action_same(&inc->actions[j], a) &&
 						strcmp(inc->actions[j].result, "queued");
 				if (later || !a->undo)
 					continue;

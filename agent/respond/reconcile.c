@@ -82,7 +82,7 @@ static bool reconcile_one(struct responder *r, struct incident *inc, size_t ii,
 	const struct inc_action *in = &inc->actions[ii];
 	cJSON *u = cJSON_Parse(in->detail);
 	uint64_t cgid = jget_u64(u, "cgroup_id");
-	const char *rel = jget(u, "cgroup_path");
+	const char *rel = jget_str(u, "cgroup_path");
 	char action[32], target[128], det[600], d[PATH_MAX];
 	bool holds = true, alive, is_deny = !strcmp(in->action, "deny");
 	int err = 0;
@@ -131,7 +131,7 @@ static bool reconcile_one(struct responder *r, struct incident *inc, size_t ii,
 		int missing = 0;
 
 		cJSON_ArrayForEach(e, ents) {
-			const char *s = jget(e, "cidr");
+			const char *s = jget_str(e, "cidr");
 			struct cidr c;
 
 			if (!s || netaddr_cidr_parse(s, &c) || !r->enf || deny_present(r, cgid, &c))
@@ -142,7 +142,7 @@ static bool reconcile_one(struct responder *r, struct incident *inc, size_t ii,
 				struct port_range pr[NG_DENY_PORTS_MAX];
 				size_t np = 0;
 				const cJSON *p;
-				const char *proto = jget(u, "protocol");
+				const char *proto = jget_str(u, "protocol");
 
 				ports = cJSON_GetObjectItemCaseSensitive(e, "ports");
 				cJSON_ArrayForEach(p, ports) {
@@ -190,7 +190,7 @@ int responder_reconcile(struct responder *r, char *summary, size_t n)
 	struct iso_list *iso = NULL;
 	struct deny_seen *ds = NULL;
 	struct incident *inc;
-	struct active *act = calloc(INC_MAX_ACTIONS, sizeof(*act));
+	struct inc_active *act = calloc(INC_MAX_ACTIONS, sizeof(*act));
 	size_t i, k, na;
 
 	if (!act)
@@ -201,7 +201,7 @@ int responder_reconcile(struct responder *r, char *summary, size_t n)
 		if (inc->status != INC_CONTAINED)
 			continue;
 		st.incidents++;
-		na = record_active(inc, act, INC_MAX_ACTIONS);
+		na = incident_actions_active(inc, act, INC_MAX_ACTIONS);
 		/* reconcile_one appends records: resolve the indices first */
 		for (k = 0; k < na; k++)
 			if (reconcile_one(r, inc, act[k].intent, &st))
@@ -209,7 +209,7 @@ int responder_reconcile(struct responder *r, char *summary, size_t n)
 		if (!any)
 			incmgr_set_status(r->im, inc, INC_RELEASED,
 					  "released by reconcile: the contained cgroups are gone",
-					  wall_ns());
+					  clock_wall_ns());
 	}
 	if (r->enf) {
 		iso = calloc(1, sizeof(*iso));
@@ -222,7 +222,7 @@ int responder_reconcile(struct responder *r, char *summary, size_t n)
 				for (inc = incmgr_first(r->im); inc && !journaled; inc = inc->next) {
 					if (inc->status != INC_CONTAINED)
 						continue;
-					na = record_active(inc, act, INC_MAX_ACTIONS);
+					na = incident_actions_active(inc, act, INC_MAX_ACTIONS);
 					for (k = 0; k < na && !journaled; k++) {
 						cJSON *u = cJSON_Parse(inc->actions[act[k].intent].detail);
 

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The responder's side of an incident: its action records (intent, result,
- * release: docs/incidents.md), the contained status, which earlier actions
- * are still in effect, the target strings, and which open incident a cgroup
- * or process belongs to, keyed as the agent keys it.
+ * release: docs/incidents.md), the contained status, the target strings,
+ * and which open incident a cgroup or process belongs to, keyed as the agent
+ * keys it. Which earlier actions are still in effect is the incident's
+ * (incident_actions_active).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -20,7 +21,7 @@ int record_undo(struct responder *r, struct incident *inc, const char *action, c
 		bool dry)
 {
 	struct inc_action a = {
-		.ts_ns = wall_ns(), .action = (char *)action, .phase = (char *)phase,
+		.ts_ns = clock_wall_ns(), .action = (char *)action, .phase = (char *)phase,
 		.target = (char *)target, .result = (char *)result, .detail = (char *)detail,
 		.undo = (char *)undo, .dry_run = dry,
 	};
@@ -40,79 +41,8 @@ void record_contained(struct responder *r, struct incident *inc, const char *act
 	if (inc->status == INC_CONTAINED)
 		return;
 	snprintf(why, sizeof(why), "%s (rule %s)", action, rule);
-	if (incmgr_set_status(r->im, inc, INC_CONTAINED, why, wall_ns()))
+	if (incmgr_set_status(r->im, inc, INC_CONTAINED, why, clock_wall_ns()))
 		log_err("incident %s: Failed to journal the contained status", inc->id);
-}
-
-bool record_same_action(const struct inc_action *a, const struct inc_action *b)
-{
-	return !strcmp(a->action, b->action) && !strcmp(a->target, b->target);
-}
-
-/* the actions of inc in effect: ok results (with their intent) not released */
-size_t record_active(const struct incident *inc, struct active *out, size_t max)
-{
-	size_t i, j, k, n = 0;
-
-	for (i = 0; i < inc->nactions; i++) {
-		const struct inc_action *a = &inc->actions[i];
-
-		if (!strcmp(a->phase, "release")) {
-			for (j = 0; j < n;) {
-				if (record_same_action(&inc->actions[out[j].result], a))
-					out[j] = out[--n];
-				else
-					j++;
-			}
-			continue;
-		}
-		if (strcmp(a->phase, "result") || strcmp(a->result, "ok") || n >= max)
-			continue;
-		for (j = i; j > 0; j--) {
-			const struct inc_action *x = &inc->actions[j - 1];
-
-			if (!strcmp(x->phase, "intent") && record_same_action(x, a))
-				break;
-		}
-		if (!j)
-			continue; /* a result without its intent: nothing to undo from */
-		/* the same again (re-applied by reconcile): one action in effect */
-		for (k = 0; k < n; k++)
-			if (record_same_action(&inc->actions[out[k].intent], a) &&
-			    !strcmp(inc->actions[out[k].intent].detail, inc->actions[j - 1].detail))
-				break;
-		if (k < n) {
-			out[k] = (struct active){ .intent = j - 1, .result = i };
-			continue;
-		}
-		out[n++] = (struct active){ .intent = j - 1, .result = i };
-	}
-	/* oldest first */
-	for (i = 1; i < n; i++)
-		for (j = i; j > 0 && out[j - 1].result > out[j].result; j--) {
-			struct active t = out[j];
-
-			out[j] = out[j - 1];
-			out[j - 1] = t;
-		}
-	return n;
-}
-
-/* an action with this target (and undo detail, when given) already in effect? */
-bool record_in_effect(const struct incident *inc, const char *action, const char *target,
-		      const char *detail)
-{
-	struct active act[INC_MAX_ACTIONS];
-	size_t i, n = record_active(inc, act, INC_MAX_ACTIONS);
-
-	for (i = 0; i < n; i++) {
-		const struct inc_action *in = &inc->actions[act[i].intent];
-
-		if (!strcmp(in->action, action) && !strcmp(in->target, target) &&
-		    (!detail || !strcmp(in->detail, detail)))
-			return true;
-	}
-	return false;
 }
 
 /* target strings: what an action acts on (docs/incidents.md) */

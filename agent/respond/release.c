@@ -66,7 +66,7 @@ int release_undo_one(struct responder *r, const struct inc_action *in, const cha
 {
 	cJSON *u = cJSON_Parse(in->detail);
 	uint64_t cgid = jget_u64(u, "cgroup_id");
-	const char *rel = jget(u, "cgroup_path");
+	const char *rel = jget_str(u, "cgroup_path");
 	int err = 0;
 
 	*result = "ok";
@@ -114,7 +114,7 @@ int release_undo_one(struct responder *r, const struct inc_action *in, const cha
 			snprintf(det, detn, "no enforcer: the pinned deny entries cannot be removed by this agent");
 		} else {
 			cJSON_ArrayForEach(e, ents) {
-				const char *s = jget(e, "cidr");
+				const char *s = jget_str(e, "cidr");
 				struct cidr c;
 				int e2;
 
@@ -145,8 +145,8 @@ int release_undo_one(struct responder *r, const struct inc_action *in, const cha
 static int release_incident(struct responder *r, struct incident *inc, const char *who,
 			    const char *why, int *nreleased, int *nfailed)
 {
-	struct active act[INC_MAX_ACTIONS];
-	size_t n = record_active(inc, act, INC_MAX_ACTIONS), i;
+	struct inc_active act[INC_MAX_ACTIONS];
+	size_t n = incident_actions_active(inc, act, INC_MAX_ACTIONS), i;
 	char det[600], res[700], reason[300];
 	int err = 0;
 
@@ -203,7 +203,7 @@ static int release_incident(struct responder *r, struct incident *inc, const cha
 			 why ? why : "", why ? ")" : "");
 		if (*nfailed)
 			strncat(reason, "; some actions could not be undone", sizeof(reason) - strlen(reason) - 1);
-		incmgr_set_status(r->im, inc, INC_RELEASED, reason, wall_ns());
+		incmgr_set_status(r->im, inc, INC_RELEASED, reason, clock_wall_ns());
 	}
 	return err;
 }
@@ -220,7 +220,7 @@ int responder_release_incident(struct responder *r, const char *incident_id, con
 		return -ENOENT;
 	}
 	if (inc->status == INC_RELEASED || inc->status == INC_CLOSED) {
-		if (!record_active(inc, (struct active[1]){ 0 }, 1)) {
+		if (!incident_actions_active(inc, (struct inc_active[1]){ 0 }, 1)) {
 			snprintf(msg, msgn, "incident %s is %s: nothing to release", inc->id,
 				 inc_status_name(inc->status));
 			return 0;
@@ -268,7 +268,8 @@ int responder_release_container(struct responder *r, const char *container_id, c
 			continue;
 		if (!full[0])
 			snprintf(full, sizeof(full), "%s", cid);
-		if (!record_active(i, (struct active[1]){ 0 }, 1) && i->status != INC_CONTAINED)
+		if (!incident_actions_active(i, (struct inc_active[1]){ 0 }, 1) &&
+		    i->status != INC_CONTAINED)
 			continue;
 		e = release_incident(r, i, who && *who ? who : "unknown", NULL, &a, &b);
 		err = err ? err : e;

@@ -118,7 +118,7 @@ static int act_one(struct responder *r, const struct rule *ru, uint32_t act, str
 	}
 
 	/* already in effect on this incident (a repeat of the detection) */
-	if (record_in_effect(inc, aname, target, act == ACT_DENY ? undo : NULL)) {
+	if (incident_action_in_effect(inc, aname, target, act == ACT_DENY ? undo : NULL)) {
 		if (msg)
 			snprintf(msg, msgn, "%s %s: already done on incident %s", aname, target, inc->id);
 		goto done;
@@ -133,7 +133,7 @@ static int act_one(struct responder *r, const struct rule *ru, uint32_t act, str
 		goto done;
 	}
 
-	v = respond_decide(r->pol ? &r->pol->settings : NULL, &r->self, &c, r->rates, mono_ns(),
+	v = respond_decide(r->pol ? &r->pol->settings : NULL, &r->self, &c, r->rates, clock_boot_ns(),
 			   why, sizeof(why));
 	if (v != RESP_DO) {
 		*out = storm_journal_verdict(r, inc, act, ru, v, target, undo, why, msg, msgn);
@@ -201,7 +201,7 @@ done:
 
 void responder_tick(struct responder *r)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = clock_boot_ns();
 	size_t i;
 
 	if (!r)
@@ -324,7 +324,7 @@ struct responder *responder_new(const struct responder_opts *o)
 	r->self.cgroup_path = r->self_path[0] ? r->self_path : NULL;
 	r->boot_off = evfmt_boot_offset_ns();
 	jsonw_init(&r->w);
-	r->last_sweep = mono_ns();
+	r->last_sweep = clock_boot_ns();
 	compute_kkill(r);
 	contain_apply_allow(r);
 	denyset_apply(r);
@@ -453,7 +453,7 @@ int responder_manual(struct responder *r, const char *action, const char *contai
 	d.rule = rname;
 	d.severity = SEV_HIGH;
 	d.category = "response";
-	d.wall_ns = wall_ns();
+	d.wall_ns = clock_wall_ns();
 	d.summary = summary;
 	d.fingerprint = fp;
 	d.key = key;

@@ -37,6 +37,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "clock.h"
+#include "jsonget.h" /* the fields of an intent's undo data (its detail, JSON) */
 #include "jsonw.h"
 #include "respond.h"
 
@@ -132,12 +134,6 @@ struct responder {
 	struct apiq *q;            /* Kubernetes actions; NULL: no API */
 };
 
-/* is an earlier action in effect: result ok (or skipped for API actions)
- * and no release since? */
-struct active {
-	size_t intent, result;
-};
-
 struct deny_plan {
 	uint64_t cgid;         /* 0: node-wide */
 	struct cidr cidrs[DENY_ENTRIES_MAX];
@@ -146,24 +142,6 @@ struct deny_plan {
 	size_t nports;
 	uint8_t protocol;
 };
-
-/* ---------------------------------------------------------------- time */
-
-static inline uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
-
-static inline uint64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
 
 static inline void cg_dir(const struct responder *r, const char *rel, char *buf, size_t n)
 {
@@ -191,10 +169,6 @@ static inline bool have_room(const struct incident *inc)
 
 void record_contained(struct responder *r, struct incident *inc, const char *action,
 		      const char *rule);
-bool record_same_action(const struct inc_action *a, const struct inc_action *b);
-size_t record_active(const struct incident *inc, struct active *out, size_t max);
-bool record_in_effect(const struct incident *inc, const char *action, const char *target,
-		      const char *detail);
 void record_target_str(uint32_t act, const struct resp_target *t, bool node_wide, char *buf,
 		       size_t n);
 struct incident *record_find_by_key(struct responder *r, const char *key);
@@ -202,21 +176,6 @@ void record_attr_of(struct inc_attr *a, const struct ctr_info *ci, uint64_t cgid
 struct incident *record_incident_for(struct responder *r, uint64_t cgid, bool hdr_container,
 				     uint32_t pid, const char *host_key, struct ctr_info *ci,
 				     bool *have_ci, char *key, size_t keyn);
-
-/* the fields of an intent's undo data (its detail, JSON) */
-static inline const char *jget(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static inline uint64_t jget_u64(const cJSON *o, const char *k)
-{
-	const char *s = jget(o, k);
-
-	return s ? strtoull(s, NULL, 10) : 0;
-}
 
 /* ---------------------------------------------------------------- storm.c */
 

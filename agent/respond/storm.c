@@ -18,16 +18,6 @@
 #include "log.h"
 #include "respond_int.h"
 
-static const char *wall_str(uint64_t ns, char *buf, size_t n)
-{
-	time_t s = (time_t)(ns / NS_PER_S);
-	struct tm tm;
-
-	gmtime_r(&s, &tm);
-	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return buf;
-}
-
 static const char *verb(uint32_t act)
 {
 	switch (act) {
@@ -58,7 +48,7 @@ void storm_quiet_flush(struct responder *r, struct quiet *q)
 		snprintf(det, sizeof(det), "%s", q->det);
 		if (q->hidden > 1)
 			snprintf(det + strlen(det), sizeof(det) - strlen(det), " (%u more since %s)",
-				 q->hidden - 1, wall_str(q->hidden_wall, t, sizeof(t)));
+				 q->hidden - 1, clock_rfc3339(q->hidden_wall, 0, t, sizeof(t)));
 		rec(r, inc, action_name(q->action), "intent", q->target, "", q->undo ? q->undo : "{}",
 		    q->dry);
 		rec(r, inc, action_name(q->action), "result", q->target, verdict_result(q->verdict), det,
@@ -83,7 +73,7 @@ bool storm_journal_quiet(struct responder *r, struct incident *inc, uint32_t act
 			 const char *det, bool dry)
 {
 	struct quiet *q = NULL, *lru = &r->quiet[0];
-	uint64_t now = mono_ns();
+	uint64_t now = clock_boot_ns();
 	size_t i;
 
 	for (i = 0; i < QUIET_MAX; i++) {
@@ -120,7 +110,7 @@ bool storm_journal_quiet(struct responder *r, struct incident *inc, uint32_t act
 	}
 	if (!q->hidden) {
 		q->hidden_mono = now;
-		q->hidden_wall = wall_ns();
+		q->hidden_wall = clock_wall_ns();
 	}
 	q->hidden++;
 	snprintf(q->target, sizeof(q->target), "%s", target);
@@ -165,7 +155,7 @@ void storm_enf_flush(struct responder *r, struct enfseen *e)
 		snprintf(det, sizeof(det), "%s", e->det);
 		if (e->hidden > 1)
 			snprintf(det + strlen(det), sizeof(det) - strlen(det), " (%u more since %s)",
-				 e->hidden - 1, wall_str(e->hidden_wall, t, sizeof(t)));
+				 e->hidden - 1, clock_rfc3339(e->hidden_wall, 0, t, sizeof(t)));
 		rec(r, inc, e->action == NG_ENF_DENY ? "deny" : "isolate", "enforced", e->target, "ok",
 		    det, false);
 	}

@@ -543,3 +543,86 @@ bool incident_key_is_host(const char *key)
 {
 	return !strncmp(key, "host:", 5);
 }
+
+/* ---------------------------------------------------------------- in effect */
+
+static bool str_eq(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
+}
+
+bool incident_action_same(const struct inc_action *a, const struct inc_action *b)
+{
+	return str_eq(a->action, b->action) && str_eq(a->target, b->target);
+}
+
+/* the actions of inc in effect: ok results (with their intent) not released */
+size_t incident_actions_active(const struct incident *inc, struct inc_active *out, size_t max)
+{
+	struct inc_active act[INC_MAX_ACTIONS];
+	size_t i, j, k, n = 0;
+
+	/* all of them first: which are in effect does not depend on max */
+	for (i = 0; i < inc->nactions; i++) {
+		const struct inc_action *a = &inc->actions[i];
+
+		if (str_eq(a->phase, "release")) {
+			for (j = 0; j < n;) {
+				if (incident_action_same(&inc->actions[act[j].result], a))
+					act[j] = act[--n];
+				else
+					j++;
+			}
+			continue;
+		}
+		if (!str_eq(a->phase, "result") || !str_eq(a->result, "ok") || n >= INC_MAX_ACTIONS)
+			continue;
+		for (j = i; j > 0; j--) {
+			const struct inc_action *x = &inc->actions[j - 1];
+
+			if (str_eq(x->phase, "intent") && incident_action_same(x, a))
+				break;
+		}
+		if (!j)
+			continue; /* a result without its intent: nothing to undo from */
+		/* the same again (re-applied by reconcile): one action in effect */
+		for (k = 0; k < n; k++)
+			if (incident_action_same(&inc->actions[act[k].intent], a) &&
+			    str_eq(inc->actions[act[k].intent].detail, inc->actions[j - 1].detail))
+				break;
+		if (k < n) {
+			act[k] = (struct inc_active){ .intent = j - 1, .result = i };
+			continue;
+		}
+		act[n++] = (struct inc_active){ .intent = j - 1, .result = i };
+	}
+	/* oldest first */
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && act[j - 1].result > act[j].result; j--) {
+			struct inc_active t = act[j];
+
+			act[j] = act[j - 1];
+			act[j - 1] = t;
+		}
+	if (n > max)
+		n = max;
+	memcpy(out, act, n * sizeof(*out));
+	return n;
+}
+
+/* an action with this target (and undo detail, when given) already in effect? */
+bool incident_action_in_effect(const struct incident *inc, const char *action, const char *target,
+			       const char *detail)
+{
+	struct inc_active act[INC_MAX_ACTIONS];
+	size_t i, n = incident_actions_active(inc, act, INC_MAX_ACTIONS);
+
+	for (i = 0; i < n; i++) {
+		const struct inc_action *in = &inc->actions[act[i].intent];
+
+		if (str_eq(in->action, action) && str_eq(in->target, target) &&
+		    (!detail || str_eq(in->detail, detail)))
+			return true;
+	}
+	return false;
+}

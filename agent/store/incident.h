@@ -194,6 +194,22 @@ struct incident *incmgr_find_prefix(struct incmgr *m, const char *prefix);
 struct incident *incmgr_first(struct incmgr *m);   /* oldest first */
 size_t incmgr_count(const struct incmgr *m, bool open_only);
 
+/* What of an incident's actions is still in effect: an ok result after its
+ * intent, with no release of the same action and target since. A result
+ * re-applied (by reconcile) with the same intent detail counts once, as the
+ * newest. Records with a field missing match nothing. */
+struct inc_active {
+	size_t intent, result;   /* indexes into inc->actions */
+};
+/* the same action (name) on the same target */
+bool incident_action_same(const struct inc_action *a, const struct inc_action *b);
+/* the actions in effect, oldest result first, at most max of them (which
+ * are in effect does not depend on max); returns how many were stored */
+size_t incident_actions_active(const struct incident *inc, struct inc_active *out, size_t max);
+/* an action with this name and target (and intent detail, unless NULL) in effect? */
+bool incident_action_in_effect(const struct incident *inc, const char *action, const char *target,
+			       const char *detail);
+
 /* the whole incident as one JSON object */
 void incident_to_json(const struct incident *inc, struct jsonw *w);
 const char *inc_status_name(enum inc_status s);

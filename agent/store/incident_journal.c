@@ -15,21 +15,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "incident_int.h"
+#include "jsonget.h"
 
 /* ---------------------------------------------------------------- JSON out */
 
 static void ts_json(struct jsonw *w, const char *key, uint64_t ns)
 {
 	char k[64], b[48], d[24];
-	time_t s = (time_t)(ns / 1000000000ull);
-	struct tm tm;
-	size_t l;
 
-	gmtime_r(&s, &tm);
-	l = strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(b + l, sizeof(b) - l, ".%09" PRIu64 "Z", (uint64_t)(ns % 1000000000ull));
-	jsonw_kv_str(w, key, b);
+	jsonw_kv_str(w, key, clock_rfc3339(ns, 9, b, sizeof(b)) ? b : "");
 	/* exact ns as a string: JSON numbers lose precision past 2^53 */
 	snprintf(k, sizeof(k), "%s_ns", key);
 	snprintf(d, sizeof(d), "%" PRIu64, ns);
@@ -171,29 +167,6 @@ void incident_to_json(const struct incident *inc, struct jsonw *w)
 
 /* ---------------------------------------------------------------- JSON in */
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static uint64_t ju64(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	if (cJSON_IsString(v))
-		return strtoull(v->valuestring, NULL, 10);
-	if (cJSON_IsNumber(v) && v->valuedouble >= 0)
-		return (uint64_t)v->valuedouble;
-	return 0;
-}
-
-static bool jbool(const cJSON *o, const char *k)
-{
-	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, k));
-}
-
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -213,12 +186,12 @@ static int hexval(char c)
  */
 static char *jdup(const cJSON *o, const char *k, const char *dflt)
 {
-	const char *s = jstr(o, k), *h;
+	const char *s = jget_str(o, k), *h;
 	char hk[64], *b;
 	size_t n, i;
 
 	snprintf(hk, sizeof(hk), "%s_hex", k);
-	h = s ? jstr(o, hk) : NULL;
+	h = s ? jget_str(o, hk) : NULL;
 	n = h ? strlen(h) : 0;
 	if (n && n % 2 == 0 && (b = malloc(n / 2 + 1))) {
 		for (i = 0; i < n / 2; i++) {
@@ -242,11 +215,11 @@ static int proc_from_json(const cJSON *o, struct inc_proc *p)
 	if (!cJSON_IsObject(o))
 		return -EBADMSG;
 	memset(p, 0, sizeof(*p));
-	p->pid = (uint32_t)ju64(o, "pid");
-	p->ppid = (uint32_t)ju64(o, "ppid");
-	p->uid = (uint32_t)ju64(o, "uid");
-	p->euid = (uint32_t)ju64(o, "euid");
-	p->start_ns = ju64(o, "start_ns");
+	p->pid = (uint32_t)jget_u64(o, "pid");
+	p->ppid = (uint32_t)jget_u64(o, "ppid");
+	p->uid = (uint32_t)jget_u64(o, "uid");
+	p->euid = (uint32_t)jget_u64(o, "euid");
+	p->start_ns = jget_u64(o, "start_ns");
 	p->exe = jdup(o, "exe", "");
 	p->cmdline = jdup(o, "cmdline", "");
 	return 0;
@@ -260,17 +233,17 @@ static int attr_from_json(const cJSON *o, struct inc_attr *a)
 	if (!cJSON_IsObject(o))
 		return -EBADMSG;
 	memset(a, 0, sizeof(*a));
-	a->is_container = jbool(o, "container");
-	copy_fixed(a->runtime, sizeof(a->runtime), jstr(o, "runtime"));
-	copy_fixed(a->container_id, sizeof(a->container_id), jstr(o, "container_id"));
-	copy_fixed(a->pod_uid, sizeof(a->pod_uid), jstr(o, "pod_uid"));
-	copy_fixed(a->qos, sizeof(a->qos), jstr(o, "qos"));
+	a->is_container = jget_true(o, "container");
+	copy_fixed(a->runtime, sizeof(a->runtime), jget_str(o, "runtime"));
+	copy_fixed(a->container_id, sizeof(a->container_id), jget_str(o, "container_id"));
+	copy_fixed(a->pod_uid, sizeof(a->pod_uid), jget_str(o, "pod_uid"));
+	copy_fixed(a->qos, sizeof(a->qos), jget_str(o, "qos"));
 	b = jdup(o, "cgroup_path", "");
 	copy_fixed(a->cgroup_path, sizeof(a->cgroup_path), b);
 	free(b);
-	a->cgroup_id = ju64(o, "cgroup_id");
-	a->pod_namespace = xstrdup(jstr(o, "pod_namespace"));
-	a->pod_name = xstrdup(jstr(o, "pod_name"));
+	a->cgroup_id = jget_u64(o, "cgroup_id");
+	a->pod_namespace = xstrdup(jget_str(o, "pod_namespace"));
+	a->pod_name = xstrdup(jget_str(o, "pod_name"));
 	pod = cJSON_GetObjectItemCaseSensitive(o, "pod");
 	if (cJSON_IsObject(pod))
 		a->pod_json = cJSON_PrintUnformatted(pod);
@@ -282,19 +255,19 @@ static int entry_from_json(const cJSON *o, struct inc_entry *e)
 	const cJSON *mitre, *it, *ev;
 	int sev;
 
-	if (!cJSON_IsObject(o) || !jstr(o, "rule"))
+	if (!cJSON_IsObject(o) || !jget_str(o, "rule"))
 		return -EBADMSG;
 	memset(e, 0, sizeof(*e));
-	e->first_ns = ju64(o, "first_seen_ns");
-	e->last_ns = ju64(o, "last_seen_ns");
-	e->count = (uint32_t)ju64(o, "count");
+	e->first_ns = jget_u64(o, "first_seen_ns");
+	e->last_ns = jget_u64(o, "last_seen_ns");
+	e->count = (uint32_t)jget_u64(o, "count");
 	if (!e->count)
 		e->count = 1;
-	e->source = xstrdup(jstr(o, "source") ? jstr(o, "source") : "kernel");
-	e->rule = xstrdup(jstr(o, "rule"));
-	sev = severity_from_name(jstr(o, "severity"));
+	e->source = xstrdup(jget_str(o, "source") ? jget_str(o, "source") : "kernel");
+	e->rule = xstrdup(jget_str(o, "rule"));
+	sev = severity_from_name(jget_str(o, "severity"));
 	e->severity = sev < 0 ? SEV_INFO : (enum ng_severity)sev;
-	e->category = xstrdup(jstr(o, "category") ? jstr(o, "category") : "");
+	e->category = xstrdup(jget_str(o, "category") ? jget_str(o, "category") : "");
 	mitre = cJSON_GetObjectItemCaseSensitive(o, "mitre");
 	if (cJSON_IsArray(mitre)) {
 		size_t n = (size_t)cJSON_GetArraySize(mitre);
@@ -305,7 +278,7 @@ static int entry_from_json(const cJSON *o, struct inc_entry *e)
 				e->mitre[e->nmitre++] = xstrdup(it->valuestring);
 	}
 	e->summary = jdup(o, "summary", "");
-	e->pid = (uint32_t)ju64(o, "pid");
+	e->pid = (uint32_t)jget_u64(o, "pid");
 	e->fingerprint = jdup(o, "fingerprint", "");
 	ev = cJSON_GetObjectItemCaseSensitive(o, "event");
 	if (cJSON_IsObject(ev))
@@ -318,19 +291,19 @@ static int action_from_json(const cJSON *o, struct inc_action *a)
 {
 	const cJSON *undo;
 
-	if (!cJSON_IsObject(o) || !jstr(o, "action"))
+	if (!cJSON_IsObject(o) || !jget_str(o, "action"))
 		return -EBADMSG;
 	memset(a, 0, sizeof(*a));
-	a->ts_ns = ju64(o, "time_ns");
-	a->action = xstrdup(jstr(o, "action"));
-	a->phase = xstrdup(jstr(o, "phase") ? jstr(o, "phase") : "");
+	a->ts_ns = jget_u64(o, "time_ns");
+	a->action = xstrdup(jget_str(o, "action"));
+	a->phase = xstrdup(jget_str(o, "phase") ? jget_str(o, "phase") : "");
 	a->target = jdup(o, "target", "");
-	a->result = xstrdup(jstr(o, "result") ? jstr(o, "result") : "");
+	a->result = xstrdup(jget_str(o, "result") ? jget_str(o, "result") : "");
 	a->detail = jdup(o, "detail", "");
 	undo = cJSON_GetObjectItemCaseSensitive(o, "undo");
 	if (cJSON_IsObject(undo))
 		a->undo = cJSON_PrintUnformatted(undo);
-	a->dry_run = jbool(o, "dry_run");
+	a->dry_run = jget_true(o, "dry_run");
 	return 0;
 }
 
@@ -494,23 +467,23 @@ static struct incident *incident_from_json(const cJSON *o)
 	const cJSON *arr, *it;
 	int v;
 
-	if (!cJSON_IsObject(o) || !jstr(o, "id"))
+	if (!cJSON_IsObject(o) || !jget_str(o, "id"))
 		return NULL;
 	inc = calloc(1, sizeof(*inc));
 	if (!inc)
 		return NULL;
-	copy_fixed(inc->id, sizeof(inc->id), jstr(o, "id"));
-	inc->node = xstrdup(jstr(o, "node") ? jstr(o, "node") : "");
-	copy_fixed(inc->key, sizeof(inc->key), jstr(o, "key"));
-	v = inc_status_from_name(jstr(o, "status"));
+	copy_fixed(inc->id, sizeof(inc->id), jget_str(o, "id"));
+	inc->node = xstrdup(jget_str(o, "node") ? jget_str(o, "node") : "");
+	copy_fixed(inc->key, sizeof(inc->key), jget_str(o, "key"));
+	v = inc_status_from_name(jget_str(o, "status"));
 	inc->status = v < 0 ? INC_OPEN : (enum inc_status)v;
-	v = severity_from_name(jstr(o, "severity"));
+	v = severity_from_name(jget_str(o, "severity"));
 	inc->severity = v < 0 ? SEV_INFO : (enum ng_severity)v;
-	v = severity_from_name(jstr(o, "max_detection_severity"));
+	v = severity_from_name(jget_str(o, "max_detection_severity"));
 	inc->max_detection = v < 0 ? inc->severity : (enum ng_severity)v;
-	inc->severity_reason = xstrdup(jstr(o, "severity_reason"));
-	inc->first_ns = ju64(o, "first_seen_ns");
-	inc->last_ns = ju64(o, "last_seen_ns");
+	inc->severity_reason = xstrdup(jget_str(o, "severity_reason"));
+	inc->first_ns = jget_u64(o, "first_seen_ns");
+	inc->last_ns = jget_u64(o, "last_seen_ns");
 	attr_from_json(cJSON_GetObjectItemCaseSensitive(o, "attribution"), &inc->attr);
 	arr = cJSON_GetObjectItemCaseSensitive(o, "categories");
 	cJSON_ArrayForEach(it, arr)
@@ -540,16 +513,16 @@ static struct incident *incident_from_json(const cJSON *o)
 		if (action_from_json(it, &a) == 0)
 			incident_add_action(inc, &a);
 	}
-	inc->procs_dropped = ju64(o, "processes_dropped");
-	inc->entries_dropped = ju64(o, "timeline_dropped");
+	inc->procs_dropped = jget_u64(o, "processes_dropped");
+	inc->entries_dropped = jget_u64(o, "timeline_dropped");
 	return inc;
 }
 
 int incmgr_apply_record(struct incmgr *m, const cJSON *rec)
 {
-	const char *type = jstr(rec, "rec"), *id = jstr(rec, "incident");
+	const char *type = jget_str(rec, "rec"), *id = jget_str(rec, "incident");
 	struct incident *inc;
-	uint64_t ts = ju64(rec, "ts_ns");
+	uint64_t ts = jget_u64(rec, "ts_ns");
 	bool bump;
 
 	if (type && !strcmp(type, "agent"))
@@ -565,8 +538,8 @@ int incmgr_apply_record(struct incmgr *m, const cJSON *rec)
 		if (!inc)
 			return -ENOMEM;
 		copy_fixed(inc->id, sizeof(inc->id), id);
-		inc->node = xstrdup(jstr(rec, "node") ? jstr(rec, "node") : "");
-		copy_fixed(inc->key, sizeof(inc->key), jstr(rec, "key"));
+		inc->node = xstrdup(jget_str(rec, "node") ? jget_str(rec, "node") : "");
+		copy_fixed(inc->key, sizeof(inc->key), jget_str(rec, "key"));
 		inc->first_ns = inc->last_ns = ts;
 		attr_from_json(cJSON_GetObjectItemCaseSensitive(rec, "attribution"), &inc->attr);
 		incident_link(m, inc);
@@ -598,7 +571,8 @@ int incmgr_apply_record(struct incmgr *m, const cJSON *rec)
 	 * incmgr_set_status); a record that is rejected or not understood moves
 	 * nothing (bump is applied on the success paths below) */
 	bump = ts > inc->last_ns && strcmp(type, "action") &&
-	       !(!strcmp(type, "status") && inc_status_from_name(jstr(rec, "status")) == INC_CLOSED);
+	       !(!strcmp(type, "status") &&
+		 inc_status_from_name(jget_str(rec, "status")) == INC_CLOSED);
 
 	if (!strcmp(type, "proc")) {
 		struct inc_proc p;
@@ -620,7 +594,7 @@ int incmgr_apply_record(struct incmgr *m, const cJSON *rec)
 			return -EBADMSG;
 		if (bump)
 			inc->last_ns = ts;
-		if (ju64(rec, "entry") < inc->nentries) {
+		if (jget_u64(rec, "entry") < inc->nentries) {
 			incident_entry_clear(&e);
 			return 0; /* already known (from a snapshot) */
 		}
@@ -631,7 +605,7 @@ int incmgr_apply_record(struct incmgr *m, const cJSON *rec)
 		return err == -ENOSPC ? 0 : err;
 	}
 	if (!strcmp(type, "repeat")) {
-		uint64_t idx = ju64(rec, "entry"), count = ju64(rec, "count");
+		uint64_t idx = jget_u64(rec, "entry"), count = jget_u64(rec, "count");
 
 		if (idx >= inc->nentries)
 			return -EBADMSG;
@@ -644,18 +618,18 @@ int incmgr_apply_record(struct incmgr *m, const cJSON *rec)
 		return 0;
 	}
 	if (!strcmp(type, "severity")) {
-		int s = severity_from_name(jstr(rec, "severity"));
+		int s = severity_from_name(jget_str(rec, "severity"));
 
 		if (s < 0)
 			return -EBADMSG;
 		if (bump)
 			inc->last_ns = ts;
 		inc->severity = (enum ng_severity)s;
-		replace_str(&inc->severity_reason, jstr(rec, "reason"));
+		replace_str(&inc->severity_reason, jget_str(rec, "reason"));
 		return 0;
 	}
 	if (!strcmp(type, "status")) {
-		int s = inc_status_from_name(jstr(rec, "status"));
+		int s = inc_status_from_name(jget_str(rec, "status"));
 		const cJSON *counts = cJSON_GetObjectItemCaseSensitive(rec, "counts"), *it;
 		size_t i = 0;
 
@@ -680,10 +654,10 @@ int incmgr_apply_record(struct incmgr *m, const cJSON *rec)
 				inc->last_ns = inc->entries[i].last_ns;
 			i++;
 		}
-		if (ju64(rec, "timeline_dropped") > inc->entries_dropped)
-			inc->entries_dropped = ju64(rec, "timeline_dropped");
-		if (ju64(rec, "processes_dropped") > inc->procs_dropped)
-			inc->procs_dropped = ju64(rec, "processes_dropped");
+		if (jget_u64(rec, "timeline_dropped") > inc->entries_dropped)
+			inc->entries_dropped = jget_u64(rec, "timeline_dropped");
+		if (jget_u64(rec, "processes_dropped") > inc->procs_dropped)
+			inc->procs_dropped = jget_u64(rec, "processes_dropped");
 		return 0;
 	}
 	if (!strcmp(type, "action")) {

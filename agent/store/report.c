@@ -17,6 +17,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "clock.h"
 #include "report_int.h"
 
 #define LOAD_MAX_WARNINGS 20
@@ -143,16 +144,8 @@ static char *esc_dup(enum fmt f, const char *s)
 
 const char *report_time(uint64_t wall_ns, char *buf, size_t n)
 {
-	time_t s = (time_t)(wall_ns / 1000000000ull);
-	struct tm tm;
-	size_t l;
-
-	if (!wall_ns || !gmtime_r(&s, &tm)) {
+	if (!wall_ns || !clock_rfc3339(wall_ns, 3, buf, n))
 		snprintf(buf, n, "unknown");
-		return buf;
-	}
-	l = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + l, n - l, ".%03uZ", (unsigned)(wall_ns % 1000000000ull / 1000000ull));
 	return buf;
 }
 

@@ -13,6 +13,7 @@
 #define NODEGUARD_ENFORCE_H
 
 #include "nodeguard/event.h"
+#include "nodeguard/fnv.h" /* NG_FNV_*, the exec path hash of ng_kill_exe */
 
 #define NG_KILL_RULES_MAX 32 /* one bit of a __u32 slot mask per rule */
 #define NG_KILL_LIST_MAX 16  /* exact binaries (and allowed binaries) per rule */
@@ -162,9 +163,5 @@ struct ng_enf_state {
 			   * (a rule on them acts from user space), instead of
 			   * letting records batch until the next drain */
 };
-
-/* FNV-1a 64 over a path, the same in the kernel and user space */
-#define NG_FNV_OFFSET 0xcbf29ce484222325ULL
-#define NG_FNV_PRIME 0x100000001b3ULL
 
 #endif

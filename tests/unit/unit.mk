@@ -5,7 +5,7 @@
 #
 # Each test links only the agent objects it exercises.
 
-UNIT_TESTS  := jsonw decode evfmt probe netaddr
+UNIT_TESTS  := jsonw decode evfmt probe netaddr jsonget procfs
 UNIT_BINS   := $(patsubst %,$(BUILD)/tests/test_%,$(UNIT_TESTS))
 UNIT_LDLIBS := -lcmocka $(LDLIBS)
 UNIT_HDRS   := tests/unit/unit_helpers.h $(wildcard $(addsuffix /*.h,$(AGENT_DIRS))) include/nodeguard/event.h
@@ -15,6 +15,8 @@ $(BUILD)/tests/test_decode: $(AGENT_LIB)
 $(BUILD)/tests/test_evfmt:  $(AGENT_LIB)
 $(BUILD)/tests/test_probe:  $(AGENT_LIB)
 $(BUILD)/tests/test_netaddr: $(AGENT_LIB)
+$(BUILD)/tests/test_jsonget: $(AGENT_LIB)
+$(BUILD)/tests/test_procfs: $(AGENT_LIB)
 
 $(UNIT_BINS): $(BUILD)/tests/test_%: tests/unit/test_%.c $(UNIT_HDRS) | $(BUILD)
 	@mkdir -p $(@D)
