@@ -323,12 +323,8 @@ static void on_kev_hit(const struct rule *r, const struct obs *o, void *ctx)
 	int err;
 
 	(void)o;
-	if (!wall) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		wall = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	}
+	if (!wall)
+		wall = clock_wall_ns();
 	a->detections++;
 	if (pod) {
 		/* an open incident of this pod, whichever of its containers */

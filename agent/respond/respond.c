@@ -35,6 +35,7 @@
 #include "jsonw.h"
 #include "killrules.h"
 #include "log.h"
+#include "procfs.h"
 #include "respond_int.h"
 
 /* ---------------------------------------------------------------- undo data */
@@ -270,26 +271,6 @@ void responder_set_kernel_kill(struct responder *r, bool loaded)
 	compute_kkill(r);
 }
 
-static void read_self_path(struct responder *r)
-{
-	char buf[4096];
-	const char *l;
-
-	if (contain_read_file("/proc/self/cgroup", buf, sizeof(buf)) < 0)
-		return;
-	for (l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-		if (!strncmp(l, "0::", 3)) {
-			size_t n = strcspn(l + 3, "\n");
-
-			if (n < sizeof(r->self_path)) {
-				memcpy(r->self_path, l + 3, n);
-				r->self_path[n] = '\0';
-			}
-			return;
-		}
-	}
-}
-
 struct responder *responder_new(const struct responder_opts *o)
 {
 	struct responder *r;
@@ -318,7 +299,8 @@ struct responder *responder_new(const struct responder_opts *o)
 	if (o->self_cgroup_path)
 		snprintf(r->self_path, sizeof(r->self_path), "%s", o->self_cgroup_path);
 	else
-		read_self_path(r);
+		if (procfs_cgroup_path("/proc/self/cgroup", r->self_path, sizeof(r->self_path)))
+			r->self_path[0] = '\0';
 	r->self.pid = o->self_pid;
 	r->self.cgroup_id = o->self_cgroup;
 	r->self.cgroup_path = r->self_path[0] ? r->self_path : NULL;
