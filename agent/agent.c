@@ -15,7 +15,7 @@
 #include "agent_int.h"
 #include "apiq.h"
 #include "container.h"
-#include "enforce.h"
+#include "enforcer.h"
 #include "evfmt.h"
 #include "incident.h"
 #include "journal.h"
@@ -46,7 +46,7 @@ static void on_rotate(struct journal *j, void *ctx)
 	struct agent *a = ctx;
 
 	(void)j;
-	if (incmgr_snapshot_open(a->im))
+	if (incident_mgr_snapshot_open(a->im))
 		log_err("Failed to write incident snapshots after journal rotation");
 }
 
@@ -92,7 +92,7 @@ static int restore_record(const cJSON *rec, const char *file, uint64_t line, voi
 	/* the cluster Events a previous agent handled: not again (kevents_seen) */
 	if (cJSON_IsString(src) && !strcmp(src->valuestring, "k8s"))
 		remember_kev(a, cJSON_GetObjectItemCaseSensitive(d, "event"));
-	if (incmgr_apply_record(a->im, rec))
+	if (incident_mgr_apply_record(a->im, rec))
 		log_warn("journal %s:%" PRIu64 ": record not applicable, skipped", file, line);
 	return 0;
 }
@@ -225,12 +225,12 @@ static void agent_close(struct agent *a)
 	responder_free(a->resp);
 	enforcer_close(a->enf);
 	journal_close(a->jr);
-	incmgr_free(a->im);
+	incident_mgr_free(a->im);
 	free(a->seen);
 	free(a->prot);
 	if (a->prot_ino >= 0)
 		close(a->prot_ino);
-	ctr_cache_free(a->ctr);
+	container_cache_free(a->ctr);
 	proctab_free(a->pt);
 	policy_free(a->pol);
 	jsonw_free(&a->ev_json);
@@ -259,7 +259,7 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 	struct journal_replay_stats rs = { 0 };
 	struct sensor_opts so = { 0 };
 	struct journal_opts jo = { 0 };
-	struct incmgr_opts io = { 0 };
+	struct incident_mgr_opts io = { 0 };
 	uint32_t kill_kernel = 0, kill_user = 0;
 	char err[1024];
 	int rc = 1, n;
@@ -302,7 +302,7 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 	io.window_s = a->pol->settings.incident_window_s;
 	io.write = journal_write;
 	io.write_ctx = a;
-	a->im = incmgr_new(&io);
+	a->im = incident_mgr_new(&io);
 	if (!a->im) {
 		log_err("Failed to create the incident manager: %s", strerror(errno));
 		goto out;
@@ -314,14 +314,14 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 		log_info("journal %s: %" PRIu64 " records in %" PRIu64 " files, %" PRIu64
 			 " malformed; %zu open incidents restored",
 			 journal_path(a->jr), rs.records, rs.files, rs.malformed,
-			 incmgr_count(a->im, true));
+			 incident_mgr_count(a->im, true));
 	journal_set_rotate_cb(a->jr, on_rotate, a);
 	/* after the replay: the Events watch starts from what it had handled */
 	start_pod_cache(a);
 
 	probe_features(&a->feat, true);
 	a->pt = proctab_new(a->pol->settings.proctab_max);
-	a->ctr = a->feat.cgroup2 ? ctr_cache_new(a->feat.cgroup2_path, 16384) : NULL;
+	a->ctr = a->feat.cgroup2 ? container_cache_new(a->feat.cgroup2_path, 16384) : NULL;
 	if (!a->pt || !a->ctr) {
 		log_err("Failed to set up the process table / container cache: %s",
 			a->feat.cgroup2 ? strerror(errno) : "no cgroup v2 mount");
@@ -414,7 +414,7 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 		};
 
 		st.kill_in_kernel = sensor_kill_in_kernel(a->sensor, &st.kill_reason);
-		if (incmgr_write_start(a->im, clock_wall_ns(), &st))
+		if (incident_mgr_write_start(a->im, clock_wall_ns(), &st))
 			log_err("Failed to write the agent start record to the journal");
 	}
 	log_info("nodeguard running on node %s: policy %s (%zu rules%s), journal %s, %s",
@@ -427,7 +427,7 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 	if (!rc)
 		log_info("stopping: %" PRIu64 " events, %" PRIu64 " detections, %zu open incidents, "
 			 "%" PRIu64 " journal errors", a->events, a->detections,
-			 incmgr_count(a->im, true), a->journal_errors);
+			 incident_mgr_count(a->im, true), a->journal_errors);
 out:
 	agent_close(a);
 	free(a);

@@ -33,7 +33,7 @@ struct agent {
 	struct ng_features feat;
 	struct sensor *sensor;
 	struct proctab *pt;
-	struct ctr_cache *ctr;
+	struct container_cache *ctr;
 	struct journal *jr;
 	struct incmgr *im;
 	/* containment: pinned enforcement state and the action layer */

@@ -29,7 +29,7 @@ static void reply_status(struct responder *r, struct incmgr *im, struct jsonw *w
 
 	len = snprintf(msg, sizeof(msg), "nodeguard is running (pid %d)", (int)getpid());
 	if (im) {
-		for (i = incmgr_first(im); i; i = i->next) {
+		for (i = incident_mgr_first(im); i; i = i->next) {
 			open += i->status == INC_OPEN;
 			contained += i->status == INC_CONTAINED;
 		}

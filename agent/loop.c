@@ -102,7 +102,7 @@ static void loop_tick(struct loop *l, struct agent *a, uint64_t now)
 
 	l->last_tick = now;
 	journal_tick(a->jr, now);
-	incmgr_tick(a->im, clock_wall_ns());
+	incident_mgr_tick(a->im, clock_wall_ns());
 	responder_tick(a->resp);
 	prot_watch(a);
 	loop_add(l, SRC_PROT, a->prot_ino);
@@ -199,7 +199,7 @@ int agent_loop(struct agent *a, volatile sig_atomic_t *exiting, volatile sig_ato
 			loop_tick(&l, a, now);
 		if (now - l.last_sweep >= LOOP_SWEEP_MS) {
 			l.last_sweep = now;
-			ctr_cache_sweep(a->ctr);
+			container_cache_sweep(a->ctr);
 		}
 		if (a->opts.duration_s && now - l.start >= (uint64_t)a->opts.duration_s * 1000)
 			break;

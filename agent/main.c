@@ -13,7 +13,7 @@
 #include "agent.h"
 #include "clock.h"
 #include "ctl.h"
-#include "enforce.h"
+#include "enforcer.h"
 #include "evfmt.h"
 #include "jsonw.h"
 #include "killrules.h"

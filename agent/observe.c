@@ -200,7 +200,7 @@ static void on_hit(const struct rule *r, const struct obs *o, void *ctx)
 			.key = cx->key, .attr = &attr, .tree = tree, .ntree = ntree,
 		};
 
-		err = incmgr_detect(a->im, &d, &inc, &opened);
+		err = incident_mgr_detect(a->im, &d, &inc, &opened);
 		free(attr.pod_json);
 		attr.pod_json = NULL;
 	}
@@ -328,7 +328,7 @@ static void on_kev_hit(const struct rule *r, const struct obs *o, void *ctx)
 	a->detections++;
 	if (pod) {
 		/* an open incident of this pod, whichever of its containers */
-		for (i = incmgr_first(a->im); i; i = i->next)
+		for (i = incident_mgr_first(a->im); i; i = i->next)
 			if (i->status != INC_CLOSED && i->status != INC_RELEASED &&
 			    i->attr.pod_name && i->attr.pod_namespace &&
 			    !strcmp(i->attr.pod_name, pod->name) &&
@@ -380,7 +380,7 @@ static void on_kev_hit(const struct rule *r, const struct obs *o, void *ctx)
 		jsonw_kv_str(&w, "source", ev->source_component);
 		jsonw_obj_close(&w);
 		d.event_json = jsonw_str(&w);
-		err = incmgr_detect(a->im, &d, &inc, &opened);
+		err = incident_mgr_detect(a->im, &d, &inc, &opened);
 		jsonw_free(&w);
 	}
 	free(attr.pod_json);

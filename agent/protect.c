@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "agent_int.h"
-#include "enforce.h"
+#include "enforcer.h"
 #include "incident.h"
 #include "log.h"
 #include "podcache.h"
@@ -94,7 +94,7 @@ static void prot_pod_cb(const struct pod_info *p, void *ctx)
 	uint64_t cgid;
 	size_t i;
 
-	if (p->deleted || !respond_namespace_protected(&a->pol->settings, p->namespace))
+	if (p->deleted || !decide_namespace_protected(&a->pol->settings, p->namespace))
 		return;
 	for (i = 0; i < a->nprot; i++)
 		if (!strcmp(a->prot[i].uid, p->uid)) {
@@ -206,8 +206,8 @@ void protect_known_namespaces(struct agent *a)
 {
 	struct incident *inc;
 
-	for (inc = incmgr_first(a->im); inc; inc = inc->next)
+	for (inc = incident_mgr_first(a->im); inc; inc = inc->next)
 		if ((inc->status == INC_OPEN || inc->status == INC_CONTAINED) && inc->attr.cgroup_id &&
-		    respond_namespace_protected(&a->pol->settings, inc->attr.pod_namespace))
+		    decide_namespace_protected(&a->pol->settings, inc->attr.pod_namespace))
 			protect_cgroup(a, inc->attr.cgroup_id, inc->attr.pod_namespace);
 }

@@ -137,7 +137,7 @@ void reload_policy(struct agent *a)
 		log_warn("SIGHUP: argv_max, trace_host and journal_dir take effect at the next start");
 	if (a->opts.dry_run)
 		np->settings.dry_run = true;
-	incmgr_set_window(a->im, np->settings.incident_window_s);
+	incident_mgr_set_window(a->im, np->settings.incident_window_s);
 	apiq_set_limits(a->apiq, np->settings.api_queue_max, np->settings.api_retry_max_s);
 	/* the responder holds the policy: hand it the new one before the old goes */
 	if (a->resp)

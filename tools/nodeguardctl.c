@@ -38,7 +38,7 @@
 #include "clock.h"
 #include "container.h"
 #include "ctl.h"
-#include "enforce.h"
+#include "enforcer.h"
 #include "journal.h"
 #include "log.h"
 #include "probe.h"
@@ -247,7 +247,7 @@ static int parse_args(int argc, char **argv, struct ctl *c)
 			c->filter.pod_name = c->pod_name;
 			break;
 		case OPT_STATUS:
-			c->filter.status = inc_status_from_name(optarg);
+			c->filter.status = incident_status_from_name(optarg);
 			if (c->filter.status < 0)
 				return usage_error("--status '%s': want open, contained, released or "
 						   "closed", optarg);
@@ -356,7 +356,7 @@ static struct incident *find(struct incmgr *m, const char *id)
 	struct incident *i, *hit = NULL;
 	size_t n = strlen(id), matches = 0;
 
-	for (i = incmgr_first(m); i; i = i->next) {
+	for (i = incident_mgr_first(m); i; i = i->next) {
 		if (!strcmp(i->id, id))
 			return i;
 		if (!strncmp(i->id, id, n)) {
@@ -377,7 +377,7 @@ static struct incident *find(struct incmgr *m, const char *id)
 	report_term_puts(stderr, id);
 	fprintf(stderr, "' is ambiguous: it matches %zu incidents:\n", matches);
 	matches = 0;
-	for (i = incmgr_first(m); i; i = i->next) {
+	for (i = incident_mgr_first(m); i; i = i->next) {
 		if (strncmp(i->id, id, n))
 			continue;
 		if (++matches > 10) {
@@ -409,7 +409,7 @@ static int cmd_list(const struct ctl *c, struct incmgr *m)
 	if (!c->json && isatty(STDOUT_FILENO))
 		printf("%-30s  %-8s  %-9s  %-24s  %-24s  %s\n", "ID", "SEVERITY", "STATUS",
 		       "FIRST SEEN", "POD/CONTAINER", "TOP RULE");
-	for (i = incmgr_first(m); i; i = i->next) {
+	for (i = incident_mgr_first(m); i; i = i->next) {
 		if (!report_filter_match(&c->filter, i))
 			continue;
 		if (c->json)
@@ -640,7 +640,7 @@ static int offline_apply(const cJSON *rec, const char *file, uint64_t line, void
 
 	(void)file;
 	(void)line;
-	if (incmgr_apply_record(o->im, rec))
+	if (incident_mgr_apply_record(o->im, rec))
 		o->skipped++;
 	return 0;
 }
@@ -685,7 +685,7 @@ static int release_unpinned(struct offline *o, struct incident *inc)
 
 		if (!pinned_in_effect(inc, i))
 			continue;
-		/* incmgr_action may move the array: copy first */
+		/* incident_mgr_action may move the array: copy first */
 		snprintf(action, sizeof(action), "%s", inc->actions[i].action);
 		snprintf(target, sizeof(target), "%s", inc->actions[i].target);
 		a.ts_ns = clock_wall_ns();
@@ -694,7 +694,7 @@ static int release_unpinned(struct offline *o, struct incident *inc)
 		a.target = target;
 		a.result = "ok";
 		a.detail = detail;
-		e = incmgr_action(o->im, inc, &a);
+		e = incident_mgr_action(o->im, inc, &a);
 		if (e) {
 			fprintf(stderr, "nodeguardctl: Failed to journal the release of %s on %s: %s\n",
 				action, inc->id, strerror(-e));
@@ -731,7 +731,7 @@ static size_t container_incidents(struct incmgr *m, const char *prefix, struct i
 	struct incident *i;
 
 	*ctr = NULL;
-	for (i = incmgr_first(m); i; i = i->next) {
+	for (i = incident_mgr_first(m); i; i = i->next) {
 		if (!i->attr.container_id[0] || strncmp(i->attr.container_id, prefix, n))
 			continue;
 		if (*ctr && strcmp(*ctr, i->attr.container_id)) {
@@ -754,7 +754,7 @@ static size_t container_incidents(struct incmgr *m, const char *prefix, struct i
 static int offline_open(struct offline *o, const struct ctl *c)
 {
 	struct journal_opts jo = { .dir = c->dir, .fsync = FSYNC_ALWAYS };
-	struct incmgr_opts io = { .window_s = 600 };
+	struct incident_mgr_opts io = { .window_s = 600 };
 	struct responder_opts ro = { 0 };
 	struct enforcer_adopted ad;
 	char host[256] = "", claim[CTL_CLAIM_MAX + 1], err[512];
@@ -796,7 +796,7 @@ static int offline_open(struct offline *o, const struct ctl *c)
 	io.node = node && *node ? node : host;
 	io.write = offline_write;
 	io.write_ctx = o;
-	o->im = incmgr_new(&io);
+	o->im = incident_mgr_new(&io);
 	if (!o->im) {
 		fprintf(stderr, "nodeguardctl: Failed to allocate: %s\n", strerror(errno));
 		return EXIT_NOTFOUND;
@@ -910,7 +910,7 @@ static int release_offline(const struct ctl *c)
 out:
 	responder_free(o.resp);
 	enforcer_close(o.enf);
-	incmgr_free(o.im);
+	incident_mgr_free(o.im);
 	journal_close(o.jr);
 	return ret;
 }
@@ -1050,6 +1050,6 @@ int main(int argc, char **argv)
 	if (ret)
 		return ret;
 	ret = c.def->run(&c, m);
-	incmgr_free(m);
+	incident_mgr_free(m);
 	return ret;
 }

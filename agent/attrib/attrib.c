@@ -28,7 +28,7 @@ void attrib_event(const struct attrib_src *src, const struct ng_event *ev, struc
 	cx->nchain = src->pt ? proctab_ancestry(src->pt, h->pid, cx->chain,
 						want < ATTRIB_CHAIN_MAX ? want : ATTRIB_CHAIN_MAX)
 			     : 0;
-	cx->have_ci = src->ctr && ctr_cache_lookup(src->ctr, h->cgroup_id, &cx->ci) == 0;
+	cx->have_ci = src->ctr && container_cache_lookup(src->ctr, h->cgroup_id, &cx->ci) == 0;
 	cx->is_container = (h->flags & NG_HF_CONTAINER) || (cx->have_ci && cx->ci.is_container);
 	cx->pod = NULL;
 	cx->cidx = -1;
@@ -53,12 +53,12 @@ void attrib_to_incident(const struct attrib_ctx *cx, struct inc_attr *attr)
 	attr->cgroup_id = cx->ev->hdr.cgroup_id;
 	if (!cx->have_ci)
 		return;
-	snprintf(attr->runtime, sizeof(attr->runtime), "%s", ctr_runtime_name(ci->runtime));
+	snprintf(attr->runtime, sizeof(attr->runtime), "%s", container_runtime_name(ci->runtime));
 	snprintf(attr->container_id, sizeof(attr->container_id), "%s", ci->container_id);
 	snprintf(attr->pod_uid, sizeof(attr->pod_uid), "%s", ci->pod_uid);
-	snprintf(attr->qos, sizeof(attr->qos), "%s", ctr_qos_name(ci->qos));
+	snprintf(attr->qos, sizeof(attr->qos), "%s", container_qos_name(ci->qos));
 	snprintf(attr->cgroup_path, sizeof(attr->cgroup_path), "%s", ci->path);
-	/* incmgr_detect copies these */
+	/* incident_mgr_detect copies these */
 	if (cx->pod) {
 		attr->pod_namespace = (char *)cx->pod->namespace;
 		attr->pod_name = (char *)cx->pod->name;

@@ -29,7 +29,7 @@ struct pod_info;
 /* where attribution looks (the agent's tables; pods NULL outside a cluster) */
 struct attrib_src {
 	struct proctab *pt;
-	struct ctr_cache *ctr;
+	struct container_cache *ctr;
 	struct podcache *pods;
 	uint32_t depth;            /* ancestors wanted (settings.ancestry_depth) */
 };

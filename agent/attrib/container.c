@@ -35,7 +35,7 @@ struct ctr_entry {
 	struct ctr_info info;
 };
 
-struct ctr_cache {
+struct container_cache {
 	int mntfd;
 	bool cgroup2;
 	char mnt[PATH_MAX];            /* the mount as /proc/self/fd shows it */
@@ -44,15 +44,15 @@ struct ctr_cache {
 	unsigned bits;
 	struct ctr_entry **buckets;
 	struct ctr_entry *head, *tail;
-	struct ctr_cache_stats st;
+	struct container_cache_stats st;
 };
 
-static size_t bucket_of(const struct ctr_cache *c, uint64_t id)
+static size_t bucket_of(const struct container_cache *c, uint64_t id)
 {
 	return (size_t)((id * 0x9e3779b97f4a7c15ull) >> (64 - c->bits));
 }
 
-static struct ctr_entry *entry_find(const struct ctr_cache *c, uint64_t id)
+static struct ctr_entry *entry_find(const struct container_cache *c, uint64_t id)
 {
 	struct ctr_entry *e;
 
@@ -62,7 +62,7 @@ static struct ctr_entry *entry_find(const struct ctr_cache *c, uint64_t id)
 	return NULL;
 }
 
-static void lru_unlink(struct ctr_cache *c, struct ctr_entry *e)
+static void lru_unlink(struct container_cache *c, struct ctr_entry *e)
 {
 	if (e->prev)
 		e->prev->next = e->next;
@@ -75,7 +75,7 @@ static void lru_unlink(struct ctr_cache *c, struct ctr_entry *e)
 	e->prev = e->next = NULL;
 }
 
-static void lru_push(struct ctr_cache *c, struct ctr_entry *e)
+static void lru_push(struct container_cache *c, struct ctr_entry *e)
 {
 	e->prev = NULL;
 	e->next = c->head;
@@ -86,7 +86,7 @@ static void lru_push(struct ctr_cache *c, struct ctr_entry *e)
 		c->tail = e;
 }
 
-static void entry_remove(struct ctr_cache *c, struct ctr_entry *e)
+static void entry_remove(struct container_cache *c, struct ctr_entry *e)
 {
 	struct ctr_entry **pp = &c->buckets[bucket_of(c, e->info.cgroup_id)];
 
@@ -101,7 +101,7 @@ static void entry_remove(struct ctr_cache *c, struct ctr_entry *e)
 }
 
 /* best effort: a failed allocation only means the next lookup resolves again */
-static void entry_put(struct ctr_cache *c, const char *relpath, const struct ctr_info *info)
+static void entry_put(struct container_cache *c, const char *relpath, const struct ctr_info *info)
 {
 	struct ctr_entry *e = entry_find(c, info->cgroup_id);
 	char *p;
@@ -139,7 +139,7 @@ static void entry_put(struct ctr_cache *c, const char *relpath, const struct ctr
 }
 
 /* 1: relpath is a directory with inode id; 0: gone or replaced; -errno: can't tell */
-static int path_alive(const struct ctr_cache *c, const char *relpath, uint64_t id)
+static int path_alive(const struct container_cache *c, const char *relpath, uint64_t id)
 {
 	const char *p = relpath;
 	struct stat st;
@@ -154,11 +154,11 @@ static int path_alive(const struct ctr_cache *c, const char *relpath, uint64_t i
 	return S_ISDIR(st.st_mode) && (uint64_t)st.st_ino == id;
 }
 
-static int resolve_handle(struct ctr_cache *c, uint64_t id, char *rel, size_t n);
+static int resolve_handle(struct container_cache *c, uint64_t id, char *rel, size_t n);
 
-struct ctr_cache *ctr_cache_new(const char *cgroup2_mount, size_t max_entries)
+struct container_cache *container_cache_new(const char *cgroup2_mount, size_t max_entries)
 {
-	struct ctr_cache *c = NULL;
+	struct container_cache *c = NULL;
 	struct statfs sfs;
 	struct stat st;
 	char fdpath[64], rootrel[16];
@@ -214,12 +214,12 @@ struct ctr_cache *ctr_cache_new(const char *cgroup2_mount, size_t max_entries)
 		resolve_handle(c, (uint64_t)st.st_ino, rootrel, sizeof(rootrel));
 	return c;
 fail:
-	ctr_cache_free(c);
+	container_cache_free(c);
 	errno = err;
 	return NULL;
 }
 
-void ctr_cache_free(struct ctr_cache *c)
+void container_cache_free(struct container_cache *c)
 {
 	if (!c)
 		return;
@@ -231,18 +231,18 @@ void ctr_cache_free(struct ctr_cache *c)
 	free(c);
 }
 
-void ctr_cache_use_handles(struct ctr_cache *c, bool on)
+void container_cache_use_handles(struct container_cache *c, bool on)
 {
 	if (c)
 		c->st.handles = on && c->cgroup2 && c->mnt[0];
 }
 
-size_t ctr_cache_size(const struct ctr_cache *c)
+size_t container_cache_size(const struct container_cache *c)
 {
 	return c ? c->n : 0;
 }
 
-void ctr_cache_get_stats(const struct ctr_cache *c, struct ctr_cache_stats *out)
+void container_cache_get_stats(const struct container_cache *c, struct container_cache_stats *out)
 {
 	if (!out)
 		return;
@@ -256,7 +256,7 @@ void ctr_cache_get_stats(const struct ctr_cache *c, struct ctr_cache_stats *out)
  * id -> path through a kernfs file handle. 0; -ENOENT: the cgroup is gone;
  * -EAGAIN: can't tell, walk instead.
  */
-static int resolve_handle(struct ctr_cache *c, uint64_t id, char *rel, size_t n)
+static int resolve_handle(struct container_cache *c, uint64_t id, char *rel, size_t n)
 {
 	union {
 		struct file_handle fh;
@@ -317,7 +317,7 @@ out:
 }
 
 struct walk {
-	struct ctr_cache *c;
+	struct container_cache *c;
 	char path[PATH_MAX]; /* relative path of the directory being visited */
 	size_t len;
 	size_t dirs;
@@ -430,7 +430,7 @@ static int visit_id(struct walk *w, int parentfd, const char *name, uint64_t ino
 	return 1;
 }
 
-static int resolve_walk(struct ctr_cache *c, uint64_t id, char *rel, size_t n)
+static int resolve_walk(struct container_cache *c, uint64_t id, char *rel, size_t n)
 {
 	struct find_id f = { .id = id, .rel = rel, .n = n };
 	struct walk *w;
@@ -454,7 +454,7 @@ static int resolve_walk(struct ctr_cache *c, uint64_t id, char *rel, size_t n)
 	return r;
 }
 
-int ctr_cache_lookup(struct ctr_cache *c, uint64_t cgroup_id, struct ctr_info *out)
+int container_cache_lookup(struct container_cache *c, uint64_t cgroup_id, struct ctr_info *out)
 {
 	char rel[PATH_MAX];
 	struct ctr_entry *e;
@@ -489,14 +489,14 @@ int ctr_cache_lookup(struct ctr_cache *c, uint64_t cgroup_id, struct ctr_info *o
 		c->st.not_found++;
 		return -ENOENT;
 	}
-	ctr_parse_path(rel, &info, NULL);
+	container_parse_path_end(rel, &info, NULL);
 	info.cgroup_id = cgroup_id;
 	entry_put(c, rel, &info);
 	*out = info;
 	return 0;
 }
 
-int ctr_cache_sweep(struct ctr_cache *c)
+int container_cache_sweep(struct container_cache *c)
 {
 	struct ctr_entry *e, *next;
 	int n = 0;
@@ -516,7 +516,7 @@ int ctr_cache_sweep(struct ctr_cache *c)
 	return n;
 }
 
-void ctr_cache_forget(struct ctr_cache *c, uint64_t cgroup_id)
+void container_cache_forget(struct container_cache *c, uint64_t cgroup_id)
 {
 	struct ctr_entry *e;
 
@@ -538,27 +538,27 @@ struct match {
 };
 
 /* the container's own cgroup for a (normalized) path inside it */
-static int container_root(struct ctr_cache *c, const char *relpath, struct ctr_info *out,
+static int container_root(struct container_cache *c, const char *relpath, struct ctr_info *out,
 			  char *root, size_t n)
 {
 	struct ctr_info info;
 	struct stat st;
 	size_t end;
 
-	ctr_parse_path(relpath, &info, &end);
+	container_parse_path_end(relpath, &info, &end);
 	if (!info.is_container || end == 0 || end >= n)
 		return -ENOENT;
 	memcpy(root, relpath, end);
 	root[end] = '\0';
 	if (fstatat(c->mntfd, root + 1, &st, AT_SYMLINK_NOFOLLOW) || !S_ISDIR(st.st_mode))
 		return -ENOENT;
-	ctr_parse_path(root, out, NULL);
+	container_parse_path_end(root, out, NULL);
 	out->cgroup_id = (uint64_t)st.st_ino;
 	return 0;
 }
 
 /* 1: a second container matched (ambiguous) */
-static int match_add(struct ctr_cache *c, struct match *m, const char *relpath)
+static int match_add(struct container_cache *c, struct match *m, const char *relpath)
 {
 	char root[PATH_MAX];
 	struct ctr_info info;
@@ -589,7 +589,7 @@ static int visit_match(struct walk *w, int parentfd, const char *name, uint64_t 
 	return match_add(w->c, m, w->path);
 }
 
-int ctr_cache_find_container(struct ctr_cache *c, const char *id, struct ctr_info *out)
+int container_cache_find_container(struct container_cache *c, const char *id, struct ctr_info *out)
 {
 	struct match *m = NULL;
 	struct walk *w = NULL;

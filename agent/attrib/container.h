@@ -6,7 +6,7 @@
  * container_parse_path() is pure. The cache resolves ids the kernel reports
  * (bpf_get_current_cgroup_id()) through a kernfs file handle on the mount,
  * falling back to a bounded walk of the tree, and keeps the result until the
- * cgroup goes away (ctr_cache_sweep) or is forgotten. Not thread-safe: one
+ * cgroup goes away (container_cache_sweep) or is forgotten. Not thread-safe: one
  * cache per thread, or lock around it.
  *
  * See docs/attribution.md for the shapes recognized.
@@ -22,7 +22,7 @@ enum ctr_runtime { RT_HOST = 0, RT_CONTAINERD, RT_CRIO, RT_DOCKER, RT_PODMAN, RT
 enum ctr_qos { QOS_NONE = 0, QOS_GUARANTEED, QOS_BURSTABLE, QOS_BESTEFFORT };
 
 #define CTR_ID_LEN 64       /* hex digits of a full container id */
-#define CTR_ID_MIN_PREFIX 12 /* shortest prefix ctr_cache_find_container takes */
+#define CTR_ID_MIN_PREFIX 12 /* shortest prefix container_cache_find_container takes */
 
 struct ctr_info {
 	uint64_t cgroup_id;
@@ -50,11 +50,11 @@ struct ctr_info {
  */
 int container_parse_path(const char *cgpath, struct ctr_info *out);
 /* "host","containerd","cri-o","docker","podman","other"; "unknown" if out of range */
-const char *ctr_runtime_name(enum ctr_runtime r);
+const char *container_runtime_name(enum ctr_runtime r);
 /* "", "guaranteed","burstable","besteffort"; "" if out of range */
-const char *ctr_qos_name(enum ctr_qos q);
+const char *container_qos_name(enum ctr_qos q);
 
-struct ctr_cache;
+struct container_cache;
 
 /*
  * cgroup2_mount: the cgroup v2 mount point (probe_cgroup2_mount). Any other
@@ -63,7 +63,7 @@ struct ctr_cache;
  * the least recently used entry is evicted when full.
  * NULL + errno (EINVAL, ENOMEM, or open(2)'s) on failure.
  */
-struct ctr_cache *ctr_cache_new(const char *cgroup2_mount, size_t max_entries);
+struct container_cache *container_cache_new(const char *cgroup2_mount, size_t max_entries);
 /*
  * Cached (an entry stays until swept or forgotten, so the last events of a
  * removed cgroup still attribute); a miss resolves the id to a path with open_by_handle_at (kernfs
@@ -72,10 +72,10 @@ struct ctr_cache *ctr_cache_new(const char *cgroup2_mount, size_t max_entries);
  * of the mount (readdir, d_ino/st_ino == id) when handles are unavailable
  * (no CAP_DAC_READ_SEARCH, not cgroup2). 0 or -ENOENT (-EINVAL on NULL).
  */
-int ctr_cache_lookup(struct ctr_cache *c, uint64_t cgroup_id, struct ctr_info *out);
+int container_cache_lookup(struct container_cache *c, uint64_t cgroup_id, struct ctr_info *out);
 /* drop entries whose cgroup directory no longer exists; returns how many */
-int ctr_cache_sweep(struct ctr_cache *c);
-void ctr_cache_forget(struct ctr_cache *c, uint64_t cgroup_id);
+int container_cache_sweep(struct container_cache *c);
+void container_cache_forget(struct container_cache *c, uint64_t cgroup_id);
 /*
  * Find a live container whose id equals, or starts with, id (>= 12 hex
  * digits, case-insensitive; it must name one container). The container's own
@@ -84,14 +84,14 @@ void ctr_cache_forget(struct ctr_cache *c, uint64_t cgroup_id);
  * is walked (bounded) so that a short prefix is known to be unique.
  * 0, -ENOENT, -EEXIST (ambiguous), -EINVAL (too short/long, not hex, NULL).
  */
-int ctr_cache_find_container(struct ctr_cache *c, const char *id, struct ctr_info *out);
-size_t ctr_cache_size(const struct ctr_cache *c);
-void ctr_cache_free(struct ctr_cache *c);
+int container_cache_find_container(struct container_cache *c, const char *id, struct ctr_info *out);
+size_t container_cache_size(const struct container_cache *c);
+void container_cache_free(struct container_cache *c);
 
 /* Resolve with handles (default) or only by walking the tree. */
-void ctr_cache_use_handles(struct ctr_cache *c, bool on);
+void container_cache_use_handles(struct container_cache *c, bool on);
 
-struct ctr_cache_stats {
+struct container_cache_stats {
 	uint64_t hits, misses;
 	uint64_t by_handle;        /* misses resolved through a kernfs handle */
 	uint64_t by_walk;          /* misses resolved by walking the tree */
@@ -99,12 +99,12 @@ struct ctr_cache_stats {
 	uint64_t walks;            /* tree walks started (lookups and finds) */
 	uint64_t walks_truncated;  /* walks that hit a bound before finishing */
 	uint64_t evictions;        /* LRU evictions because the cache was full */
-	uint64_t swept;            /* entries dropped by ctr_cache_sweep */
+	uint64_t swept;            /* entries dropped by container_cache_sweep */
 	int handle_err;            /* errno that turned handles off, 0 if none;
 	                              EPERM: no CAP_DAC_READ_SEARCH */
 	bool handles;              /* handles are being tried */
 	bool handles_worked;       /* at least one handle resolved */
 };
-void ctr_cache_get_stats(const struct ctr_cache *c, struct ctr_cache_stats *out);
+void container_cache_get_stats(const struct container_cache *c, struct container_cache_stats *out);
 
 #endif

@@ -18,9 +18,9 @@ static inline bool lower_hex(char ch)
 }
 
 /*
- * container_parse_path(), and in *ctr_end (may be NULL) the normalized
+ * As container_parse_path(), and in *ctr_end (may be NULL) the normalized
  * length of the path up to and including the container component
  */
-int ctr_parse_path(const char *cgpath, struct ctr_info *out, size_t *ctr_end);
+int container_parse_path_end(const char *cgpath, struct ctr_info *out, size_t *ctr_end);
 
 #endif

@@ -272,7 +272,7 @@ static bool parse_ctr(const struct comp *c, const struct comp *parent, const str
 }
 
 /* normalized length of the path up to and including the container component */
-int ctr_parse_path(const char *cgpath, struct ctr_info *out, size_t *ctr_end)
+int container_parse_path_end(const char *cgpath, struct ctr_info *out, size_t *ctr_end)
 {
 	struct comp win[4] = { { 0 } }; /* current, parent, grandparent, great */
 	struct pod first_pod = { 0 };
@@ -342,10 +342,10 @@ int ctr_parse_path(const char *cgpath, struct ctr_info *out, size_t *ctr_end)
 
 int container_parse_path(const char *cgpath, struct ctr_info *out)
 {
-	return ctr_parse_path(cgpath, out, NULL);
+	return container_parse_path_end(cgpath, out, NULL);
 }
 
-const char *ctr_runtime_name(enum ctr_runtime r)
+const char *container_runtime_name(enum ctr_runtime r)
 {
 	switch (r) {
 	case RT_HOST: return "host";
@@ -358,7 +358,7 @@ const char *ctr_runtime_name(enum ctr_runtime r)
 	return "unknown";
 }
 
-const char *ctr_qos_name(enum ctr_qos q)
+const char *container_qos_name(enum ctr_qos q)
 {
 	switch (q) {
 	case QOS_NONE: return "";

@@ -51,7 +51,7 @@ struct sensor *sensor_open(const struct sensor_opts *opts, const struct ng_featu
 int sensor_poll(struct sensor *s, int timeout_ms);
 /* deliver records of another ring buffer (the enforcer's) through the same callback */
 int sensor_add_ringbuf(struct sensor *s, int map_fd);
-/* FNV-1a 64 of a path, as the kernel hashes exec paths (enforce.h) */
+/* FNV-1a 64 of a path, as the kernel hashes exec paths (nodeguard/fnv.h) */
 uint64_t ng_fnv1a(const char *s, size_t n);
 /* fd of a map of the sensors by name (ng_kill_rules, ng_protected, ...) */
 int sensor_map_fd(struct sensor *s, const char *name);

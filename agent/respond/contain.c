@@ -93,7 +93,7 @@ bool contain_cgroup_alive(struct responder *r, uint64_t cgid, const char *rel)
 		cg_dir(r, rel, d, sizeof(d));
 		return stat(d, &st) == 0 && (!cgid || st.st_ino == cgid);
 	}
-	return cgid && r->ctr && ctr_cache_lookup(r->ctr, cgid, &ci) == 0;
+	return cgid && r->ctr && container_cache_lookup(r->ctr, cgid, &ci) == 0;
 }
 
 bool contain_cg_frozen_file(const char *dir, const char *file, const char *want)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The guardrail decision (respond_decide) and the per-rule and node-wide
+ * The guardrail decision (decide_verdict) and the per-rule and node-wide
  * one-minute rate windows it draws from: pure functions, no kernel, no
  * journal, exposed in respond.h so tests/unit/test_respond.c checks them
  * without root. The cgroup path helpers are shared with the responder.
@@ -33,12 +33,12 @@ struct resp_rates {
 	size_t n, cap;
 };
 
-struct resp_rates *resp_rates_new(void)
+struct resp_rates *decide_rates_new(void)
 {
 	return calloc(1, sizeof(struct resp_rates));
 }
 
-void resp_rates_free(struct resp_rates *rr)
+void decide_rates_free(struct resp_rates *rr)
 {
 	size_t i;
 
@@ -94,7 +94,7 @@ static struct rate_win *rule_win(struct resp_rates *rr, const char *name)
 	return &rr->rules[rr->n++].w;
 }
 
-void resp_rates_count(struct resp_rates *rr, const char *rule, uint64_t now_ns)
+void decide_rates_count(struct resp_rates *rr, const char *rule, uint64_t now_ns)
 {
 	struct rate_win *w;
 
@@ -111,18 +111,18 @@ void resp_rates_count(struct resp_rates *rr, const char *rule, uint64_t now_ns)
 
 /* ---------------------------------------------------------------- decision */
 
-bool respond_action_is_cgroup(uint32_t act)
+bool decide_action_is_cgroup(uint32_t act)
 {
 	return act == ACT_ISOLATE || act == ACT_FREEZE || act == ACT_KILL_CONTAINER;
 }
 
-bool respond_action_is_api(uint32_t act)
+bool decide_action_is_api(uint32_t act)
 {
 	return act == ACT_LABEL || act == ACT_NETWORK_POLICY || act == ACT_REVOKE_RBAC ||
 	       act == ACT_DELETE_POD || act == ACT_EVENT;
 }
 
-const char *resp_verdict_result(enum resp_verdict v)
+const char *decide_verdict_result(enum resp_verdict v)
 {
 	switch (v) {
 	case RESP_DO: return "ok";
@@ -157,7 +157,7 @@ bool decide_path_contains(const char *anc, const char *p)
 	return !strncmp(anc, p, n) && (p[n] == '\0' || p[n] == '/');
 }
 
-const char *respond_namespace_protected(const struct policy_settings *s, const char *ns)
+const char *decide_namespace_protected(const struct policy_settings *s, const char *ns)
 {
 	size_t i;
 
@@ -167,13 +167,13 @@ const char *respond_namespace_protected(const struct policy_settings *s, const c
 	return NULL;
 }
 
-enum resp_verdict respond_decide(const struct policy_settings *s, const struct resp_self *self,
+enum resp_verdict decide_verdict(const struct policy_settings *s, const struct resp_self *self,
 				 const struct resp_case *c, struct resp_rates *rr, uint64_t now_ns,
 				 char *why, size_t n)
 {
 	const struct rule *ru = c->rule;
 	const char *rname = ru && ru->name ? ru->name : "?", *pat;
-	bool cg = respond_action_is_cgroup(c->action);
+	bool cg = decide_action_is_cgroup(c->action);
 	struct rate_win *rw = NULL;
 
 #define SAY(...) (why && n ? (void)snprintf(why, n, __VA_ARGS__) : (void)0)
@@ -211,7 +211,7 @@ enum resp_verdict respond_decide(const struct policy_settings *s, const struct r
 		SAY("host process, and rule %s is scoped to containers", rname);
 		return RESP_REFUSED;
 	}
-	if (s && c->pod_namespace && (pat = respond_namespace_protected(s, c->pod_namespace))) {
+	if (s && c->pod_namespace && (pat = decide_namespace_protected(s, c->pod_namespace))) {
 		if (strcmp(pat, c->pod_namespace))
 			SAY("protected namespace %s (%s)", c->pod_namespace, pat);
 		else

@@ -86,7 +86,7 @@ static bool cdeny_allowed(struct responder *r, uint64_t cgid, const char *rel, c
 	/* a protected namespace, once known (an incident's attribution) */
 	incident_key(key, sizeof(key), &(struct inc_key_of){ .container_id = ctr_id });
 	inc = ctr_id && *ctr_id ? record_find_by_key(r, key) : NULL;
-	if (inc && r->pol && respond_namespace_protected(&r->pol->settings, inc->attr.pod_namespace))
+	if (inc && r->pol && decide_namespace_protected(&r->pol->settings, inc->attr.pod_namespace))
 		return false;
 	if (r->self.cgroup_id && cgid == r->self.cgroup_id)
 		return false; /* the agent's own cgroup */
@@ -134,7 +134,7 @@ void responder_cgroup_seen(struct responder *r, uint64_t cgid, bool in_container
 	if (!r || !r->ncd || !r->enf || !cgid || !in_container || cgset_find(&r->seen, cgid) >= 0)
 		return;
 	/* an unresolvable cgroup is remembered too: no tree walk per event */
-	if (!r->ctr || ctr_cache_lookup(r->ctr, cgid, &ci) || !ci.is_container || ci.is_conmon ||
+	if (!r->ctr || container_cache_lookup(r->ctr, cgid, &ci) || !ci.is_container || ci.is_conmon ||
 	    ci.path_truncated) {
 		cgset_add(&r->seen, cgid, "", false);
 		return;

@@ -48,7 +48,7 @@ static struct incident *open_for_kernel(struct responder *r, const char *key,
 	d.pid = pid;
 	d.key = key;
 	d.attr = &attr;
-	err = incmgr_detect(r->im, &d, &inc, &opened);
+	err = incident_mgr_detect(r->im, &d, &inc, &opened);
 	if (err && err != -ENOSPC)
 		log_err("Failed to journal the incident of a kernel enforcement: %s", strerror(-err));
 	return inc;
@@ -108,7 +108,7 @@ static int on_kernel_kill(struct responder *r, const struct ng_event *ev, const 
 		result = "ok";
 		verdict = RESP_DO;
 		snprintf(det, sizeof(det), "killed in kernel at %s, 0 round trips", hook);
-		resp_rates_count(r->rates, rname, clock_boot_ns());
+		decide_rates_count(r->rates, rname, clock_boot_ns());
 	}
 	if (!have_room(inc)) {
 		log_warn("incident %s: no room for more action records; kernel kill of pid %u not "

@@ -184,7 +184,7 @@ int k8sact_act_one(struct responder *r, const struct rule *ru, uint32_t act, str
 	if (!args)
 		return -ENOMEM;
 
-	v = respond_decide(r->pol ? &r->pol->settings : NULL, &r->self, &c, r->rates, clock_boot_ns(),
+	v = decide_verdict(r->pol ? &r->pol->settings : NULL, &r->self, &c, r->rates, clock_boot_ns(),
 			   why, sizeof(why));
 	if (v != RESP_DO) {
 		*out = storm_journal_verdict(r, inc, act, ru, v, target, args, why, msg, msgn);
@@ -288,7 +288,7 @@ static bool queued_since_intent(const struct incident *inc, const char *action, 
 static void api_done(const struct apiq_done *d, void *ctx)
 {
 	struct responder *r = ctx;
-	struct incident *inc = incmgr_find(r->im, d->inc);
+	struct incident *inc = incident_mgr_find(r->im, d->inc);
 	const char *result = d->err ? "failed" : "ok";
 	char rule[160], what[1200];
 	size_t intent = 0;
@@ -368,14 +368,14 @@ size_t responder_api_resume(struct responder *r)
 	struct incident *inc;
 	size_t n = 0, waiting = 0, i, j;
 
-	for (inc = incmgr_first(r->im); inc; inc = inc->next) {
+	for (inc = incident_mgr_first(r->im); inc; inc = inc->next) {
 		for (i = 0; i < inc->nactions; i++) {
 			const struct inc_action *a = &inc->actions[i];
 			uint32_t act = (uint32_t)action_from_name(a->action);
 			size_t intent = SIZE_MAX;
 			bool later = false;
 
-			if (!respond_action_is_api(act))
+			if (!decide_action_is_api(act))
 				continue;
 			if (!strcmp(a->phase, "intent")) {
 				if (api_state(inc, a->action, a->target, &intent) != API_PENDING ||

@@ -195,7 +195,7 @@ int responder_reconcile(struct responder *r, char *summary, size_t n)
 
 	if (!act)
 		return -ENOMEM;
-	for (inc = incmgr_first(r->im); inc; inc = inc->next) {
+	for (inc = incident_mgr_first(r->im); inc; inc = inc->next) {
 		bool any = false;
 
 		if (inc->status != INC_CONTAINED)
@@ -207,7 +207,7 @@ int responder_reconcile(struct responder *r, char *summary, size_t n)
 			if (reconcile_one(r, inc, act[k].intent, &st))
 				any = true;
 		if (!any)
-			incmgr_set_status(r->im, inc, INC_RELEASED,
+			incident_mgr_set_status(r->im, inc, INC_RELEASED,
 					  "released by reconcile: the contained cgroups are gone",
 					  clock_wall_ns());
 	}
@@ -219,7 +219,7 @@ int responder_reconcile(struct responder *r, char *summary, size_t n)
 			for (i = 0; i < iso->n; i++) {
 				bool journaled = false;
 
-				for (inc = incmgr_first(r->im); inc && !journaled; inc = inc->next) {
+				for (inc = incident_mgr_first(r->im); inc && !journaled; inc = inc->next) {
 					if (inc->status != INC_CONTAINED)
 						continue;
 					na = incident_actions_active(inc, act, INC_MAX_ACTIONS);

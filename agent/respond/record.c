@@ -25,7 +25,7 @@ int record_undo(struct responder *r, struct incident *inc, const char *action, c
 		.target = (char *)target, .result = (char *)result, .detail = (char *)detail,
 		.undo = (char *)undo, .dry_run = dry,
 	};
-	int err = incmgr_action(r->im, inc, &a);
+	int err = incident_mgr_action(r->im, inc, &a);
 
 	if (err)
 		log_err("incident %s: Failed to journal the %s of %s on %s: %s", inc->id, phase,
@@ -41,7 +41,7 @@ void record_contained(struct responder *r, struct incident *inc, const char *act
 	if (inc->status == INC_CONTAINED)
 		return;
 	snprintf(why, sizeof(why), "%s (rule %s)", action, rule);
-	if (incmgr_set_status(r->im, inc, INC_CONTAINED, why, clock_wall_ns()))
+	if (incident_mgr_set_status(r->im, inc, INC_CONTAINED, why, clock_wall_ns()))
 		log_err("incident %s: Failed to journal the contained status", inc->id);
 }
 
@@ -65,7 +65,7 @@ struct incident *record_find_by_key(struct responder *r, const char *key)
 {
 	struct incident *i, *best = NULL;
 
-	for (i = incmgr_first(r->im); i; i = i->next)
+	for (i = incident_mgr_first(r->im); i; i = i->next)
 		if ((i->status == INC_OPEN || i->status == INC_CONTAINED) && !strcmp(i->key, key))
 			best = i;
 	return best;
@@ -76,7 +76,7 @@ static struct incident *find_host_by_pid(struct responder *r, uint32_t pid)
 	struct incident *i, *best = NULL;
 	size_t k;
 
-	for (i = incmgr_first(r->im); i; i = i->next) {
+	for (i = incident_mgr_first(r->im); i; i = i->next) {
 		if ((i->status != INC_OPEN && i->status != INC_CONTAINED) || !incident_key_is_host(i->key))
 			continue;
 		for (k = 0; k < i->nprocs; k++)
@@ -94,10 +94,10 @@ void record_attr_of(struct inc_attr *a, const struct ctr_info *ci, uint64_t cgid
 	if (!ci)
 		return;
 	a->is_container = is_ctr || ci->is_container;
-	snprintf(a->runtime, sizeof(a->runtime), "%s", ctr_runtime_name(ci->runtime));
+	snprintf(a->runtime, sizeof(a->runtime), "%s", container_runtime_name(ci->runtime));
 	snprintf(a->container_id, sizeof(a->container_id), "%s", ci->container_id);
 	snprintf(a->pod_uid, sizeof(a->pod_uid), "%s", ci->pod_uid);
-	snprintf(a->qos, sizeof(a->qos), "%s", ctr_qos_name(ci->qos));
+	snprintf(a->qos, sizeof(a->qos), "%s", container_qos_name(ci->qos));
 	snprintf(a->cgroup_path, sizeof(a->cgroup_path), "%s", ci->path);
 }
 
@@ -114,7 +114,7 @@ struct incident *record_incident_for(struct responder *r, uint64_t cgid, bool hd
 	struct inc_key_of k = { .cgroup_id = cgid, .root_pid = pid };
 	struct incident *inc;
 
-	*have_ci = r->ctr && cgid && ctr_cache_lookup(r->ctr, cgid, ci) == 0;
+	*have_ci = r->ctr && cgid && container_cache_lookup(r->ctr, cgid, ci) == 0;
 	k.container_id = *have_ci ? ci->container_id : NULL;
 	k.is_container = hdr_container || (*have_ci && ci->is_container);
 	if (!(k.container_id && k.container_id[0]) && !k.is_container) {

@@ -171,7 +171,7 @@ static int release_incident(struct responder *r, struct incident *inc, const cha
 			free(target);
 			return -ENOMEM;
 		}
-		if (respond_action_is_api((uint32_t)action_from_name(in->action)))
+		if (decide_action_is_api((uint32_t)action_from_name(in->action)))
 			e = undo_api(r, inc, in, rs, &result, &u, det, sizeof(det));
 		else
 			e = release_undo_one(r, in, &result, det, sizeof(det));
@@ -183,7 +183,7 @@ static int release_incident(struct responder *r, struct incident *inc, const cha
 		snprintf(res, sizeof(res), "released by %s%s%s%s%s", who, why ? " (" : "", why ? why : "",
 			 why ? ")" : "", det[0] ? ": " : "");
 		strncat(res, det, sizeof(res) - strlen(res) - 1);
-		/* in may move: incmgr_action reallocates the action array */
+		/* in may move: incident_mgr_action reallocates the action array */
 		record_undo(r, inc, action, "release", target, result, res, undo, false);
 		free(undo);
 		if (e) {
@@ -203,7 +203,7 @@ static int release_incident(struct responder *r, struct incident *inc, const cha
 			 why ? why : "", why ? ")" : "");
 		if (*nfailed)
 			strncat(reason, "; some actions could not be undone", sizeof(reason) - strlen(reason) - 1);
-		incmgr_set_status(r->im, inc, INC_RELEASED, reason, clock_wall_ns());
+		incident_mgr_set_status(r->im, inc, INC_RELEASED, reason, clock_wall_ns());
 	}
 	return err;
 }
@@ -211,7 +211,7 @@ static int release_incident(struct responder *r, struct incident *inc, const cha
 int responder_release_incident(struct responder *r, const char *incident_id, const char *who,
 			       char *msg, size_t msgn)
 {
-	struct incident *inc = incident_id && *incident_id ? incmgr_find_prefix(r->im, incident_id) : NULL;
+	struct incident *inc = incident_id && *incident_id ? incident_mgr_find_prefix(r->im, incident_id) : NULL;
 	int nrel, nfail, err;
 
 	if (!inc) {
@@ -222,17 +222,17 @@ int responder_release_incident(struct responder *r, const char *incident_id, con
 	if (inc->status == INC_RELEASED || inc->status == INC_CLOSED) {
 		if (!incident_actions_active(inc, (struct inc_active[1]){ 0 }, 1)) {
 			snprintf(msg, msgn, "incident %s is %s: nothing to release", inc->id,
-				 inc_status_name(inc->status));
+				 incident_status_name(inc->status));
 			return 0;
 		}
 	}
 	err = release_incident(r, inc, who && *who ? who : "unknown", NULL, &nrel, &nfail);
 	if (!nrel && !nfail)
 		snprintf(msg, msgn, "incident %s: no action in effect; status %s", inc->id,
-			 inc_status_name(inc->status));
+			 incident_status_name(inc->status));
 	else
 		snprintf(msg, msgn, "incident %s: %d action%s released%s%d failed; status %s", inc->id,
-			 nrel, nrel == 1 ? "" : "s", ", ", nfail, inc_status_name(inc->status));
+			 nrel, nrel == 1 ? "" : "s", ", ", nfail, incident_status_name(inc->status));
 	return err;
 }
 
@@ -256,12 +256,12 @@ int responder_release_container(struct responder *r, const char *container_id, c
 			snprintf(msg, msgn, "not a container id (12 to 64 hex digits): '%s'", id);
 			return -EINVAL;
 		}
-	if (r->ctr && ctr_cache_find_container(r->ctr, id, &ci) == 0) {
+	if (r->ctr && container_cache_find_container(r->ctr, id, &ci) == 0) {
 		snprintf(full, sizeof(full), "%s", ci.container_id);
 		running = true;
 	}
 	/* incidents of the container (also when it is gone: by the journal's id) */
-	for (i = incmgr_first(r->im); i; i = i->next) {
+	for (i = incident_mgr_first(r->im); i; i = i->next) {
 		const char *cid = i->attr.container_id;
 
 		if (!cid[0] || (full[0] ? strcmp(cid, full) : strncasecmp(cid, id, idn)))

@@ -78,7 +78,7 @@ static int act_one(struct responder *r, const struct rule *ru, uint32_t act, str
 	const char *undo;
 	int err = 0, derr = 0;
 
-	if (respond_action_is_api(act))
+	if (decide_action_is_api(act))
 		return k8sact_act_one(r, ru, act, inc, t, who, out, msg, msgn);
 	*out = O_NOOP;
 	if (msg && msgn)
@@ -134,7 +134,7 @@ static int act_one(struct responder *r, const struct rule *ru, uint32_t act, str
 		goto done;
 	}
 
-	v = respond_decide(r->pol ? &r->pol->settings : NULL, &r->self, &c, r->rates, clock_boot_ns(),
+	v = decide_verdict(r->pol ? &r->pol->settings : NULL, &r->self, &c, r->rates, clock_boot_ns(),
 			   why, sizeof(why));
 	if (v != RESP_DO) {
 		*out = storm_journal_verdict(r, inc, act, ru, v, target, undo, why, msg, msgn);
@@ -282,7 +282,7 @@ struct responder *responder_new(const struct responder_opts *o)
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
-	r->rates = resp_rates_new();
+	r->rates = decide_rates_new();
 	if (!r->rates) {
 		free(r);
 		errno = ENOMEM;
@@ -326,7 +326,7 @@ void responder_free(struct responder *r)
 	}
 	for (i = 0; i < ENFSEEN_MAX; i++)
 		storm_enf_flush(r, &r->enf_seen[i]);
-	resp_rates_free(r->rates);
+	decide_rates_free(r->rates);
 	free(r->kkill);
 	free(r->cd);
 	cgset_free(&r->seen);
@@ -407,7 +407,7 @@ int responder_manual(struct responder *r, const char *action, const char *contai
 		snprintf(msg, msgn, "no container attribution (cgroup v2 not found)");
 		return -ENOTSUP;
 	}
-	err = ctr_cache_find_container(r->ctr, container_id ? container_id : "", &ci);
+	err = container_cache_find_container(r->ctr, container_id ? container_id : "", &ci);
 	if (err) {
 		snprintf(msg, msgn, "%s '%s'",
 			 err == -ENOENT   ? "no running container"
@@ -440,7 +440,7 @@ int responder_manual(struct responder *r, const char *action, const char *contai
 	d.fingerprint = fp;
 	d.key = key;
 	d.attr = &attr;
-	err = incmgr_detect(r->im, &d, &inc, &opened);
+	err = incident_mgr_detect(r->im, &d, &inc, &opened);
 	if (!inc) {
 		snprintf(msg, msgn, "Failed to open an incident: %s", strerror(-err));
 		return err ? err : -ENOMEM;

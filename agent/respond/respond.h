@@ -22,7 +22,7 @@
 #include "apiq.h"
 #include "container.h"
 #include "decode.h"
-#include "enforce.h"
+#include "enforcer.h"
 #include "incident.h"
 #include "podcache.h"
 #include "policy.h"
@@ -33,7 +33,7 @@ struct responder_opts {
 	const struct policy *policy;
 	struct enforcer *enforcer;  /* NULL: deny and isolate fail ("no enforcer") */
 	struct incmgr *incidents;
-	struct ctr_cache *containers;
+	struct container_cache *containers;
 	const char *cgroup2;        /* cgroup v2 mount */
 	uint32_t self_pid;
 	uint64_t self_cgroup;
@@ -137,10 +137,10 @@ enum resp_verdict {
 
 /* per-rule and node-wide one-minute windows */
 struct resp_rates;
-struct resp_rates *resp_rates_new(void);
-void resp_rates_free(struct resp_rates *rr);
+struct resp_rates *decide_rates_new(void);
+void decide_rates_free(struct resp_rates *rr);
 /* count an action that happened without asking (the kernel killed) */
-void resp_rates_count(struct resp_rates *rr, const char *rule, uint64_t now_ns);
+void decide_rates_count(struct resp_rates *rr, const char *rule, uint64_t now_ns);
 
 struct resp_self {
 	uint32_t pid;
@@ -170,16 +170,16 @@ struct resp_case {
  * RESP_DO takes one token from both windows (unless no_rate). `why` says
  * what decided ("dry-run", "protected namespace kube-system", ...).
  */
-enum resp_verdict respond_decide(const struct policy_settings *s, const struct resp_self *self,
+enum resp_verdict decide_verdict(const struct policy_settings *s, const struct resp_self *self,
 				 const struct resp_case *c, struct resp_rates *rr, uint64_t now_ns,
 				 char *why, size_t n);
 /* the settings.protected_namespaces glob that ns matches, or NULL */
-const char *respond_namespace_protected(const struct policy_settings *s, const char *ns);
+const char *decide_namespace_protected(const struct policy_settings *s, const char *ns);
 /* "ok" (RESP_DO), "would", "suppressed", "refused" */
-const char *resp_verdict_result(enum resp_verdict v);
+const char *decide_verdict_result(enum resp_verdict v);
 /* isolate, freeze, kill-container (act on a whole cgroup) */
-bool respond_action_is_cgroup(uint32_t act);
+bool decide_action_is_cgroup(uint32_t act);
 /* label, network-policy, revoke-rbac, delete-pod, event (need the API) */
-bool respond_action_is_api(uint32_t act);
+bool decide_action_is_api(uint32_t act);
 
 #endif

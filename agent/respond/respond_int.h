@@ -115,7 +115,7 @@ struct responder {
 	const struct policy *pol;
 	struct enforcer *enf;
 	struct incmgr *im;
-	struct ctr_cache *ctr;
+	struct container_cache *ctr;
 	char cgroup2[PATH_MAX];
 	char self_path[PATH_MAX];
 	struct resp_self self;

@@ -32,7 +32,7 @@ static const char *verb(uint32_t act)
 
 static const char *verdict_result(int v)
 {
-	return resp_verdict_result((enum resp_verdict)v);
+	return decide_verdict_result((enum resp_verdict)v);
 }
 
 /* journal the counted non-actions of q as one intent/result pair */
@@ -43,7 +43,7 @@ void storm_quiet_flush(struct responder *r, struct quiet *q)
 
 	if (!q->hidden)
 		return;
-	inc = incmgr_find(r->im, q->inc);
+	inc = incident_mgr_find(r->im, q->inc);
 	if (inc && have_room(inc)) {
 		snprintf(det, sizeof(det), "%s", q->det);
 		if (q->hidden > 1)
@@ -150,7 +150,7 @@ void storm_enf_flush(struct responder *r, struct enfseen *e)
 
 	if (!e->hidden)
 		return;
-	inc = incmgr_find(r->im, e->inc);
+	inc = incident_mgr_find(r->im, e->inc);
 	if (inc && have_room(inc)) {
 		snprintf(det, sizeof(det), "%s", e->det);
 		if (e->hidden > 1)

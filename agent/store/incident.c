@@ -19,12 +19,12 @@
 
 static const char *const status_names[] = { "open", "contained", "released", "closed" };
 
-const char *inc_status_name(enum inc_status s)
+const char *incident_status_name(enum inc_status s)
 {
 	return (unsigned)s < 4 ? status_names[s] : "unknown";
 }
 
-int inc_status_from_name(const char *s)
+int incident_status_from_name(const char *s)
 {
 	int i;
 
@@ -103,7 +103,7 @@ void incident_free(struct incident *inc)
 
 /* ---------------------------------------------------------------- manager */
 
-struct incmgr *incmgr_new(const struct incmgr_opts *o)
+struct incmgr *incident_mgr_new(const struct incident_mgr_opts *o)
 {
 	struct incmgr *m = calloc(1, sizeof(*m));
 
@@ -122,7 +122,7 @@ struct incmgr *incmgr_new(const struct incmgr_opts *o)
 	return m;
 }
 
-void incmgr_free(struct incmgr *m)
+void incident_mgr_free(struct incmgr *m)
 {
 	struct incident *i, *n;
 
@@ -137,7 +137,7 @@ void incmgr_free(struct incmgr *m)
 	free(m);
 }
 
-void incmgr_set_window(struct incmgr *m, uint32_t window_s)
+void incident_mgr_set_window(struct incmgr *m, uint32_t window_s)
 {
 	if (window_s)
 		m->window_s = window_s;
@@ -153,7 +153,7 @@ void incident_link(struct incmgr *m, struct incident *inc)
 	m->tail = inc;
 }
 
-struct incident *incmgr_find(struct incmgr *m, const char *id)
+struct incident *incident_mgr_find(struct incmgr *m, const char *id)
 {
 	struct incident *i;
 
@@ -163,7 +163,7 @@ struct incident *incmgr_find(struct incmgr *m, const char *id)
 	return NULL;
 }
 
-struct incident *incmgr_find_prefix(struct incmgr *m, const char *prefix)
+struct incident *incident_mgr_find_prefix(struct incmgr *m, const char *prefix)
 {
 	struct incident *i, *hit = NULL;
 	size_t n = strlen(prefix);
@@ -182,12 +182,12 @@ struct incident *incmgr_find_prefix(struct incmgr *m, const char *prefix)
 	return hit;
 }
 
-struct incident *incmgr_first(struct incmgr *m)
+struct incident *incident_mgr_first(struct incmgr *m)
 {
 	return m->head;
 }
 
-size_t incmgr_count(const struct incmgr *m, bool open_only)
+size_t incident_mgr_count(const struct incmgr *m, bool open_only)
 {
 	const struct incident *i;
 	size_t n = 0;
@@ -352,7 +352,7 @@ static bool repeat_due(const struct inc_entry *e)
 	return e->last_ns >= e->journaled_ns + 1000000000ull;
 }
 
-int incmgr_detect(struct incmgr *m, const struct inc_detection *d, struct incident **out,
+int incident_mgr_detect(struct incmgr *m, const struct inc_detection *d, struct incident **out,
 		  bool *opened)
 {
 	struct incident *inc = find_open(m, d->key, d->wall_ns);
@@ -463,7 +463,7 @@ int incmgr_detect(struct incmgr *m, const struct inc_detection *d, struct incide
 	return err;
 }
 
-int incmgr_action(struct incmgr *m, struct incident *inc, const struct inc_action *a)
+int incident_mgr_action(struct incmgr *m, struct incident *inc, const struct inc_action *a)
 {
 	struct inc_action c = { 0 };
 	int err;
@@ -498,7 +498,7 @@ int incmgr_action(struct incmgr *m, struct incident *inc, const struct inc_actio
 	return incident_journal_emit(m);
 }
 
-int incmgr_set_status(struct incmgr *m, struct incident *inc, enum inc_status st, const char *reason,
+int incident_mgr_set_status(struct incmgr *m, struct incident *inc, enum inc_status st, const char *reason,
 		      uint64_t wall_ns)
 {
 	inc->status = st;
@@ -507,7 +507,7 @@ int incmgr_set_status(struct incmgr *m, struct incident *inc, enum inc_status st
 	return incident_journal_write_status(m, inc, reason, wall_ns);
 }
 
-int incmgr_tick(struct incmgr *m, uint64_t wall_ns)
+int incident_mgr_tick(struct incmgr *m, uint64_t wall_ns)
 {
 	struct incident *i;
 	int n = 0;
@@ -516,7 +516,7 @@ int incmgr_tick(struct incmgr *m, uint64_t wall_ns)
 		if (i->status != INC_OPEN)
 			continue;
 		if (wall_ns > i->last_ns && wall_ns - i->last_ns > (uint64_t)m->window_s * 1000000000ull) {
-			incmgr_set_status(m, i, INC_CLOSED, "idle for the correlation window", wall_ns);
+			incident_mgr_set_status(m, i, INC_CLOSED, "idle for the correlation window", wall_ns);
 			n++;
 		}
 	}

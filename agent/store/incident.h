@@ -5,7 +5,7 @@
  * severity escalation, status and (later) actions.
  *
  * Every change is written to the journal as one delta record (see
- * docs/journal.md); replaying the records with incmgr_apply_record rebuilds
+ * docs/journal.md); replaying the records with incident_mgr_apply_record rebuilds
  * the same incidents, which is how the agent restores open incidents and how
  * nodeguardctl reads them.
  */
@@ -141,7 +141,7 @@ struct inc_detection {
 /* writes one journal record; returns 0 once it is written */
 typedef int (*inc_write_fn)(const char *line, size_t len, void *ctx);
 
-struct incmgr_opts {
+struct incident_mgr_opts {
 	const char *node;
 	uint32_t window_s;
 	inc_write_fn write;              /* NULL: in-memory only (nodeguardctl) */
@@ -150,30 +150,30 @@ struct incmgr_opts {
 
 struct incmgr;
 
-struct incmgr *incmgr_new(const struct incmgr_opts *o);
-void incmgr_free(struct incmgr *m);
-void incmgr_set_window(struct incmgr *m, uint32_t window_s);
+struct incmgr *incident_mgr_new(const struct incident_mgr_opts *o);
+void incident_mgr_free(struct incmgr *m);
+void incident_mgr_set_window(struct incmgr *m, uint32_t window_s);
 
 /* Join the open incident with the same key within the window, or open one.
  * *out is the incident; *opened tells whether it is new. 0, or -errno when
  * the journal write failed (the in-memory incident is still updated), or
  * -ENOSPC when the timeline is full (INC_MAX_ENTRIES): the detection is only
  * counted in entries_dropped, and has no journal record. */
-int incmgr_detect(struct incmgr *m, const struct inc_detection *d, struct incident **out,
+int incident_mgr_detect(struct incmgr *m, const struct inc_detection *d, struct incident **out,
 		  bool *opened);
 /* record an action on an incident (intent, result, release) */
-int incmgr_action(struct incmgr *m, struct incident *inc, const struct inc_action *a);
+int incident_mgr_action(struct incmgr *m, struct incident *inc, const struct inc_action *a);
 /* change status (contained, released, closed) with a reason */
-int incmgr_set_status(struct incmgr *m, struct incident *inc, enum inc_status st, const char *reason,
+int incident_mgr_set_status(struct incmgr *m, struct incident *inc, enum inc_status st, const char *reason,
 		      uint64_t wall_ns);
 /* close open incidents idle for longer than the window; returns how many */
-int incmgr_tick(struct incmgr *m, uint64_t wall_ns);
+int incident_mgr_tick(struct incmgr *m, uint64_t wall_ns);
 /* write a snapshot record of every open incident (after a journal rotation) */
-int incmgr_snapshot_open(struct incmgr *m);
+int incident_mgr_snapshot_open(struct incmgr *m);
 
 /* rebuild from one journal record; unknown record types are ignored (0),
  * malformed ones return -EBADMSG and change nothing */
-int incmgr_apply_record(struct incmgr *m, const cJSON *rec);
+int incident_mgr_apply_record(struct incmgr *m, const cJSON *rec);
 
 /* an "agent" journal record (no incident): what this agent run enforces
  * where, so a reader of the journal knows how a later kill was carried out */
@@ -186,13 +186,13 @@ struct inc_agent_start {
 	uint32_t kill_rules_kernel; /* kill rules compiled into the kernel */
 	uint32_t kill_rules_user;   /* kill rules acted on from user space */
 };
-int incmgr_write_start(struct incmgr *m, uint64_t wall_ns, const struct inc_agent_start *s);
+int incident_mgr_write_start(struct incmgr *m, uint64_t wall_ns, const struct inc_agent_start *s);
 
-struct incident *incmgr_find(struct incmgr *m, const char *id);
+struct incident *incident_mgr_find(struct incmgr *m, const char *id);
 /* id or a unique prefix of it */
-struct incident *incmgr_find_prefix(struct incmgr *m, const char *prefix);
-struct incident *incmgr_first(struct incmgr *m);   /* oldest first */
-size_t incmgr_count(const struct incmgr *m, bool open_only);
+struct incident *incident_mgr_find_prefix(struct incmgr *m, const char *prefix);
+struct incident *incident_mgr_first(struct incmgr *m);   /* oldest first */
+size_t incident_mgr_count(const struct incmgr *m, bool open_only);
 
 /* What of an incident's actions is still in effect: an ok result after its
  * intent, with no release of the same action and target since. A result
@@ -212,7 +212,7 @@ bool incident_action_in_effect(const struct incident *inc, const char *action, c
 
 /* the whole incident as one JSON object */
 void incident_to_json(const struct incident *inc, struct jsonw *w);
-const char *inc_status_name(enum inc_status s);
-int inc_status_from_name(const char *s);
+const char *incident_status_name(enum inc_status s);
+int incident_status_from_name(const char *s);
 
 #endif

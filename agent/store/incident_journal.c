@@ -4,7 +4,7 @@
  * JSON (incident_to_json), the delta records the manager writes (open,
  * proc, detection, repeat, severity, status, action, snapshot, and the
  * agent's start record), and the way back: parsing that JSON and replaying
- * the records (incmgr_apply_record), which rebuilds the same incidents for
+ * the records (incident_mgr_apply_record), which rebuilds the same incidents for
  * the agent's restore and for nodeguardctl.
  */
 #include <errno.h>
@@ -132,7 +132,7 @@ void incident_to_json(const struct incident *inc, struct jsonw *w)
 	jsonw_kv_str(w, "id", inc->id);
 	jsonw_kv_str(w, "node", inc->node);
 	jsonw_kv_str(w, "key", inc->key);
-	jsonw_kv_str(w, "status", inc_status_name(inc->status));
+	jsonw_kv_str(w, "status", incident_status_name(inc->status));
 	jsonw_kv_str(w, "severity", severity_name(inc->severity));
 	jsonw_kv_str(w, "max_detection_severity", severity_name(inc->max_detection));
 	jsonw_kv_str(w, "severity_reason", inc->severity_reason ? inc->severity_reason : "");
@@ -335,7 +335,7 @@ void incident_journal_rec_begin(struct incmgr *m, const char *rec, const struct 
 	ts_json(&m->w, "ts", ts);
 }
 
-int incmgr_write_start(struct incmgr *m, uint64_t wall_ns, const struct inc_agent_start *st)
+int incident_mgr_write_start(struct incmgr *m, uint64_t wall_ns, const struct inc_agent_start *st)
 {
 	jsonw_reset(&m->w);
 	jsonw_obj_open(&m->w);
@@ -417,7 +417,7 @@ int incident_journal_write_status(struct incmgr *m, const struct incident *inc, 
 	size_t i;
 
 	incident_journal_rec_begin(m, "status", inc, ts);
-	jsonw_kv_str(&m->w, "status", inc_status_name(inc->status));
+	jsonw_kv_str(&m->w, "status", incident_status_name(inc->status));
 	jsonw_kv_str(&m->w, "reason", reason ? reason : "");
 	/* final repeat counts and times, so nothing is lost to repeat coalescing,
 	 * and what the bounds dropped */
@@ -441,7 +441,7 @@ int incident_journal_write_status(struct incmgr *m, const struct incident *inc, 
 
 /* ---------------------------------------------------------------- snapshot */
 
-int incmgr_snapshot_open(struct incmgr *m)
+int incident_mgr_snapshot_open(struct incmgr *m)
 {
 	struct incident *i;
 	int err = 0, e;
@@ -475,7 +475,7 @@ static struct incident *incident_from_json(const cJSON *o)
 	copy_fixed(inc->id, sizeof(inc->id), jget_str(o, "id"));
 	inc->node = xstrdup(jget_str(o, "node") ? jget_str(o, "node") : "");
 	copy_fixed(inc->key, sizeof(inc->key), jget_str(o, "key"));
-	v = inc_status_from_name(jget_str(o, "status"));
+	v = incident_status_from_name(jget_str(o, "status"));
 	inc->status = v < 0 ? INC_OPEN : (enum inc_status)v;
 	v = severity_from_name(jget_str(o, "severity"));
 	inc->severity = v < 0 ? SEV_INFO : (enum ng_severity)v;
@@ -518,7 +518,7 @@ static struct incident *incident_from_json(const cJSON *o)
 	return inc;
 }
 
-int incmgr_apply_record(struct incmgr *m, const cJSON *rec)
+int incident_mgr_apply_record(struct incmgr *m, const cJSON *rec)
 {
 	const char *type = jget_str(rec, "rec"), *id = jget_str(rec, "incident");
 	struct incident *inc;
@@ -529,7 +529,7 @@ int incmgr_apply_record(struct incmgr *m, const cJSON *rec)
 		return 0; /* about the agent run, not an incident */
 	if (!type || !id)
 		return -EBADMSG;
-	inc = incmgr_find(m, id);
+	inc = incident_mgr_find(m, id);
 
 	if (!strcmp(type, "open")) {
 		if (inc)
@@ -567,12 +567,12 @@ int incmgr_apply_record(struct incmgr *m, const cJSON *rec)
 	}
 	if (!inc)
 		return -EBADMSG; /* a change to an incident we never saw open */
-	/* as live: actions and closing do not move last_ns (incmgr_action,
-	 * incmgr_set_status); a record that is rejected or not understood moves
+	/* as live: actions and closing do not move last_ns (incident_mgr_action,
+	 * incident_mgr_set_status); a record that is rejected or not understood moves
 	 * nothing (bump is applied on the success paths below) */
 	bump = ts > inc->last_ns && strcmp(type, "action") &&
 	       !(!strcmp(type, "status") &&
-		 inc_status_from_name(jget_str(rec, "status")) == INC_CLOSED);
+		 incident_status_from_name(jget_str(rec, "status")) == INC_CLOSED);
 
 	if (!strcmp(type, "proc")) {
 		struct inc_proc p;
@@ -629,7 +629,7 @@ int incmgr_apply_record(struct incmgr *m, const cJSON *rec)
 		return 0;
 	}
 	if (!strcmp(type, "status")) {
-		int s = inc_status_from_name(jget_str(rec, "status"));
+		int s = incident_status_from_name(jget_str(rec, "status"));
 		const cJSON *counts = cJSON_GetObjectItemCaseSensitive(rec, "counts"), *it;
 		size_t i = 0;
 

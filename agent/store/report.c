@@ -282,7 +282,7 @@ void report_text(FILE *out, const struct incident *inc0)
 	}
 	if (inc->severity != inc->max_detection)
 		fprintf(out, ", highest single detection %s", severity_name(inc->max_detection));
-	fprintf(out, "\n  Status:      %s\n  Node:        ", inc_status_name(inc->status));
+	fprintf(out, "\n  Status:      %s\n  Node:        ", incident_status_name(inc->status));
 	t(out, inc->node);
 	fprintf(out, "\n  First seen:  %s\n  Last seen:   %s\n",
 		report_time(inc->first_ns, tb, sizeof(tb)), report_time(inc->last_ns, tb2, sizeof(tb2)));
@@ -409,7 +409,7 @@ void report_list_line(FILE *out, const struct incident *inc)
 	where_short(inc, wb, sizeof(wb));
 	where = esc_dup(F_TEXT, wb);
 	fprintf(out, "%-30s  %-8s  %-9s  %s  %-24s  ", id ? id : "?", severity_name(inc->severity),
-		inc_status_name(inc->status), report_time(inc->first_ns, tb, sizeof(tb)),
+		incident_status_name(inc->status), report_time(inc->first_ns, tb, sizeof(tb)),
 		where ? where : "?");
 	if (top)
 		t(out, top->rule);
@@ -434,7 +434,7 @@ void report_list_json(FILE *out, const struct incident *inc)
 	jsonw_kv_str(&w, "id", inc->id);
 	jsonw_kv_str(&w, "severity", severity_name(inc->severity));
 	jsonw_kv_str(&w, "severity_reason", inc->severity_reason ? inc->severity_reason : "");
-	jsonw_kv_str(&w, "status", inc_status_name(inc->status));
+	jsonw_kv_str(&w, "status", incident_status_name(inc->status));
 	jsonw_kv_str(&w, "node", inc->node);
 	jsonw_kv_str(&w, "first_seen", report_time(inc->first_ns, tb, sizeof(tb)));
 	snprintf(d, sizeof(d), "%" PRIu64, inc->first_ns);
@@ -654,7 +654,7 @@ static void load_warn(struct load_ctx *c, const char *file, uint64_t line, const
 static int load_record(const cJSON *rec, const char *file, uint64_t line, void *ctx)
 {
 	struct load_ctx *c = ctx;
-	int err = incmgr_apply_record(c->m, rec);
+	int err = incident_mgr_apply_record(c->m, rec);
 
 	if (err == -ENOMEM)
 		return err;
@@ -673,7 +673,7 @@ static void load_bad(const char *file, uint64_t line, const char *why, void *ctx
 int incidents_load(const char *journal_dir, struct incmgr **out,
 		   struct journal_replay_stats *st, FILE *warn)
 {
-	struct incmgr_opts o = { .node = "", .write = NULL };
+	struct incident_mgr_opts o = { .node = "", .write = NULL };
 	struct journal_replay_stats local;
 	struct load_ctx c = { .warn = warn };
 	int err;
@@ -682,7 +682,7 @@ int incidents_load(const char *journal_dir, struct incmgr **out,
 	if (!st)
 		st = &local;
 	memset(st, 0, sizeof(*st));
-	c.m = incmgr_new(&o);
+	c.m = incident_mgr_new(&o);
 	if (!c.m)
 		return -ENOMEM;
 	err = journal_replay(journal_dir, load_record, load_bad, &c, st);
@@ -691,7 +691,7 @@ int incidents_load(const char *journal_dir, struct incmgr **out,
 		fprintf(warn, "... and %" PRIu64 " more malformed journal lines\n",
 			c.problems - LOAD_MAX_WARNINGS);
 	if (err) {
-		incmgr_free(c.m);
+		incident_mgr_free(c.m);
 		return err < 0 ? err : -EIO;
 	}
 	*out = c.m;

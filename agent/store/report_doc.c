@@ -94,7 +94,7 @@ static void doc_summary(FILE *out, const struct incident *inc, const struct doc_
 	if (inc->severity != inc->max_detection)
 		fprintf(out, " (highest single detection: %s)", severity_name(inc->max_detection));
 	fputs(d->field_end, out);
-	field_raw(out, d, "Status", inc_status_name(inc->status));
+	field_raw(out, d, "Status", incident_status_name(inc->status));
 	field_esc(out, d, "Node", inc->node);
 	field_raw(out, d, "First seen", report_time(inc->first_ns, tb, sizeof(tb)));
 	field_raw(out, d, "Last seen", report_time(inc->last_ns, tb, sizeof(tb)));

@@ -20,7 +20,7 @@
  *             was read from JOURNAL: the write() happened, the record's own
  *             fdatasync may still be running
  *   durable   the agent's "opened/updated ... <rule>: exec DIR/t-<i>" line was
- *             read from AGENT_ERR: the agent logs it after incmgr_detect
+ *             read from AGENT_ERR: the agent logs it after incident_mgr_detect
  *             returned, i.e. after the record's fdatasync
  *   event     the record's "ts_ns": the sensor's bpf_ktime_get_boot_ns() at
  *             sched_process_exec plus the agent's boot-to-realtime offset

@@ -264,18 +264,18 @@ static void test_kernfs_handle_shape(void **state)
 
 static void test_lookup_by_handle(void **state)
 {
-	struct ctr_cache_stats st;
-	struct ctr_cache *c;
+	struct container_cache_stats st;
+	struct container_cache *c;
 	struct ctr_info info;
 	struct kctr k;
 
 	kctr_make(&k, NULL);
-	c = ctr_cache_new(mnt, 1024);
+	c = container_cache_new(mnt, 1024);
 	assert_non_null(c);
 	memset(&info, 0xa5, sizeof(info));
-	assert_int_equal(ctr_cache_lookup(c, k.cgroup_id, &info), 0);
+	assert_int_equal(container_cache_lookup(c, k.cgroup_id, &info), 0);
 	assert_kctr(&k, &info);
-	ctr_cache_get_stats(c, &st);
+	container_cache_get_stats(c, &st);
 	assert_int_equal(st.by_handle, 1);
 	assert_int_equal(st.by_walk, 0);
 	assert_true(st.handles);
@@ -283,14 +283,14 @@ static void test_lookup_by_handle(void **state)
 	assert_int_equal(st.handle_err, 0);
 
 	memset(&info, 0, sizeof(info));
-	assert_int_equal(ctr_cache_lookup(c, k.cgroup_id, &info), 0);
+	assert_int_equal(container_cache_lookup(c, k.cgroup_id, &info), 0);
 	assert_kctr(&k, &info);
-	ctr_cache_get_stats(c, &st);
+	container_cache_get_stats(c, &st);
 	assert_int_equal(st.hits, 1);
-	assert_int_equal(ctr_cache_size(c), 1);
+	assert_int_equal(container_cache_size(c), 1);
 
 	/* the pod slice: pod and QoS, no container */
-	assert_int_equal(ctr_cache_lookup(c, ino_of(k.pod), &info), 0);
+	assert_int_equal(container_cache_lookup(c, ino_of(k.pod), &info), 0);
 	assert_string_equal(info.path, k.pod);
 	assert_false(info.is_container);
 	assert_int_equal(info.runtime, RT_HOST);
@@ -298,34 +298,34 @@ static void test_lookup_by_handle(void **state)
 	assert_int_equal(info.qos, QOS_BESTEFFORT);
 
 	/* the root cgroup */
-	assert_int_equal(ctr_cache_lookup(c, ino_of(""), &info), 0);
+	assert_int_equal(container_cache_lookup(c, ino_of(""), &info), 0);
 	assert_string_equal(info.path, "/");
 	assert_false(info.is_container);
 
 	/* a kernfs file id opens through a handle too: it is not a cgroup */
-	assert_int_equal(ctr_cache_lookup(c, ino_of("/cgroup.procs"), &info), -ENOENT);
-	ctr_cache_free(c);
+	assert_int_equal(container_cache_lookup(c, ino_of("/cgroup.procs"), &info), -ENOENT);
+	container_cache_free(c);
 	cleanup_all();
 }
 
 static void test_lookup_by_walk(void **state)
 {
-	struct ctr_cache_stats st;
-	struct ctr_cache *c;
+	struct container_cache_stats st;
+	struct container_cache *c;
 	struct ctr_info info;
 	struct kctr k;
 
 	kctr_make(&k, NULL);
-	c = ctr_cache_new(mnt, 1024);
+	c = container_cache_new(mnt, 1024);
 	assert_non_null(c);
-	ctr_cache_use_handles(c, false);
-	assert_int_equal(ctr_cache_lookup(c, k.cgroup_id, &info), 0);
+	container_cache_use_handles(c, false);
+	assert_int_equal(container_cache_lookup(c, k.cgroup_id, &info), 0);
 	assert_kctr(&k, &info);
-	ctr_cache_get_stats(c, &st);
+	container_cache_get_stats(c, &st);
 	assert_int_equal(st.by_walk, 1);
 	assert_int_equal(st.by_handle, 0);
 	assert_false(st.handles);
-	ctr_cache_free(c);
+	container_cache_free(c);
 	cleanup_all();
 }
 
@@ -338,8 +338,8 @@ static void test_no_cap_dac_read_search(void **state)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2];
-	struct ctr_cache_stats st;
-	struct ctr_cache *c;
+	struct container_cache_stats st;
+	struct container_cache *c;
 	struct ctr_info info;
 	struct kctr k;
 	int status;
@@ -354,30 +354,30 @@ static void test_no_cap_dac_read_search(void **state)
 		data[CAP_DAC_READ_SEARCH / 32].effective &= ~(1u << (CAP_DAC_READ_SEARCH % 32));
 		if (syscall(SYS_capset, &hdr, data))
 			_exit(11);
-		c = ctr_cache_new(mnt, 16);
+		c = container_cache_new(mnt, 16);
 		if (!c)
 			_exit(12);
-		ctr_cache_get_stats(c, &st);
+		container_cache_get_stats(c, &st);
 		if (st.handle_err != EPERM || st.handles || st.handles_worked)
 			_exit(19); /* known from the start */
-		if (ctr_cache_lookup(c, k.cgroup_id, &info))
+		if (container_cache_lookup(c, k.cgroup_id, &info))
 			_exit(13);
 		if (strcmp(info.path, k.scope) || strcmp(info.container_id, k.id) ||
 		    strcmp(info.pod_uid, k.uid) || !info.is_container)
 			_exit(14);
-		ctr_cache_get_stats(c, &st);
+		container_cache_get_stats(c, &st);
 		if (st.handle_err != EPERM)
 			_exit(15);
 		if (st.handles || st.by_walk != 1 || st.by_handle != 0)
 			_exit(16);
 		/* the next miss goes straight to the walk */
-		ctr_cache_forget(c, k.cgroup_id);
-		if (ctr_cache_lookup(c, k.cgroup_id, &info) || st.handle_err != EPERM)
+		container_cache_forget(c, k.cgroup_id);
+		if (container_cache_lookup(c, k.cgroup_id, &info) || st.handle_err != EPERM)
 			_exit(17);
-		ctr_cache_get_stats(c, &st);
+		container_cache_get_stats(c, &st);
 		if (st.by_walk != 2)
 			_exit(18);
-		ctr_cache_free(c);
+		container_cache_free(c);
 		_exit(0);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -390,7 +390,7 @@ static void test_no_cap_dac_read_search(void **state)
 static void test_matches_proc_cgroup(void **state)
 {
 	char procs[PATH_MAX], line[PATH_MAX + 8], want[PATH_MAX + 8];
-	struct ctr_cache *c;
+	struct container_cache *c;
 	struct ctr_info info;
 	struct kctr k;
 	int pfd[2], status;
@@ -427,74 +427,74 @@ static void test_matches_proc_cgroup(void **state)
 	snprintf(want, sizeof(want), "0::%s\n", k.scope);
 	assert_string_equal(line, want);
 
-	c = ctr_cache_new(mnt, 16);
+	c = container_cache_new(mnt, 16);
 	assert_non_null(c);
-	assert_int_equal(ctr_cache_lookup(c, k.cgroup_id, &info), 0);
+	assert_int_equal(container_cache_lookup(c, k.cgroup_id, &info), 0);
 	line[strcspn(line, "\n")] = '\0';
 	assert_string_equal(info.path, line + strlen("0::"));
 	assert_kctr(&k, &info);
-	ctr_cache_free(c);
+	container_cache_free(c);
 	cleanup_all();
 }
 
 static void test_sweep(void **state)
 {
-	struct ctr_cache_stats st;
-	struct ctr_cache *c, *fresh;
+	struct container_cache_stats st;
+	struct container_cache *c, *fresh;
 	struct ctr_info info;
 	struct kctr k, keep;
 
 	kctr_make(&k, NULL);
 	kctr_make(&keep, NULL);
-	c = ctr_cache_new(mnt, 1024);
+	c = container_cache_new(mnt, 1024);
 	assert_non_null(c);
-	assert_int_equal(ctr_cache_lookup(c, k.cgroup_id, &info), 0);
+	assert_int_equal(container_cache_lookup(c, k.cgroup_id, &info), 0);
 	assert_kctr(&k, &info);
-	assert_int_equal(ctr_cache_lookup(c, keep.cgroup_id, &info), 0);
+	assert_int_equal(container_cache_lookup(c, keep.cgroup_id, &info), 0);
 	assert_kctr(&keep, &info);
-	assert_int_equal(ctr_cache_size(c), 2);
-	assert_int_equal(ctr_cache_sweep(c), 0);
+	assert_int_equal(container_cache_size(c), 2);
+	assert_int_equal(container_cache_sweep(c), 0);
 
 	rm_cgroup(k.scope);
 	/* cached until swept */
-	assert_int_equal(ctr_cache_lookup(c, k.cgroup_id, &info), 0);
-	assert_int_equal(ctr_cache_sweep(c), 1);
-	assert_int_equal(ctr_cache_size(c), 1);
-	ctr_cache_get_stats(c, &st);
+	assert_int_equal(container_cache_lookup(c, k.cgroup_id, &info), 0);
+	assert_int_equal(container_cache_sweep(c), 1);
+	assert_int_equal(container_cache_size(c), 1);
+	container_cache_get_stats(c, &st);
 	assert_int_equal(st.swept, 1);
 	/* gone: the handle is stale */
-	assert_int_equal(ctr_cache_lookup(c, k.cgroup_id, &info), -ENOENT);
-	assert_int_equal(ctr_cache_size(c), 1);
+	assert_int_equal(container_cache_lookup(c, k.cgroup_id, &info), -ENOENT);
+	assert_int_equal(container_cache_size(c), 1);
 	/* the survivor is untouched */
-	assert_int_equal(ctr_cache_lookup(c, keep.cgroup_id, &info), 0);
+	assert_int_equal(container_cache_lookup(c, keep.cgroup_id, &info), 0);
 	assert_kctr(&keep, &info);
 
 	/* a fresh cache: the stale handle alone says so, and so does the walk */
-	fresh = ctr_cache_new(mnt, 16);
+	fresh = container_cache_new(mnt, 16);
 	assert_non_null(fresh);
-	ctr_cache_get_stats(fresh, &st);
+	container_cache_get_stats(fresh, &st);
 	assert_true(st.handles_worked); /* probed on the mount's root */
-	assert_int_equal(ctr_cache_lookup(fresh, k.cgroup_id, &info), -ENOENT);
-	ctr_cache_get_stats(fresh, &st);
+	assert_int_equal(container_cache_lookup(fresh, k.cgroup_id, &info), -ENOENT);
+	container_cache_get_stats(fresh, &st);
 	assert_int_equal(st.walks, 0);
-	ctr_cache_use_handles(fresh, false);
-	assert_int_equal(ctr_cache_lookup(fresh, k.cgroup_id, &info), -ENOENT);
-	ctr_cache_get_stats(fresh, &st);
+	container_cache_use_handles(fresh, false);
+	assert_int_equal(container_cache_lookup(fresh, k.cgroup_id, &info), -ENOENT);
+	container_cache_get_stats(fresh, &st);
 	assert_int_equal(st.walks, 1);
 	assert_int_equal(st.not_found, 2);
-	assert_int_equal(ctr_cache_size(fresh), 0);
-	ctr_cache_free(fresh);
+	assert_int_equal(container_cache_size(fresh), 0);
+	container_cache_free(fresh);
 
 	/* forget */
-	ctr_cache_forget(c, keep.cgroup_id);
-	assert_int_equal(ctr_cache_size(c), 0);
-	ctr_cache_free(c);
+	container_cache_forget(c, keep.cgroup_id);
+	assert_int_equal(container_cache_size(c), 0);
+	container_cache_free(c);
 	cleanup_all();
 }
 
 static void test_find_container(void **state)
 {
-	struct ctr_cache *c;
+	struct container_cache *c;
 	struct ctr_info info;
 	struct kctr a, b, u;
 	char id[65], pfx[13];
@@ -510,43 +510,43 @@ static void test_find_container(void **state)
 	} while (!strncmp(id, a.id, 12));
 	kctr_make(&u, id);
 
-	c = ctr_cache_new(mnt, 1024);
+	c = container_cache_new(mnt, 1024);
 	assert_non_null(c);
 
 	/* 12 digits of u: found on disk, exact fields, then cached */
 	memcpy(pfx, u.id, 12);
 	pfx[12] = '\0';
 	memset(&info, 0xa5, sizeof(info));
-	assert_int_equal(ctr_cache_find_container(c, pfx, &info), 0);
+	assert_int_equal(container_cache_find_container(c, pfx, &info), 0);
 	assert_kctr(&u, &info);
-	assert_int_equal(ctr_cache_size(c), 1);
-	assert_int_equal(ctr_cache_find_container(c, u.id, &info), 0);
+	assert_int_equal(container_cache_size(c), 1);
+	assert_int_equal(container_cache_find_container(c, u.id, &info), 0);
 	assert_kctr(&u, &info);
 
 	/* too short, not hex */
 	pfx[11] = '\0';
-	assert_int_equal(ctr_cache_find_container(c, pfx, &info), -EINVAL);
-	assert_int_equal(ctr_cache_find_container(c, "zzzzzzzzzzzz", &info), -EINVAL);
+	assert_int_equal(container_cache_find_container(c, pfx, &info), -EINVAL);
+	assert_int_equal(container_cache_find_container(c, "zzzzzzzzzzzz", &info), -EINVAL);
 
 	/* shared by a and b */
 	memcpy(pfx, a.id, 12);
 	pfx[12] = '\0';
-	assert_int_equal(ctr_cache_find_container(c, pfx, &info), -EEXIST);
+	assert_int_equal(container_cache_find_container(c, pfx, &info), -EEXIST);
 	/* also when one of them is cached */
-	assert_int_equal(ctr_cache_lookup(c, a.cgroup_id, &info), 0);
-	assert_int_equal(ctr_cache_find_container(c, pfx, &info), -EEXIST);
+	assert_int_equal(container_cache_lookup(c, a.cgroup_id, &info), 0);
+	assert_int_equal(container_cache_find_container(c, pfx, &info), -EEXIST);
 	/* full ids tell them apart */
-	assert_int_equal(ctr_cache_find_container(c, a.id, &info), 0);
+	assert_int_equal(container_cache_find_container(c, a.id, &info), 0);
 	assert_kctr(&a, &info);
-	assert_int_equal(ctr_cache_find_container(c, b.id, &info), 0);
+	assert_int_equal(container_cache_find_container(c, b.id, &info), 0);
 	assert_kctr(&b, &info);
 
 	/* b gone: the prefix names a alone */
 	rm_cgroup(b.scope);
-	assert_int_equal(ctr_cache_find_container(c, pfx, &info), 0);
+	assert_int_equal(container_cache_find_container(c, pfx, &info), 0);
 	assert_kctr(&a, &info);
-	assert_int_equal(ctr_cache_find_container(c, b.id, &info), -ENOENT);
-	ctr_cache_free(c);
+	assert_int_equal(container_cache_find_container(c, b.id, &info), -ENOENT);
+	container_cache_free(c);
 	cleanup_all();
 }
 
@@ -555,7 +555,7 @@ static void test_crio_nested(void **state)
 {
 	char pod[PATH_MAX], scope[PATH_MAX], sub[PATH_MAX], conmon[PATH_MAX];
 	char uid[37], unit[37], id[65];
-	struct ctr_cache *c;
+	struct container_cache *c;
 	struct ctr_info info;
 	uint64_t scope_id, sub_id, conmon_id;
 
@@ -571,9 +571,9 @@ static void test_crio_nested(void **state)
 	scope_id = ino_of(scope);
 	sub_id = ino_of(sub);
 
-	c = ctr_cache_new(mnt, 64);
+	c = container_cache_new(mnt, 64);
 	assert_non_null(c);
-	assert_int_equal(ctr_cache_lookup(c, sub_id, &info), 0);
+	assert_int_equal(container_cache_lookup(c, sub_id, &info), 0);
 	assert_string_equal(info.path, sub);
 	assert_true(info.is_container);
 	assert_int_equal(info.runtime, RT_CRIO);
@@ -581,7 +581,7 @@ static void test_crio_nested(void **state)
 	assert_string_equal(info.pod_uid, uid);
 	assert_int_equal(info.qos, QOS_BURSTABLE);
 
-	assert_int_equal(ctr_cache_lookup(c, conmon_id, &info), 0);
+	assert_int_equal(container_cache_lookup(c, conmon_id, &info), 0);
 	assert_string_equal(info.path, conmon);
 	assert_false(info.is_container);
 	assert_true(info.is_conmon);
@@ -590,12 +590,12 @@ static void test_crio_nested(void **state)
 	assert_string_equal(info.pod_uid, uid);
 
 	/* find gives the scope itself */
-	assert_int_equal(ctr_cache_find_container(c, id, &info), 0);
+	assert_int_equal(container_cache_find_container(c, id, &info), 0);
 	assert_int_equal(info.cgroup_id, scope_id);
 	assert_string_equal(info.path, scope);
 	assert_true(info.is_container);
 	assert_false(info.is_conmon);
-	ctr_cache_free(c);
+	container_cache_free(c);
 	cleanup_all();
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Incidents for the report and nodeguardctl tests, built through
- * incmgr_detect() the way the agent builds them, with the journal records
+ * incident_mgr_detect() the way the agent builds them, with the journal records
  * captured in memory (and written out as journal.jsonl when a test needs a
  * journal directory).
  *
@@ -64,13 +64,13 @@ static inline int capture_write(const char *line, size_t len, void *ctx)
 
 static inline struct incmgr *fixture_mgr(struct capture *cap)
 {
-	struct incmgr_opts o = { .node = "node-a", .window_s = 600 };
+	struct incident_mgr_opts o = { .node = "node-a", .window_s = 600 };
 
 	if (cap) {
 		o.write = capture_write;
 		o.write_ctx = cap;
 	}
-	return incmgr_new(&o);
+	return incident_mgr_new(&o);
 }
 
 /* the raw event fields of an exec, as the agent writes them (jsonw) */
@@ -135,7 +135,7 @@ static inline struct incident *fixture_detect(struct incmgr *m, const struct fix
 		assert_non_null(ej);
 	}
 	d.event_json = ej;
-	assert_int_equal(incmgr_detect(m, &d, &inc, &opened), 0);
+	assert_int_equal(incident_mgr_detect(m, &d, &inc, &opened), 0);
 	free(ej);
 	return inc;
 }
@@ -194,8 +194,8 @@ static inline struct incident *fixture_hostile(struct incmgr *m, uint64_t t0)
 	f.summary = "setuid(0) by " HOSTILE_EXE " \x1b[1m|";
 	f.fingerprint = "cred|setuid|" HOSTILE_EXE;
 	assert_ptr_equal(fixture_detect(m, &f), inc);
-	assert_int_equal(incmgr_action(m, inc, &act), 0);
-	assert_int_equal(incmgr_set_status(m, inc, INC_CONTAINED, "isolated", t0 + 6 * NS_PER_S), 0);
+	assert_int_equal(incident_mgr_action(m, inc, &act), 0);
+	assert_int_equal(incident_mgr_set_status(m, inc, INC_CONTAINED, "isolated", t0 + 6 * NS_PER_S), 0);
 	return inc;
 }
 

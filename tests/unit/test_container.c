@@ -148,8 +148,8 @@ static void check_row(const struct row *r, const struct ctr_info *got)
 	    got->path_truncated || got->cgroup_id != 0)
 		fail_msg("%s\n got: path=%s trunc=%d ctr=%d conmon=%d rt=%s id=%s pod=%s qos=%s",
 			 r->in, got->path, got->path_truncated, got->is_container, got->is_conmon,
-			 ctr_runtime_name(got->runtime), got->container_id, got->pod_uid,
-			 ctr_qos_name(got->qos));
+			 container_runtime_name(got->runtime), got->container_id, got->pod_uid,
+			 container_qos_name(got->qos));
 }
 
 static void test_table(void **state)
@@ -253,18 +253,18 @@ static void test_names_and_null(void **state)
 {
 	struct ctr_info info;
 
-	assert_string_equal(ctr_runtime_name(RT_HOST), "host");
-	assert_string_equal(ctr_runtime_name(RT_CONTAINERD), "containerd");
-	assert_string_equal(ctr_runtime_name(RT_CRIO), "cri-o");
-	assert_string_equal(ctr_runtime_name(RT_DOCKER), "docker");
-	assert_string_equal(ctr_runtime_name(RT_PODMAN), "podman");
-	assert_string_equal(ctr_runtime_name(RT_OTHER), "other");
-	assert_string_equal(ctr_runtime_name((enum ctr_runtime)77), "unknown");
-	assert_string_equal(ctr_qos_name(QOS_NONE), "");
-	assert_string_equal(ctr_qos_name(QOS_GUARANTEED), "guaranteed");
-	assert_string_equal(ctr_qos_name(QOS_BURSTABLE), "burstable");
-	assert_string_equal(ctr_qos_name(QOS_BESTEFFORT), "besteffort");
-	assert_string_equal(ctr_qos_name((enum ctr_qos)9), "");
+	assert_string_equal(container_runtime_name(RT_HOST), "host");
+	assert_string_equal(container_runtime_name(RT_CONTAINERD), "containerd");
+	assert_string_equal(container_runtime_name(RT_CRIO), "cri-o");
+	assert_string_equal(container_runtime_name(RT_DOCKER), "docker");
+	assert_string_equal(container_runtime_name(RT_PODMAN), "podman");
+	assert_string_equal(container_runtime_name(RT_OTHER), "other");
+	assert_string_equal(container_runtime_name((enum ctr_runtime)77), "unknown");
+	assert_string_equal(container_qos_name(QOS_NONE), "");
+	assert_string_equal(container_qos_name(QOS_GUARANTEED), "guaranteed");
+	assert_string_equal(container_qos_name(QOS_BURSTABLE), "burstable");
+	assert_string_equal(container_qos_name(QOS_BESTEFFORT), "besteffort");
+	assert_string_equal(container_qos_name((enum ctr_qos)9), "");
 
 	assert_int_equal(container_parse_path(NULL, &info), -EINVAL);
 	assert_int_equal(container_parse_path("/", NULL), -EINVAL);
@@ -373,32 +373,32 @@ static void test_cache_new_args(void **state)
 	char p[PATH_MAX + 8];
 
 	errno = 0;
-	assert_null(ctr_cache_new(NULL, 10));
+	assert_null(container_cache_new(NULL, 10));
 	assert_int_equal(errno, EINVAL);
-	assert_null(ctr_cache_new("", 10));
+	assert_null(container_cache_new("", 10));
 	assert_int_equal(errno, EINVAL);
-	assert_null(ctr_cache_new(t->root, 0));
+	assert_null(container_cache_new(t->root, 0));
 	assert_int_equal(errno, EINVAL);
-	assert_null(ctr_cache_new(t->root, (1u << 20) + 1));
+	assert_null(container_cache_new(t->root, (1u << 20) + 1));
 	assert_int_equal(errno, EINVAL);
 	snprintf(p, sizeof(p), "%s/nope", t->root);
-	assert_null(ctr_cache_new(p, 10));
+	assert_null(container_cache_new(p, 10));
 	assert_int_equal(errno, ENOENT);
 
 	/* destructors and getters take NULL */
-	ctr_cache_free(NULL);
-	ctr_cache_forget(NULL, 1);
-	ctr_cache_use_handles(NULL, true);
-	assert_int_equal(ctr_cache_size(NULL), 0);
-	assert_int_equal(ctr_cache_sweep(NULL), -EINVAL);
+	container_cache_free(NULL);
+	container_cache_forget(NULL, 1);
+	container_cache_use_handles(NULL, true);
+	assert_int_equal(container_cache_size(NULL), 0);
+	assert_int_equal(container_cache_sweep(NULL), -EINVAL);
 }
 
 static void test_cache_lookup_sweep(void **state)
 {
 	struct tree *t = *state;
-	struct ctr_cache_stats st;
+	struct container_cache_stats st;
 	struct ctr_info info;
-	struct ctr_cache *c;
+	struct container_cache *c;
 	uint64_t id, root_id;
 	char f[PATH_MAX];
 	int fd;
@@ -406,16 +406,16 @@ static void test_cache_lookup_sweep(void **state)
 	mkdirs(t->root, SCOPE "/container");
 	id = ino_of(t->root, SCOPE);
 	root_id = ino_of(t->root, "");
-	c = ctr_cache_new(t->root, 64);
+	c = container_cache_new(t->root, 64);
 	assert_non_null(c);
-	ctr_cache_get_stats(c, &st);
+	container_cache_get_stats(c, &st);
 	assert_false(st.handles); /* not a cgroup2 mount */
 
-	assert_int_equal(ctr_cache_lookup(NULL, id, &info), -EINVAL);
-	assert_int_equal(ctr_cache_lookup(c, id, NULL), -EINVAL);
+	assert_int_equal(container_cache_lookup(NULL, id, &info), -EINVAL);
+	assert_int_equal(container_cache_lookup(c, id, NULL), -EINVAL);
 
 	memset(&info, 0xa5, sizeof(info));
-	assert_int_equal(ctr_cache_lookup(c, id, &info), 0);
+	assert_int_equal(container_cache_lookup(c, id, &info), 0);
 	assert_int_equal(info.cgroup_id, id);
 	assert_string_equal(info.path, SCOPE);
 	assert_false(info.path_truncated);
@@ -425,69 +425,69 @@ static void test_cache_lookup_sweep(void **state)
 	assert_string_equal(info.container_id, ID);
 	assert_string_equal(info.pod_uid, UIDD);
 	assert_int_equal(info.qos, QOS_BESTEFFORT);
-	assert_int_equal(ctr_cache_size(c), 1);
+	assert_int_equal(container_cache_size(c), 1);
 
 	/* second time from the cache */
 	memset(&info, 0, sizeof(info));
-	assert_int_equal(ctr_cache_lookup(c, id, &info), 0);
+	assert_int_equal(container_cache_lookup(c, id, &info), 0);
 	assert_string_equal(info.path, SCOPE);
-	ctr_cache_get_stats(c, &st);
+	container_cache_get_stats(c, &st);
 	assert_int_equal(st.hits, 1);
 	assert_int_equal(st.misses, 1);
 	assert_int_equal(st.by_walk, 1);
 	assert_int_equal(st.by_handle, 0);
 
 	/* the mount itself is "/" */
-	assert_int_equal(ctr_cache_lookup(c, root_id, &info), 0);
+	assert_int_equal(container_cache_lookup(c, root_id, &info), 0);
 	assert_string_equal(info.path, "/");
 	assert_false(info.is_container);
 	assert_int_equal(info.runtime, RT_HOST);
-	assert_int_equal(ctr_cache_size(c), 2);
+	assert_int_equal(container_cache_size(c), 2);
 
 	/* a sub-cgroup of the container */
-	assert_int_equal(ctr_cache_lookup(c, ino_of(t->root, SCOPE "/container"), &info), 0);
+	assert_int_equal(container_cache_lookup(c, ino_of(t->root, SCOPE "/container"), &info), 0);
 	assert_string_equal(info.path, SCOPE "/container");
 	assert_true(info.is_container);
 	assert_string_equal(info.container_id, ID);
-	assert_int_equal(ctr_cache_size(c), 3);
+	assert_int_equal(container_cache_size(c), 3);
 
 	/* ids of files, 0 and unknown ids are not cgroups */
 	snprintf(f, sizeof(f), "%s" SD_BE "/cgroup.procs", t->root);
 	fd = open(f, O_CREAT | O_WRONLY, 0644);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_int_equal(ctr_cache_lookup(c, ino_of(t->root, SD_BE "/cgroup.procs"), &info), -ENOENT);
-	assert_int_equal(ctr_cache_lookup(c, 0, &info), -ENOENT);
-	assert_int_equal(ctr_cache_lookup(c, UINT64_MAX - 3, &info), -ENOENT);
-	assert_int_equal(ctr_cache_size(c), 3);
+	assert_int_equal(container_cache_lookup(c, ino_of(t->root, SD_BE "/cgroup.procs"), &info), -ENOENT);
+	assert_int_equal(container_cache_lookup(c, 0, &info), -ENOENT);
+	assert_int_equal(container_cache_lookup(c, UINT64_MAX - 3, &info), -ENOENT);
+	assert_int_equal(container_cache_size(c), 3);
 
 	/* nothing gone: sweep keeps everything */
-	assert_int_equal(ctr_cache_sweep(c), 0);
-	assert_int_equal(ctr_cache_size(c), 3);
+	assert_int_equal(container_cache_sweep(c), 0);
+	assert_int_equal(container_cache_size(c), 3);
 
 	/* the container goes away */
 	rmdir_rel(t->root, SCOPE "/container");
 	rmdir_rel(t->root, SCOPE);
-	assert_int_equal(ctr_cache_sweep(c), 2);
-	assert_int_equal(ctr_cache_size(c), 1);
-	assert_int_equal(ctr_cache_lookup(c, id, &info), -ENOENT);
-	assert_int_equal(ctr_cache_size(c), 1);
-	ctr_cache_get_stats(c, &st);
+	assert_int_equal(container_cache_sweep(c), 2);
+	assert_int_equal(container_cache_size(c), 1);
+	assert_int_equal(container_cache_lookup(c, id, &info), -ENOENT);
+	assert_int_equal(container_cache_size(c), 1);
+	container_cache_get_stats(c, &st);
 	assert_int_equal(st.swept, 2);
 
 	/* forget */
-	ctr_cache_forget(c, root_id);
-	ctr_cache_forget(c, 12345); /* unknown: no-op */
-	assert_int_equal(ctr_cache_size(c), 0);
-	ctr_cache_free(c);
+	container_cache_forget(c, root_id);
+	container_cache_forget(c, 12345); /* unknown: no-op */
+	assert_int_equal(container_cache_size(c), 0);
+	container_cache_free(c);
 }
 
 static void test_cache_lru(void **state)
 {
 	struct tree *t = *state;
-	struct ctr_cache_stats st;
+	struct container_cache_stats st;
 	struct ctr_info info;
-	struct ctr_cache *c;
+	struct container_cache *c;
 	uint64_t a, b, d;
 
 	mkdirs(t->root, "/docker/" ID);
@@ -496,31 +496,31 @@ static void test_cache_lru(void **state)
 	a = ino_of(t->root, "/docker/" ID);
 	b = ino_of(t->root, "/docker/" ID2);
 	d = ino_of(t->root, "/system.slice/sshd.service");
-	c = ctr_cache_new(t->root, 2);
+	c = container_cache_new(t->root, 2);
 	assert_non_null(c);
-	assert_int_equal(ctr_cache_lookup(c, a, &info), 0);
-	assert_int_equal(ctr_cache_lookup(c, b, &info), 0);
-	assert_int_equal(ctr_cache_lookup(c, a, &info), 0); /* a most recent */
-	assert_int_equal(ctr_cache_lookup(c, d, &info), 0); /* evicts b */
+	assert_int_equal(container_cache_lookup(c, a, &info), 0);
+	assert_int_equal(container_cache_lookup(c, b, &info), 0);
+	assert_int_equal(container_cache_lookup(c, a, &info), 0); /* a most recent */
+	assert_int_equal(container_cache_lookup(c, d, &info), 0); /* evicts b */
 	assert_string_equal(info.path, "/system.slice/sshd.service");
-	assert_int_equal(ctr_cache_size(c), 2);
-	ctr_cache_get_stats(c, &st);
+	assert_int_equal(container_cache_size(c), 2);
+	container_cache_get_stats(c, &st);
 	assert_int_equal(st.evictions, 1);
 	assert_int_equal(st.hits, 1);
 	assert_int_equal(st.misses, 3);
 
-	assert_int_equal(ctr_cache_lookup(c, a, &info), 0); /* still cached */
+	assert_int_equal(container_cache_lookup(c, a, &info), 0); /* still cached */
 	assert_string_equal(info.container_id, ID);
-	ctr_cache_get_stats(c, &st);
+	container_cache_get_stats(c, &st);
 	assert_int_equal(st.hits, 2);
-	assert_int_equal(ctr_cache_lookup(c, b, &info), 0); /* resolved again, evicts d */
+	assert_int_equal(container_cache_lookup(c, b, &info), 0); /* resolved again, evicts d */
 	assert_string_equal(info.container_id, ID2);
 	assert_int_equal(info.runtime, RT_DOCKER);
-	ctr_cache_get_stats(c, &st);
+	container_cache_get_stats(c, &st);
 	assert_int_equal(st.misses, 4);
 	assert_int_equal(st.evictions, 2);
-	assert_int_equal(ctr_cache_size(c), 2);
-	ctr_cache_free(c);
+	assert_int_equal(container_cache_size(c), 2);
+	container_cache_free(c);
 }
 
 /* a directory replaced at the same path is a new cgroup: the entry goes */
@@ -528,7 +528,7 @@ static void test_cache_sweep_replaced(void **state)
 {
 	struct tree *t = *state;
 	struct ctr_info info;
-	struct ctr_cache *c;
+	struct container_cache *c;
 	char a[PATH_MAX], b[PATH_MAX];
 	uint64_t old_id, new_id;
 	int fd;
@@ -536,10 +536,10 @@ static void test_cache_sweep_replaced(void **state)
 	mkdirs(t->root, "/docker/" ID);
 	mkdirs(t->root, "/docker/" ID2);
 	old_id = ino_of(t->root, "/docker/" ID);
-	c = ctr_cache_new(t->root, 8);
+	c = container_cache_new(t->root, 8);
 	assert_non_null(c);
-	assert_int_equal(ctr_cache_lookup(c, old_id, &info), 0);
-	assert_int_equal(ctr_cache_lookup(c, ino_of(t->root, "/docker/" ID2), &info), 0);
+	assert_int_equal(container_cache_lookup(c, old_id, &info), 0);
+	assert_int_equal(container_cache_lookup(c, ino_of(t->root, "/docker/" ID2), &info), 0);
 
 	/* made while the old one exists, so its inode differs */
 	mkdirs(t->root, "/docker/new");
@@ -556,22 +556,22 @@ static void test_cache_sweep_replaced(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 
-	assert_int_equal(ctr_cache_sweep(c), 2);
-	assert_int_equal(ctr_cache_size(c), 0);
-	assert_int_equal(ctr_cache_lookup(c, new_id, &info), 0);
+	assert_int_equal(container_cache_sweep(c), 2);
+	assert_int_equal(container_cache_size(c), 0);
+	assert_int_equal(container_cache_lookup(c, new_id, &info), 0);
 	assert_int_equal(info.cgroup_id, new_id);
 	assert_string_equal(info.path, "/docker/" ID);
-	assert_int_equal(ctr_cache_sweep(c), 0);
-	ctr_cache_free(c);
+	assert_int_equal(container_cache_sweep(c), 0);
+	container_cache_free(c);
 }
 
 /* deeper than the walk goes: not found, and the walk says it was cut */
 static void test_cache_walk_bounds(void **state)
 {
 	struct tree *t = *state;
-	struct ctr_cache_stats st;
+	struct container_cache_stats st;
 	struct ctr_info info;
-	struct ctr_cache *c;
+	struct container_cache *c;
 	char rel[PATH_MAX] = "";
 	uint64_t shallow, deep;
 	int i;
@@ -585,15 +585,15 @@ static void test_cache_walk_bounds(void **state)
 	mkdirs(t->root, rel);
 	deep = ino_of(t->root, rel);
 
-	c = ctr_cache_new(t->root, 8);
+	c = container_cache_new(t->root, 8);
 	assert_non_null(c);
-	assert_int_equal(ctr_cache_lookup(c, shallow, &info), 0);
+	assert_int_equal(container_cache_lookup(c, shallow, &info), 0);
 	assert_int_equal(strlen(info.path), 31 * 2);
-	assert_int_equal(ctr_cache_lookup(c, deep, &info), -ENOENT);
-	ctr_cache_get_stats(c, &st);
+	assert_int_equal(container_cache_lookup(c, deep, &info), -ENOENT);
+	container_cache_get_stats(c, &st);
 	assert_true(st.walks_truncated >= 1);
 	assert_int_equal(st.not_found, 1);
-	ctr_cache_free(c);
+	container_cache_free(c);
 }
 
 #define CRIO_POD "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID2U ".slice"
@@ -604,7 +604,7 @@ static void test_find_container(void **state)
 {
 	struct tree *t = *state;
 	struct ctr_info info;
-	struct ctr_cache *c;
+	struct container_cache *c;
 	uint64_t scope_id, crio_id;
 
 	mkdirs(t->root, SCOPE);
@@ -613,23 +613,23 @@ static void test_find_container(void **state)
 	mkdirs(t->root, CRIO_POD "/crio-conmon-" ID2 ".scope");
 	scope_id = ino_of(t->root, SCOPE);
 	crio_id = ino_of(t->root, CRIO_POD "/crio-" ID2 ".scope");
-	c = ctr_cache_new(t->root, 64);
+	c = container_cache_new(t->root, 64);
 	assert_non_null(c);
 
 	/* arguments */
-	assert_int_equal(ctr_cache_find_container(NULL, ID, &info), -EINVAL);
-	assert_int_equal(ctr_cache_find_container(c, NULL, &info), -EINVAL);
-	assert_int_equal(ctr_cache_find_container(c, ID, NULL), -EINVAL);
-	assert_int_equal(ctr_cache_find_container(c, "4f3c2b1a09e", &info), -EINVAL); /* 11 */
-	assert_int_equal(ctr_cache_find_container(c, "", &info), -EINVAL);
-	assert_int_equal(ctr_cache_find_container(c, "4f3c2b1a09eg", &info), -EINVAL);
-	assert_int_equal(ctr_cache_find_container(c, "4f3c2b1a09e-", &info), -EINVAL);
-	assert_int_equal(ctr_cache_find_container(c, ID65, &info), -EINVAL);
-	assert_int_equal(ctr_cache_size(c), 0);
+	assert_int_equal(container_cache_find_container(NULL, ID, &info), -EINVAL);
+	assert_int_equal(container_cache_find_container(c, NULL, &info), -EINVAL);
+	assert_int_equal(container_cache_find_container(c, ID, NULL), -EINVAL);
+	assert_int_equal(container_cache_find_container(c, "4f3c2b1a09e", &info), -EINVAL); /* 11 */
+	assert_int_equal(container_cache_find_container(c, "", &info), -EINVAL);
+	assert_int_equal(container_cache_find_container(c, "4f3c2b1a09eg", &info), -EINVAL);
+	assert_int_equal(container_cache_find_container(c, "4f3c2b1a09e-", &info), -EINVAL);
+	assert_int_equal(container_cache_find_container(c, ID65, &info), -EINVAL);
+	assert_int_equal(container_cache_size(c), 0);
 
 	/* full id, from disk */
 	memset(&info, 0xa5, sizeof(info));
-	assert_int_equal(ctr_cache_find_container(c, ID, &info), 0);
+	assert_int_equal(container_cache_find_container(c, ID, &info), 0);
 	assert_int_equal(info.cgroup_id, scope_id);
 	assert_string_equal(info.path, SCOPE);
 	assert_true(info.is_container);
@@ -637,22 +637,22 @@ static void test_find_container(void **state)
 	assert_string_equal(info.container_id, ID);
 	assert_string_equal(info.pod_uid, UIDD);
 	assert_int_equal(info.qos, QOS_BESTEFFORT);
-	assert_int_equal(ctr_cache_size(c), 1); /* and now cached */
-	assert_int_equal(ctr_cache_find_container(c, ID, &info), 0);
+	assert_int_equal(container_cache_size(c), 1); /* and now cached */
+	assert_int_equal(container_cache_find_container(c, ID, &info), 0);
 	assert_int_equal(info.cgroup_id, scope_id);
 
 	/* 12 digits shared by two containers */
-	assert_int_equal(ctr_cache_find_container(c, "4f3c2b1a09e8", &info), -EEXIST);
+	assert_int_equal(container_cache_find_container(c, "4f3c2b1a09e8", &info), -EEXIST);
 	/* one more digit tells them apart, upper case is folded */
-	assert_int_equal(ctr_cache_find_container(c, "4f3c2b1a09e8d", &info), 0);
+	assert_int_equal(container_cache_find_container(c, "4f3c2b1a09e8d", &info), 0);
 	assert_string_equal(info.container_id, ID);
-	assert_int_equal(ctr_cache_find_container(c, "4F3C2B1A09E8F", &info), 0);
+	assert_int_equal(container_cache_find_container(c, "4F3C2B1A09E8F", &info), 0);
 	assert_string_equal(info.container_id, ID3);
 	assert_int_equal(info.runtime, RT_DOCKER);
 	assert_string_equal(info.path, "/system.slice/docker-" ID3 ".scope");
 
 	/* CRI-O: the scope, not its conmon nor the nested sub-cgroup */
-	assert_int_equal(ctr_cache_find_container(c, "9a8b7c6d5e4f", &info), 0);
+	assert_int_equal(container_cache_find_container(c, "9a8b7c6d5e4f", &info), 0);
 	assert_int_equal(info.cgroup_id, crio_id);
 	assert_string_equal(info.path, CRIO_POD "/crio-" ID2 ".scope");
 	assert_true(info.is_container);
@@ -662,24 +662,24 @@ static void test_find_container(void **state)
 	assert_int_equal(info.qos, QOS_BURSTABLE);
 
 	/* only the nested sub-cgroup cached: the full id still gives the scope */
-	ctr_cache_forget(c, crio_id);
-	assert_int_equal(ctr_cache_lookup(c, ino_of(t->root, CRIO_POD "/crio-" ID2 ".scope/container"),
+	container_cache_forget(c, crio_id);
+	assert_int_equal(container_cache_lookup(c, ino_of(t->root, CRIO_POD "/crio-" ID2 ".scope/container"),
 					  &info), 0);
-	assert_int_equal(ctr_cache_find_container(c, ID2, &info), 0);
+	assert_int_equal(container_cache_find_container(c, ID2, &info), 0);
 	assert_int_equal(info.cgroup_id, crio_id);
 	assert_string_equal(info.path, CRIO_POD "/crio-" ID2 ".scope");
 
 	/* nobody */
-	assert_int_equal(ctr_cache_find_container(c, "0123456789ab", &info), -ENOENT);
-	assert_int_equal(ctr_cache_find_container(c, ID63 "1", &info), -ENOENT);
+	assert_int_equal(container_cache_find_container(c, "0123456789ab", &info), -ENOENT);
+	assert_int_equal(container_cache_find_container(c, ID63 "1", &info), -ENOENT);
 
 	/* a cached container whose cgroup is gone is not found */
 	rmdir_rel(t->root, SCOPE);
-	assert_int_equal(ctr_cache_find_container(c, ID, &info), -ENOENT);
+	assert_int_equal(container_cache_find_container(c, ID, &info), -ENOENT);
 	/* and the prefix is no longer ambiguous */
-	assert_int_equal(ctr_cache_find_container(c, "4f3c2b1a09e8", &info), 0);
+	assert_int_equal(container_cache_find_container(c, "4f3c2b1a09e8", &info), 0);
 	assert_string_equal(info.container_id, ID3);
-	ctr_cache_free(c);
+	container_cache_free(c);
 }
 
 /* names nested inside a container are the workload's: never a container */
@@ -687,22 +687,22 @@ static void test_find_ignores_nested(void **state)
 {
 	struct tree *t = *state;
 	struct ctr_info info;
-	struct ctr_cache *c;
+	struct container_cache *c;
 
 	mkdirs(t->root, "/docker/" ID "/docker/" ID2);
 	mkdirs(t->root, "/system.slice/docker-" ID3 ".scope/kubepods.slice/kubepods-pod" UIDU
 			".slice/cri-containerd-" ID2 ".scope");
-	c = ctr_cache_new(t->root, 64);
+	c = container_cache_new(t->root, 64);
 	assert_non_null(c);
-	assert_int_equal(ctr_cache_find_container(c, ID2, &info), -ENOENT);
-	assert_int_equal(ctr_cache_find_container(c, "9a8b7c6d5e4f", &info), -ENOENT);
-	assert_int_equal(ctr_cache_find_container(c, ID, &info), 0);
+	assert_int_equal(container_cache_find_container(c, ID2, &info), -ENOENT);
+	assert_int_equal(container_cache_find_container(c, "9a8b7c6d5e4f", &info), -ENOENT);
+	assert_int_equal(container_cache_find_container(c, ID, &info), 0);
 	assert_string_equal(info.path, "/docker/" ID);
 	/* the workload's sub-cgroup is attributed to the outer container */
-	assert_int_equal(ctr_cache_lookup(c, ino_of(t->root, "/docker/" ID "/docker/" ID2), &info), 0);
+	assert_int_equal(container_cache_lookup(c, ino_of(t->root, "/docker/" ID "/docker/" ID2), &info), 0);
 	assert_string_equal(info.container_id, ID);
 	assert_int_equal(info.runtime, RT_DOCKER);
-	ctr_cache_free(c);
+	container_cache_free(c);
 }
 
 int main(void)

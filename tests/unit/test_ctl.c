@@ -195,12 +195,12 @@ static void rm_dir(struct srv *v)
 static int setup(void **state)
 {
 	struct srv *v = calloc(1, sizeof(*v));
-	struct incmgr_opts io = { .node = "test-node", .window_s = 600 };
+	struct incident_mgr_opts io = { .node = "test-node", .window_s = 600 };
 
 	if (!v)
 		return -1;
 	make_dir(v);
-	v->im = incmgr_new(&io);
+	v->im = incident_mgr_new(&io);
 	v->dctx.r = (struct responder *)v; /* never dereferenced: the responder is fake */
 	v->dctx.im = v->im;
 	*state = v;
@@ -214,7 +214,7 @@ static int teardown(void **state)
 	if (v->s)
 		srv_stop(v);
 	rm_dir(v);
-	incmgr_free(v->im);
+	incident_mgr_free(v->im);
 	free(v);
 	return 0;
 }

@@ -71,14 +71,14 @@ static void cap_free(struct cap *c)
 
 static struct incmgr *mgr(struct cap *c, uint32_t window_s)
 {
-	struct incmgr_opts o = { .node = "node-a", .window_s = window_s };
+	struct incident_mgr_opts o = { .node = "node-a", .window_s = window_s };
 	struct incmgr *m;
 
 	if (c) {
 		o.write = cap_write;
 		o.write_ctx = c;
 	}
-	m = incmgr_new(&o);
+	m = incident_mgr_new(&o);
 	assert_non_null(m);
 	return m;
 }
@@ -147,7 +147,7 @@ static struct incmgr *replay(const struct cap *c)
 
 	for (i = 0; i < c->n; i++) {
 		cJSON *r = parse_doc(c->lines[i]);
-		int err = incmgr_apply_record(m, r);
+		int err = incident_mgr_apply_record(m, r);
 
 		if (err)
 			fail_msg("record %zu rejected (%d): %s", i, err, c->lines[i]);
@@ -159,7 +159,7 @@ static struct incmgr *replay(const struct cap *c)
 static int apply_text(struct incmgr *m, const char *text)
 {
 	cJSON *r = parse_doc(text);
-	int err = incmgr_apply_record(m, r);
+	int err = incident_mgr_apply_record(m, r);
 
 	cJSON_Delete(r);
 	return err;
@@ -202,7 +202,7 @@ static int detect_(struct incmgr *m, const struct det *a, struct incident **out,
 	bool op = false;
 
 	*out = NULL;
-	return incmgr_detect(m, &d, out, opened ? opened : &op);
+	return incident_mgr_detect(m, &d, out, opened ? opened : &op);
 }
 
 /* a detection that must succeed; returns its incident */
@@ -267,7 +267,7 @@ static void test_window(void **state)
 	d.key = "host:1234:99";
 	assert_int_equal(detect_(m, &d, &x, &opened), 0);
 	assert_true(opened);
-	assert_int_equal(incmgr_count(m, false), 3);
+	assert_int_equal(incident_mgr_count(m, false), 3);
 
 	/* one nanosecond past the window: a new incident with the same key */
 	d.key = "ctr:aaaa";
@@ -277,7 +277,7 @@ static void test_window(void **state)
 	assert_ptr_not_equal(x, a);
 	assert_string_equal(x->key, "ctr:aaaa");
 	assert_string_not_equal(x->id, a->id);
-	assert_int_equal(incmgr_count(m, false), 4);
+	assert_int_equal(incident_mgr_count(m, false), 4);
 	/* the old one is still open (until a tick closes it) but no longer joined */
 	assert_int_equal(a->status, INC_OPEN);
 	assert_int_equal(a->nentries, 4);
@@ -288,17 +288,17 @@ static void test_window(void **state)
 	assert_int_equal(x->nentries, 2);
 	assert_int_equal(a->nentries, 4);
 
-	/* incmgr_set_window: 0 is ignored */
-	incmgr_set_window(m, 0);
+	/* incident_mgr_set_window: 0 is ignored */
+	incident_mgr_set_window(m, 0);
 	d.t = x->last_ns + WIN * NS;
 	d.fp = "exec|/bin/false|false";
 	assert_int_equal(detect_(m, &d, &x, &opened), 0);
 	assert_false(opened);
-	incmgr_set_window(m, 10);
+	incident_mgr_set_window(m, 10);
 	d.t = x->last_ns + 10 * NS + 1;
 	assert_int_equal(detect_(m, &d, &x, &opened), 0);
 	assert_true(opened);
-	incmgr_free(m);
+	incident_mgr_free(m);
 	cap_free(&c);
 }
 
@@ -313,7 +313,7 @@ static void test_status_and_joining(void **state)
 
 	(void)state;
 	a = DETECT(m, .key = "ctr:aaaa", .t = T0);
-	assert_int_equal(incmgr_set_status(m, a, INC_CONTAINED, "isolated", T0 + 5 * NS), 0);
+	assert_int_equal(incident_mgr_set_status(m, a, INC_CONTAINED, "isolated", T0 + 5 * NS), 0);
 	assert_int_equal(a->status, INC_CONTAINED);
 	assert_int_equal(a->last_ns, T0 + 5 * NS);
 	/* contained: still joinable long past the window */
@@ -323,31 +323,31 @@ static void test_status_and_joining(void **state)
 	assert_false(opened);
 	assert_ptr_equal(x, a);
 	/* and the idle tick leaves it alone */
-	assert_int_equal(incmgr_tick(m, T0 + 1000 * WIN * NS), 0);
+	assert_int_equal(incident_mgr_tick(m, T0 + 1000 * WIN * NS), 0);
 	assert_int_equal(a->status, INC_CONTAINED);
-	assert_int_equal(incmgr_count(m, true), 1);
+	assert_int_equal(incident_mgr_count(m, true), 1);
 	/* released: no longer joinable */
-	assert_int_equal(incmgr_set_status(m, a, INC_RELEASED, "released by alice", d.t + NS), 0);
-	assert_int_equal(incmgr_count(m, true), 0);
+	assert_int_equal(incident_mgr_set_status(m, a, INC_RELEASED, "released by alice", d.t + NS), 0);
+	assert_int_equal(incident_mgr_count(m, true), 0);
 	d.t += 2 * NS;
 	assert_int_equal(detect_(m, &d, &x, &opened), 0);
 	assert_true(opened);
 	assert_ptr_not_equal(x, a);
 	/* closed: neither */
-	assert_int_equal(incmgr_set_status(m, x, INC_CLOSED, "done", d.t + NS), 0);
+	assert_int_equal(incident_mgr_set_status(m, x, INC_CLOSED, "done", d.t + NS), 0);
 	assert_int_equal(x->last_ns, d.t); /* closing does not move last_seen */
 	d.t += 2 * NS;
 	assert_int_equal(detect_(m, &d, &a, &opened), 0);
 	assert_true(opened);
 	assert_ptr_not_equal(a, x);
-	assert_int_equal(incmgr_count(m, false), 3);
-	assert_int_equal(incmgr_count(m, true), 1);
+	assert_int_equal(incident_mgr_count(m, false), 3);
+	assert_int_equal(incident_mgr_count(m, true), 1);
 
 	/* the status records */
 	assert_string_equal(rec_types(&c, 0, buf, sizeof(buf)),
 			    "open,detection,severity,status,detection,status,"
 			    "open,detection,severity,status,open,detection,severity");
-	incmgr_free(m);
+	incident_mgr_free(m);
 	cap_free(&c);
 }
 
@@ -367,10 +367,10 @@ static void test_tick(void **state)
 	b = DETECT(m, .key = "ctr:bbbb", .t = T0 + 100 * NS);
 	before = c.n;
 	/* not idle for longer than the window yet */
-	assert_int_equal(incmgr_tick(m, T0 + 3 * NS + WIN * NS), 0);
+	assert_int_equal(incident_mgr_tick(m, T0 + 3 * NS + WIN * NS), 0);
 	assert_int_equal(c.n, before);
 	/* a is, b is not */
-	assert_int_equal(incmgr_tick(m, T0 + 3 * NS + WIN * NS + 1), 1);
+	assert_int_equal(incident_mgr_tick(m, T0 + 3 * NS + WIN * NS + 1), 1);
 	assert_int_equal(a->status, INC_CLOSED);
 	assert_int_equal(b->status, INC_OPEN);
 	assert_int_equal(a->last_ns, T0 + 3 * NS); /* closing does not move last_seen */
@@ -394,15 +394,15 @@ static void test_tick(void **state)
 	assert_json_num(member(r, "processes_dropped"), 0);
 	cJSON_Delete(r);
 	/* closed once */
-	assert_int_equal(incmgr_tick(m, T0 + 100 * WIN * NS), 1);
+	assert_int_equal(incident_mgr_tick(m, T0 + 100 * WIN * NS), 1);
 	assert_int_equal(b->status, INC_CLOSED);
-	assert_int_equal(incmgr_tick(m, T0 + 200 * WIN * NS), 0);
+	assert_int_equal(incident_mgr_tick(m, T0 + 200 * WIN * NS), 0);
 	assert_int_equal(c.n, before + 2);
 	/* a new detection on a closed key opens a new incident */
 	x = DETECT(m, .key = "ctr:aaaa", .t = T0 + 4 * NS);
 	assert_ptr_not_equal(x, a);
-	assert_int_equal(incmgr_count(m, true), 1);
-	incmgr_free(m);
+	assert_int_equal(incident_mgr_count(m, true), 1);
+	incident_mgr_free(m);
 	cap_free(&c);
 }
 
@@ -452,7 +452,7 @@ static void test_repeats(void **state)
 	assert_int_equal(a->entries[0].last_ns, T0 + 5 * NS);
 	/* repeats never change the severity */
 	assert_int_equal(a->severity, SEV_MEDIUM);
-	incmgr_free(m);
+	incident_mgr_free(m);
 	cap_free(&c);
 }
 
@@ -518,21 +518,21 @@ static void test_repeat_coalescing(void **state)
 
 	/* a replay of the open incident knows the journaled count only */
 	back = replay(&c);
-	assert_int_equal(incmgr_first(back)->entries[0].count, 302);
-	incmgr_free(back);
+	assert_int_equal(incident_mgr_first(back)->entries[0].count, 302);
+	incident_mgr_free(back);
 
 	/* the status record carries the final count */
 	before = c.n;
-	assert_int_equal(incmgr_set_status(m, a, INC_CLOSED, "done", T0 + 10 * NS), 0);
+	assert_int_equal(incident_mgr_set_status(m, a, INC_CLOSED, "done", T0 + 10 * NS), 0);
 	r = parse_doc(c.lines[before]);
 	assert_int_equal(cJSON_GetArraySize(member(r, "counts")), 1);
 	assert_json_num(cJSON_GetArrayItem(member(r, "counts"), 0), 304);
 	cJSON_Delete(r);
 	back = replay(&c);
-	assert_int_equal(incmgr_first(back)->entries[0].count, 304);
-	assert_int_equal(incmgr_first(back)->status, INC_CLOSED);
-	incmgr_free(back);
-	incmgr_free(m);
+	assert_int_equal(incident_mgr_first(back)->entries[0].count, 304);
+	assert_int_equal(incident_mgr_first(back)->status, INC_CLOSED);
+	incident_mgr_free(back);
+	incident_mgr_free(m);
 	cap_free(&c);
 }
 
@@ -624,14 +624,14 @@ static void test_severity(void **state)
 		struct incmgr *back = replay(&c);
 		struct incident *i, *j;
 
-		for (i = incmgr_first(m), j = incmgr_first(back); i; i = i->next, j = j->next) {
+		for (i = incident_mgr_first(m), j = incident_mgr_first(back); i; i = i->next, j = j->next) {
 			assert_non_null(j);
 			assert_same_incident(i, j);
 		}
 		assert_null(j);
-		incmgr_free(back);
+		incident_mgr_free(back);
 	}
-	incmgr_free(m);
+	incident_mgr_free(m);
 	cap_free(&c);
 }
 
@@ -710,7 +710,7 @@ static void test_timeline_bound(void **state)
 
 	/* the status record carries the dropped count into the journal */
 	before = c.n;
-	assert_int_equal(incmgr_set_status(m, a, INC_CLOSED, "done", T0 + 3 * NS), 0);
+	assert_int_equal(incident_mgr_set_status(m, a, INC_CLOSED, "done", T0 + 3 * NS), 0);
 	r = parse_doc(c.lines[before]);
 	assert_json_num(member(r, "timeline_dropped"), 3);
 	assert_int_equal(cJSON_GetArraySize(member(r, "counts")), 256);
@@ -718,7 +718,7 @@ static void test_timeline_bound(void **state)
 	cJSON_Delete(r);
 	{
 		struct incmgr *back = replay(&c);
-		struct incident *b = incmgr_first(back);
+		struct incident *b = incident_mgr_first(back);
 
 		assert_int_equal(b->nentries, 256);
 		assert_int_equal(b->entries_dropped, 3);
@@ -728,9 +728,9 @@ static void test_timeline_bound(void **state)
 		assert_int_equal(b->nprocs, 0);            /* its record failed */
 		assert_int_equal(b->status, INC_CLOSED);
 		assert_int_equal(b->ncats, 1);
-		incmgr_free(back);
+		incident_mgr_free(back);
 	}
-	incmgr_free(m);
+	incident_mgr_free(m);
 	cap_free(&c);
 }
 
@@ -795,15 +795,15 @@ static void test_process_tree(void **state)
 	assert_int_equal(a->procs[INC_MAX_PROCS - 1].pid, 1000 + 8);
 	assert_int_equal(c.n - before, INC_MAX_PROCS - 5 + 1 /* detection */);
 	/* replayed, with the dropped count from the status record */
-	assert_int_equal(incmgr_set_status(m, a, INC_CLOSED, "done", T0 + 4 * NS), 0);
+	assert_int_equal(incident_mgr_set_status(m, a, INC_CLOSED, "done", T0 + 4 * NS), 0);
 	{
 		struct incmgr *back = replay(&c);
 
-		assert_int_equal(incmgr_first(back)->procs_dropped, 8);
-		assert_same_incident(incmgr_first(back), a);
-		incmgr_free(back);
+		assert_int_equal(incident_mgr_first(back)->procs_dropped, 8);
+		assert_same_incident(incident_mgr_first(back), a);
+		incident_mgr_free(back);
 	}
-	incmgr_free(m);
+	incident_mgr_free(m);
 	cap_free(&c);
 }
 
@@ -847,46 +847,46 @@ static void test_replay_equal(void **state)
 	DETECT(m, .t = T0 + 2 * NS, .sev = SEV_HIGH, .rule = "setuid-to-root",
 	       .cat = "privilege_escalation", .fp = "cred|setuid|0>0", .tree = tree, .ntree = 1,
 	       .attr = &attr);
-	assert_int_equal(incmgr_action(m, a, &act), 0);
+	assert_int_equal(incident_mgr_action(m, a, &act), 0);
 	act.phase = "result";
 	act.ts_ns = T0 + 8 * NS;
-	assert_int_equal(incmgr_action(m, a, &act), 0);
+	assert_int_equal(incident_mgr_action(m, a, &act), 0);
 	/* an API action's undo document comes back as the same object; text
 	 * that is not a JSON object is never written raw into a record */
 	act.action = "label";
 	act.ts_ns = T0 + 8 * NS + 1;
 	act.undo = "{\"action\":\"label\",\"namespace\":\"shop\",\"previous\":null,\"v\":\"\\u00e9\"}";
-	assert_int_equal(incmgr_action(m, a, &act), 0);
+	assert_int_equal(incident_mgr_action(m, a, &act), 0);
 	act.action = "revoke-rbac";
 	act.ts_ns = T0 + 8 * NS + 2;
 	act.undo = "{\"broken\":";
-	assert_int_equal(incmgr_action(m, a, &act), 0);
+	assert_int_equal(incident_mgr_action(m, a, &act), 0);
 	act.ts_ns = T0 + 8 * NS + 3;
 	act.undo = "\"a string\"";
-	assert_int_equal(incmgr_action(m, a, &act), 0);
+	assert_int_equal(incident_mgr_action(m, a, &act), 0);
 	act.undo = NULL;
 	assert_non_null(a->actions[2].undo);
 	assert_null(a->actions[3].undo);
 	assert_null(a->actions[4].undo);
-	assert_int_equal(incmgr_set_status(m, a, INC_CONTAINED, "isolated", T0 + 8 * NS), 0);
+	assert_int_equal(incident_mgr_set_status(m, a, INC_CONTAINED, "isolated", T0 + 8 * NS), 0);
 	/* a host incident, closed by the tick */
 	b = DETECT(m, .key = "host:77:1", .t = T0 + 3 * NS, .sev = SEV_LOW, .cat = "discovery",
 		   .fp = "exec|/usr/bin/id|id");
 	DETECT(m, .key = "host:77:1", .t = T0 + 4 * NS, .sev = SEV_LOW, .cat = "discovery",
 	       .fp = "exec|/usr/bin/id|id");
-	assert_int_equal(incmgr_tick(m, T0 + 4 * NS + WIN * NS + 1), 1);
+	assert_int_equal(incident_mgr_tick(m, T0 + 4 * NS + WIN * NS + 1), 1);
 	assert_int_equal(b->status, INC_CLOSED);
 	assert_int_equal(a->status, INC_CONTAINED);
 
 	back = replay(&c);
-	assert_int_equal(incmgr_count(back, false), 2);
-	for (i = incmgr_first(m), j = incmgr_first(back); i; i = i->next, j = j->next) {
+	assert_int_equal(incident_mgr_count(back, false), 2);
+	for (i = incident_mgr_first(m), j = incident_mgr_first(back); i; i = i->next, j = j->next) {
 		assert_non_null(j);
 		assert_same_incident(i, j);
 	}
 	assert_null(j);
 	/* the exact bytes came back (from the *_hex siblings) */
-	i = incmgr_find(back, a->id);
+	i = incident_mgr_find(back, a->id);
 	assert_non_null(i);
 	assert_string_equal(i->procs[1].exe, "/tmp/x\xff");
 	assert_string_equal(i->procs[1].cmdline, tree[0].cmdline);
@@ -916,7 +916,7 @@ static void test_replay_equal(void **state)
 		assert_int_equal(i->nentries, 2);
 		assert_int_equal(i->entries[0].count, 42);
 	}
-	incmgr_free(back);
+	incident_mgr_free(back);
 
 	/* replaying everything twice changes nothing */
 	{
@@ -926,12 +926,12 @@ static void test_replay_equal(void **state)
 			cap_write(c.lines[k % c.n], strlen(c.lines[k % c.n]), &twice);
 		}
 		back = replay(&twice);
-		for (i = incmgr_first(m), j = incmgr_first(back); i; i = i->next, j = j->next)
+		for (i = incident_mgr_first(m), j = incident_mgr_first(back); i; i = i->next, j = j->next)
 			assert_same_incident(i, j);
-		incmgr_free(back);
+		incident_mgr_free(back);
 		cap_free(&twice);
 	}
-	incmgr_free(m);
+	incident_mgr_free(m);
 	cap_free(&c);
 }
 
@@ -952,14 +952,14 @@ static void test_snapshot(void **state)
 	/* they move on; a snapshot (after a rotation) carries the new state */
 	DETECT(m, .key = "ctr:aaaa", .t = T0 + 2 * NS, .sev = SEV_HIGH, .cat = "network", .fp = "2");
 	DETECT(m, .key = "ctr:bbbb", .t = T0 + 3 * NS, .sev = SEV_MEDIUM, .cat = "discovery", .fp = "3");
-	incmgr_set_status(m, a, INC_CONTAINED, "frozen", T0 + 4 * NS);
-	assert_int_equal(incmgr_snapshot_open(m), 0);
+	incident_mgr_set_status(m, a, INC_CONTAINED, "frozen", T0 + 4 * NS);
+	assert_int_equal(incident_mgr_snapshot_open(m), 0);
 	assert_int_equal(c.n, nlive + 2 * 2 /* detection, severity */ + 1 /* status */ + 2);
 	snap_b = c.lines[c.n - 1];
 	/* b's snapshot only: b replaced in place, a untouched */
 	assert_int_equal(apply_text(back, snap_b), 0);
-	assert_int_equal(incmgr_count(back, false), 2);
-	r = incmgr_first(back);
+	assert_int_equal(incident_mgr_count(back, false), 2);
+	r = incident_mgr_first(back);
 	assert_string_equal(r->id, a->id);
 	assert_int_equal(r->nentries, 1);
 	assert_int_equal(r->status, INC_OPEN);
@@ -967,32 +967,32 @@ static void test_snapshot(void **state)
 	assert_null(r->next->next);
 	/* a's too */
 	assert_int_equal(apply_text(back, c.lines[c.n - 2]), 0);
-	assert_same_incident(incmgr_first(back), a);
-	assert_same_incident(incmgr_first(back)->next, b);
+	assert_same_incident(incident_mgr_first(back), a);
+	assert_same_incident(incident_mgr_first(back)->next, b);
 	/* a later detection joins the restored incident as if nothing happened */
 	r = DETECT(back, .key = "ctr:aaaa", .t = T0 + 5 * NS, .sev = SEV_HIGH, .cat = "network",
 		   .fp = "2");
 	assert_int_equal(r->entries[1].count, 2);
 	/* the replaced last incident is still the list's tail */
 	r = DETECT(back, .key = "ctr:cccc", .t = T0 + 6 * NS);
-	assert_int_equal(incmgr_count(back, false), 3);
-	assert_ptr_equal(incmgr_first(back)->next->next, r);
-	assert_ptr_equal(incmgr_find(back, r->id), r);
-	incmgr_free(back);
+	assert_int_equal(incident_mgr_count(back, false), 3);
+	assert_ptr_equal(incident_mgr_first(back)->next->next, r);
+	assert_ptr_equal(incident_mgr_find(back, r->id), r);
+	incident_mgr_free(back);
 
 	/* a snapshot of an incident never seen adds it */
 	back = mgr(NULL, WIN);
 	assert_int_equal(apply_text(back, snap_b), 0);
-	assert_same_incident(incmgr_first(back), b);
+	assert_same_incident(incident_mgr_first(back), b);
 	/* an open record of a known incident (a snapshot, then the original) is ignored */
 	assert_int_equal(apply_text(back, c.lines[3]), 0); /* b's open */
-	assert_same_incident(incmgr_first(back), b);
-	assert_int_equal(incmgr_count(back, false), 1);
+	assert_same_incident(incident_mgr_first(back), b);
+	assert_int_equal(incident_mgr_count(back, false), 1);
 	/* nor does a replayed detection already in the snapshot add anything */
 	assert_int_equal(apply_text(back, c.lines[4]), 0); /* b's first detection */
-	assert_same_incident(incmgr_first(back), b);
-	incmgr_free(back);
-	incmgr_free(m);
+	assert_same_incident(incident_mgr_first(back), b);
+	incident_mgr_free(back);
+	incident_mgr_free(m);
 	cap_free(&c);
 }
 
@@ -1033,13 +1033,13 @@ static void test_malformed_records(void **state)
 	(void)state;
 	a = DETECT(m, .t = T0, .sev = SEV_MEDIUM);
 	back = replay(&c);
-	before = inc_json(incmgr_first(back));
+	before = inc_json(incident_mgr_first(back));
 	for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
 		snprintf(rec, sizeof(rec), bad[k], a->id);
 		if (apply_text(back, rec) != -EBADMSG)
 			fail_msg("accepted: %s", rec);
-		assert_int_equal(incmgr_count(back, false), 1);
-		after = inc_json(incmgr_first(back));
+		assert_int_equal(incident_mgr_count(back, false), 1);
+		after = inc_json(incident_mgr_first(back));
 		if (strcmp(before, after))
 			fail_msg("%s\nchanged the incident:\n%s\n---\n%s", rec, before, after);
 		free(after);
@@ -1048,7 +1048,7 @@ static void test_malformed_records(void **state)
 	snprintf(rec, sizeof(rec),
 		 "{\"rec\":\"hologram\",\"incident\":\"%s\",\"ts_ns\":\"1700000099000000000\"}", a->id);
 	assert_int_equal(apply_text(back, rec), 0);
-	after = inc_json(incmgr_first(back));
+	after = inc_json(incident_mgr_first(back));
 	assert_string_equal(after, before);
 	free(after);
 	/* the good records still apply */
@@ -1056,12 +1056,12 @@ static void test_malformed_records(void **state)
 		 "{\"rec\":\"severity\",\"incident\":\"%s\",\"ts_ns\":\"1700000099000000000\","
 		 "\"severity\":\"high\",\"reason\":\"manual\"}", a->id);
 	assert_int_equal(apply_text(back, rec), 0);
-	assert_int_equal(incmgr_first(back)->severity, SEV_HIGH);
-	assert_string_equal(incmgr_first(back)->severity_reason, "manual");
-	assert_int_equal(incmgr_first(back)->last_ns, 1700000099000000000ull);
+	assert_int_equal(incident_mgr_first(back)->severity, SEV_HIGH);
+	assert_string_equal(incident_mgr_first(back)->severity_reason, "manual");
+	assert_int_equal(incident_mgr_first(back)->last_ns, 1700000099000000000ull);
 	free(before);
-	incmgr_free(back);
-	incmgr_free(m);
+	incident_mgr_free(back);
+	incident_mgr_free(m);
 	cap_free(&c);
 }
 
@@ -1079,7 +1079,7 @@ static void test_stale_records(void **state)
 	DETECT(m, .t = T0 + NS);
 	DETECT(m, .t = T0 + 2 * NS);
 	back = replay(&c);
-	r = incmgr_first(back);
+	r = incident_mgr_first(back);
 	assert_int_equal(r->entries[0].count, 3);
 	snprintf(rec, sizeof(rec),
 		 "{\"rec\":\"repeat\",\"incident\":\"%s\",\"ts_ns\":\"1700000001000000000\","
@@ -1098,8 +1098,8 @@ static void test_stale_records(void **state)
 	assert_int_equal(r->entries[0].count, 3);
 	assert_int_equal(r->entries[0].last_ns, T0 + 2 * NS);
 	assert_int_equal(r->last_ns, T0 + 2 * NS);
-	incmgr_free(back);
-	incmgr_free(m);
+	incident_mgr_free(back);
+	incident_mgr_free(m);
 	cap_free(&c);
 }
 
@@ -1113,32 +1113,32 @@ static void test_find_and_names(void **state)
 	(void)state;
 	a = DETECT(m, .key = "ctr:aaaa", .t = T0);
 	b = DETECT(m, .key = "ctr:bbbb", .t = T0);
-	assert_ptr_equal(incmgr_find(m, a->id), a);
-	assert_null(incmgr_find(m, "ng-nope"));
-	assert_ptr_equal(incmgr_find_prefix(m, a->id), a);
+	assert_ptr_equal(incident_mgr_find(m, a->id), a);
+	assert_null(incident_mgr_find(m, "ng-nope"));
+	assert_ptr_equal(incident_mgr_find_prefix(m, a->id), a);
 	/* same second: a shared prefix is ambiguous, the random tail is not */
-	assert_null(incmgr_find_prefix(m, "ng-20231114-221320-"));
+	assert_null(incident_mgr_find_prefix(m, "ng-20231114-221320-"));
 	/* the shortest prefix that tells them apart */
 	for (k = 0; a->id[k] && a->id[k] == b->id[k]; k++)
 		;
 	assert_true(k >= 19 && k < 27);
 	snprintf(pre, sizeof(pre), "%.*s", (int)k + 1, a->id);
-	assert_ptr_equal(incmgr_find_prefix(m, pre), a);
+	assert_ptr_equal(incident_mgr_find_prefix(m, pre), a);
 	pre[k] = b->id[k];
-	assert_ptr_equal(incmgr_find_prefix(m, pre), b);
+	assert_ptr_equal(incident_mgr_find_prefix(m, pre), b);
 	pre[k] = '\0';
-	assert_null(incmgr_find_prefix(m, pre));
-	assert_null(incmgr_find_prefix(m, ""));
-	assert_ptr_equal(incmgr_first(m), a);
-	assert_string_equal(inc_status_name(INC_OPEN), "open");
-	assert_string_equal(inc_status_name(INC_CONTAINED), "contained");
-	assert_string_equal(inc_status_name(INC_RELEASED), "released");
-	assert_string_equal(inc_status_name(INC_CLOSED), "closed");
-	assert_string_equal(inc_status_name((enum inc_status)4), "unknown");
-	assert_int_equal(inc_status_from_name("released"), INC_RELEASED);
-	assert_int_equal(inc_status_from_name("Closed"), -1);
-	assert_int_equal(inc_status_from_name(NULL), -1);
-	incmgr_free(m);
+	assert_null(incident_mgr_find_prefix(m, pre));
+	assert_null(incident_mgr_find_prefix(m, ""));
+	assert_ptr_equal(incident_mgr_first(m), a);
+	assert_string_equal(incident_status_name(INC_OPEN), "open");
+	assert_string_equal(incident_status_name(INC_CONTAINED), "contained");
+	assert_string_equal(incident_status_name(INC_RELEASED), "released");
+	assert_string_equal(incident_status_name(INC_CLOSED), "closed");
+	assert_string_equal(incident_status_name((enum inc_status)4), "unknown");
+	assert_int_equal(incident_status_from_name("released"), INC_RELEASED);
+	assert_int_equal(incident_status_from_name("Closed"), -1);
+	assert_int_equal(incident_status_from_name(NULL), -1);
+	incident_mgr_free(m);
 }
 
 /* every correlation key comes from incident_key, in docs/incidents.md's forms */

@@ -192,7 +192,7 @@ static int setup(void **state)
 	f.key = "ctr:db";
 	f.attr = &db;
 	inc = fixture_detect(m, &f);
-	incmgr_set_status(m, inc, INC_CLOSED, "idle", now - 60 * NS_PER_S);
+	incident_mgr_set_status(m, inc, INC_CLOSED, "idle", now - 60 * NS_PER_S);
 	snprintf(e->ids[2], sizeof(e->ids[2]), "%s", inc->id);
 
 	/* 3: kube-system/coredns-abc, medium, 2 days ago */
@@ -207,7 +207,7 @@ static int setup(void **state)
 
 	fixture_write_file(e->dir, JOURNAL_FILE, cap.buf, cap.len);
 	free(cap.buf);
-	incmgr_free(m);
+	incident_mgr_free(m);
 	*state = e;
 	return 0;
 }

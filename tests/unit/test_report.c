@@ -254,7 +254,7 @@ static void test_json_report_valid(void **state)
 	cJSON_Delete(ref);
 	free(pretty);
 	free(compact);
-	incmgr_free(m);
+	incident_mgr_free(m);
 	free(cap.buf);
 }
 
@@ -300,7 +300,7 @@ static void test_json_report_bad_raw_json(void **state)
 	cJSON_Delete(o);
 	free(out);
 	free(md);
-	incmgr_free(m);
+	incident_mgr_free(m);
 }
 
 /* ---------------------------------------------------------------- Markdown */
@@ -376,7 +376,7 @@ static void test_markdown_hostile(void **state)
 	assert_non_null(strstr(md, "cri-containerd-0123&#124;\\`\\\\x1b\\.scope"));
 	free(text);
 	free(md);
-	incmgr_free(m);
+	incident_mgr_free(m);
 }
 
 static void test_markdown_no_actions(void **state)
@@ -400,7 +400,7 @@ static void test_markdown_no_actions(void **state)
 	free(md);
 	free(html);
 	free(txt);
-	incmgr_free(m);
+	incident_mgr_free(m);
 }
 
 /* ---------------------------------------------------------------- HTML */
@@ -437,7 +437,7 @@ static void test_html_hostile(void **state)
 	assert_non_null(strstr(html, "</ul></li>\n</ul></li>\n</ul>\n"));
 	assert_non_null(strstr(html, "</body>\n</html>\n"));
 	free(html);
-	incmgr_free(m);
+	incident_mgr_free(m);
 }
 
 /* ---------------------------------------------------------------- text */
@@ -466,7 +466,7 @@ static void test_text_hostile(void **state)
 	assert_non_null(strstr(txt, "isolate intent -> would  target pod ns|x/web`1\\n: dry run: "
 				    "<b>x</b> | y\\x1b[2J (dry run)\n"));
 	free(txt);
-	incmgr_free(m);
+	incident_mgr_free(m);
 }
 
 /* ---------------------------------------------------------------- round trip */
@@ -491,8 +491,8 @@ static void test_roundtrip_through_journal(void **state)
 	inc = hostile(&m, &cap);
 	inc2 = fixture_detect(m, &f);
 	assert_ptr_not_equal(inc, inc2);
-	/* closing (as incmgr_tick does) does not move last_seen, live or replayed */
-	assert_int_equal(incmgr_set_status(m, inc2, INC_CLOSED, "idle", T0 + 9000 * NS_PER_S), 0);
+	/* closing (as incident_mgr_tick does) does not move last_seen, live or replayed */
+	assert_int_equal(incident_mgr_set_status(m, inc2, INC_CLOSED, "idle", T0 + 9000 * NS_PER_S), 0);
 	assert_non_null(mkdtemp(dir));
 	fixture_write_file(dir, JOURNAL_FILE, cap.buf, cap.len);
 
@@ -501,11 +501,11 @@ static void test_roundtrip_through_journal(void **state)
 	assert_string_equal(warnbuf, "");
 	assert_int_equal(st.records, cap.records);
 	assert_int_equal(st.malformed, 0);
-	assert_int_equal(incmgr_count(back, false), 2);
+	assert_int_equal(incident_mgr_count(back, false), 2);
 
-	r = incmgr_find(back, inc->id);
+	r = incident_mgr_find(back, inc->id);
 	assert_non_null(r);
-	assert_ptr_equal(incmgr_first(back), r);
+	assert_ptr_equal(incident_mgr_first(back), r);
 	a = fixture_inc_json(inc);
 	b = fixture_inc_json(r);
 	if (!cJSON_Compare(a, b, 1)) {
@@ -537,7 +537,7 @@ static void test_roundtrip_through_journal(void **state)
 	free(md1);
 	free(md2);
 
-	r = incmgr_find(back, inc2->id);
+	r = incident_mgr_find(back, inc2->id);
 	assert_non_null(r);
 	a = fixture_inc_json(inc2);
 	b = fixture_inc_json(r);
@@ -547,8 +547,8 @@ static void test_roundtrip_through_journal(void **state)
 	cJSON_Delete(a);
 	cJSON_Delete(b);
 
-	incmgr_free(back);
-	incmgr_free(m);
+	incident_mgr_free(back);
+	incident_mgr_free(m);
 	free(cap.buf);
 	fixture_rmtree(dir);
 }
@@ -569,7 +569,7 @@ static void test_replay_idempotent(void **state)
 	inc = hostile(&m, &cap);
 	n = cap.len;
 	/* the records, a snapshot of the open incident, the records again */
-	assert_int_equal(incmgr_snapshot_open(m), 0);
+	assert_int_equal(incident_mgr_snapshot_open(m), 0);
 	text = malloc(cap.len + n + 1);
 	assert_non_null(text);
 	memcpy(text, cap.buf, cap.len);
@@ -578,16 +578,16 @@ static void test_replay_idempotent(void **state)
 	fixture_write_file(dir, JOURNAL_FILE, text, cap.len + n);
 
 	assert_int_equal(incidents_load(dir, &back, NULL, NULL), 0);
-	assert_int_equal(incmgr_count(back, false), 1);
+	assert_int_equal(incident_mgr_count(back, false), 1);
 	a = fixture_inc_json(inc);
-	b = fixture_inc_json(incmgr_first(back));
+	b = fixture_inc_json(incident_mgr_first(back));
 	assert_true(cJSON_Compare(a, b, 1));
-	assert_int_equal(incmgr_first(back)->nactions, 1);
+	assert_int_equal(incident_mgr_first(back)->nactions, 1);
 	cJSON_Delete(a);
 	cJSON_Delete(b);
 	free(text);
-	incmgr_free(back);
-	incmgr_free(m);
+	incident_mgr_free(back);
+	incident_mgr_free(m);
 	free(cap.buf);
 	fixture_rmtree(dir);
 }
@@ -632,9 +632,9 @@ static void test_load_malformed(void **state)
 	snprintf(path, sizeof(path), "%s/" JOURNAL_FILE ":4: record does not apply", dir);
 	assert_non_null(strstr(warnbuf, path));
 	assert_int_equal(st.malformed, 4);
-	assert_int_equal(incmgr_count(back, false), 1);
-	assert_int_equal(incmgr_first(back)->nentries, 1);
-	incmgr_free(back);
+	assert_int_equal(incident_mgr_count(back, false), 1);
+	assert_int_equal(incident_mgr_first(back)->nentries, 1);
+	incident_mgr_free(back);
 	free(warnbuf);
 
 	/* many bad lines: 20 warnings, then a count */
@@ -649,7 +649,7 @@ static void test_load_malformed(void **state)
 	assert_int_equal(count_char(warnbuf, warnlen, '\n'), 21);
 	assert_non_null(strstr(warnbuf, "... and 30 more malformed journal lines\n"));
 	assert_int_equal(st.malformed, 50);
-	incmgr_free(back);
+	incident_mgr_free(back);
 	free(warnbuf);
 
 	/* a directory that is not there */
@@ -659,7 +659,7 @@ static void test_load_malformed(void **state)
 	assert_null(back);
 
 	free(text);
-	incmgr_free(m);
+	incident_mgr_free(m);
 	free(cap.buf);
 	fixture_rmtree(dir);
 }
@@ -728,7 +728,7 @@ static void test_escalation_in_reports(void **state)
 				    "privilege_escalation -> credential_access), highest single "
 				    "detection medium\n"));
 	free(txt);
-	incmgr_free(m);
+	incident_mgr_free(m);
 }
 
 /* ---------------------------------------------------------------- tree */
@@ -823,7 +823,7 @@ static void test_list_line_and_json(void **state)
 	cJSON_Delete(o);
 	free(line);
 	free(js);
-	incmgr_free(m);
+	incident_mgr_free(m);
 }
 
 static void test_parse_since(void **state)
@@ -892,7 +892,7 @@ static void test_filters(void **state)
 	f.attr = NULL;
 	f.sev = SEV_HIGH;
 	c = fixture_detect(m, &f);
-	incmgr_set_status(m, c, INC_CLOSED, "idle", T0 + 7200 * NS_PER_S);
+	incident_mgr_set_status(m, c, INC_CLOSED, "idle", T0 + 7200 * NS_PER_S);
 
 	assert_true(report_filter_match(&flt, a) && report_filter_match(&flt, b) &&
 		    report_filter_match(&flt, c));
@@ -926,7 +926,7 @@ static void test_filters(void **state)
 	assert_int_equal(report_parse_pod("a/b/c", ns, sizeof(ns), name, sizeof(name)), -EINVAL);
 	assert_int_equal(report_parse_pod("averyveryverylongnamespace/x", ns, sizeof(ns), name,
 					  sizeof(name)), -EINVAL);
-	incmgr_free(m);
+	incident_mgr_free(m);
 }
 
 static void test_time_and_top(void **state)

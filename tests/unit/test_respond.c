@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The action layer without a kernel: the guardrail decision
- * (respond_decide) and the responder on a fake cgroup v2 tree in a scratch
+ * (decide_verdict) and the responder on a fake cgroup v2 tree in a scratch
  * directory (cgroup.freeze, cgroup.events, cgroup.kill are plain files), no
  * enforcer (deny/isolate fail "no enforcer"), an in-memory journal.
  *
@@ -35,7 +35,7 @@
 
 #include "nodeguard/enforce.h"
 #include "container.h"
-#include "enforce.h"
+#include "enforcer.h"
 #include "incident.h"
 #include "killrules.h"
 #include "policy.h"
@@ -57,7 +57,7 @@ static struct {
 	char dir[PATH_MAX];      /* the fake cgroup v2 mount */
 	struct policy *pol;
 	struct incmgr *im;
-	struct ctr_cache *ctr;
+	struct container_cache *ctr;
 	struct responder *r;
 	char *line[MAX_LINES];   /* the journal */
 	size_t nlines;
@@ -218,7 +218,7 @@ static void responder_up(bool dry, unsigned apm, unsigned rapm)
 
 static int setup(void **state)
 {
-	struct incmgr_opts io = { .node = "n1", .window_s = 600, .write = cap_write };
+	struct incident_mgr_opts io = { .node = "n1", .window_s = 600, .write = cap_write };
 
 	(void)state;
 	memset(&F, 0, sizeof(F));
@@ -234,8 +234,8 @@ static int setup(void **state)
 		snprintf(d, sizeof(d), "%s" SELF_PATH, F.dir);
 		mkdirs(d);
 	}
-	F.im = incmgr_new(&io);
-	F.ctr = ctr_cache_new(F.dir, 64);
+	F.im = incident_mgr_new(&io);
+	F.ctr = container_cache_new(F.dir, 64);
 	assert_non_null(F.im);
 	assert_non_null(F.ctr);
 	return 0;
@@ -255,8 +255,8 @@ static int teardown(void **state)
 
 	(void)state;
 	responder_free(F.r);
-	incmgr_free(F.im);
-	ctr_cache_free(F.ctr);
+	incident_mgr_free(F.im);
+	container_cache_free(F.ctr);
 	policy_free(F.pol);
 	for (i = 0; i < F.nlines; i++) {
 		free(F.line[i]);
@@ -349,7 +349,7 @@ static struct incident *detect(const char *key, const char *rule, uint64_t cgid)
 
 	if (!strncmp(key, "ctr:", 4))
 		snprintf(attr.container_id, sizeof(attr.container_id), "%s", key + 4);
-	assert_int_equal(incmgr_detect(F.im, &d, &inc, &opened), 0);
+	assert_int_equal(incident_mgr_detect(F.im, &d, &inc, &opened), 0);
 	return inc;
 }
 
@@ -377,7 +377,7 @@ static void ctr_target(struct tgt *x, const char *id, uint32_t pid, const char *
 		       const struct ng_event *ev)
 {
 	memset(x, 0, sizeof(*x));
-	assert_int_equal(ctr_cache_lookup(F.ctr, ctr_cgid(id), &x->ci), 0);
+	assert_int_equal(container_cache_lookup(F.ctr, ctr_cgid(id), &x->ci), 0);
 	assert_true(x->ci.is_container);
 	assert_string_equal(x->ci.container_id, id);
 	x->t.pid = pid;
@@ -388,7 +388,7 @@ static void ctr_target(struct tgt *x, const char *id, uint32_t pid, const char *
 	x->t.ev = ev;
 }
 
-/* ------------------------------------------------------------------ respond_decide */
+/* ------------------------------------------------------------------ decide_verdict */
 
 static struct rule mkrule(const char *name, enum ng_scope scope, enum ng_tri dry)
 {
@@ -416,91 +416,91 @@ static void test_decide_guardrails(void **state)
 	s.protected_namespaces.v = prot;
 	s.protected_namespaces.n = 2;
 
-	assert_int_equal(respond_decide(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_DO);
+	assert_int_equal(decide_verdict(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_DO);
 	assert_string_equal(why, "");
 
 	/* the agent: its process, its cgroup, a cgroup that contains it */
 	c.pid = 100;
-	assert_int_equal(respond_decide(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_REFUSED);
+	assert_int_equal(decide_verdict(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_REFUSED);
 	assert_string_equal(why, "the agent's own process");
 	c.pid = 200;
 	c.cgroup_id = 7;
-	assert_int_equal(respond_decide(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_REFUSED);
+	assert_int_equal(decide_verdict(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_REFUSED);
 	assert_string_equal(why, "the agent's own cgroup");
 	c.cgroup_id = 9;
 	c.action = ACT_FREEZE;
 	c.cgroup_path = "/kubepods.slice";
-	assert_int_equal(respond_decide(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_REFUSED);
+	assert_int_equal(decide_verdict(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_REFUSED);
 	assert_string_equal(why, "cgroup /kubepods.slice contains the agent");
 	/* not a prefix match on names: /kubepods.slice/agent.scope2 is not inside */
 	self.cgroup_path = "/kubepods.slice/agent.scope2";
 	c.cgroup_path = "/kubepods.slice/agent.scope";
-	assert_int_equal(respond_decide(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_DO);
+	assert_int_equal(decide_verdict(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_DO);
 	self.cgroup_path = "/kubepods.slice/agent.scope";
 
 	/* cgroup-wide actions: never the root or a top-level cgroup, never unknown */
 	self.cgroup_path = NULL;
 	c.cgroup_path = "/";
-	assert_int_equal(respond_decide(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_REFUSED);
+	assert_int_equal(decide_verdict(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_REFUSED);
 	assert_string_equal(why, "cgroup / is the node root or a top-level cgroup");
 	c.cgroup_path = "/system.slice";
-	assert_int_equal(respond_decide(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_REFUSED);
+	assert_int_equal(decide_verdict(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_REFUSED);
 	c.cgroup_path = NULL;
-	assert_int_equal(respond_decide(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_REFUSED);
+	assert_int_equal(decide_verdict(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_REFUSED);
 	assert_string_equal(why, "the cgroup's path is unknown");
 	/* ... which does not matter to a process kill */
 	c.action = ACT_KILL;
-	assert_int_equal(respond_decide(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_DO);
+	assert_int_equal(decide_verdict(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_DO);
 
 	/* host processes: only for rules whose scope includes the host */
 	c.is_container = false;
-	assert_int_equal(respond_decide(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_REFUSED);
+	assert_int_equal(decide_verdict(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_REFUSED);
 	assert_string_equal(why, "host process, and rule r is scoped to containers");
 	c.rule = &ra;
-	assert_int_equal(respond_decide(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_DO);
+	assert_int_equal(decide_verdict(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_DO);
 	ra.match.scope = SCOPE_HOST;
-	assert_int_equal(respond_decide(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_DO);
+	assert_int_equal(decide_verdict(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_DO);
 	c.is_container = true;
 	c.rule = &rc;
 
 	/* protected namespaces: fnmatch globs, once the namespace is known */
 	c.pod_namespace = "kube-system";
-	assert_int_equal(respond_decide(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_REFUSED);
+	assert_int_equal(decide_verdict(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_REFUSED);
 	assert_string_equal(why, "protected namespace kube-system");
 	c.pod_namespace = "openshift-monitoring";
-	assert_int_equal(respond_decide(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_REFUSED);
+	assert_int_equal(decide_verdict(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_REFUSED);
 	assert_string_equal(why, "protected namespace openshift-monitoring (openshift-*)");
 	c.pod_namespace = "openshift";
-	assert_int_equal(respond_decide(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_DO);
+	assert_int_equal(decide_verdict(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_DO);
 	c.pod_namespace = "kube-system-x";
-	assert_int_equal(respond_decide(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_DO);
+	assert_int_equal(decide_verdict(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_DO);
 
 	/* a guardrail beats dry-run: the journal says refused, not would */
 	s.dry_run = true;
 	c.pod_namespace = "kube-system";
-	assert_int_equal(respond_decide(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_REFUSED);
+	assert_int_equal(decide_verdict(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_REFUSED);
 	c.pod_namespace = NULL;
 
 	/* dry-run: the node's, the rule's; a rule's false does not undo the node's */
-	assert_int_equal(respond_decide(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_WOULD);
+	assert_int_equal(decide_verdict(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_WOULD);
 	assert_string_equal(why, "dry-run (settings.dry_run)");
 	rc.dry_run = TRI_FALSE;
-	assert_int_equal(respond_decide(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_WOULD);
+	assert_int_equal(decide_verdict(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_WOULD);
 	s.dry_run = false;
-	assert_int_equal(respond_decide(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_DO);
+	assert_int_equal(decide_verdict(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_DO);
 	rc.dry_run = TRI_TRUE;
-	assert_int_equal(respond_decide(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_WOULD);
+	assert_int_equal(decide_verdict(&s, &self, &c, NULL, 1, why, sizeof(why)), RESP_WOULD);
 	assert_string_equal(why, "dry-run (the rule's dry_run)");
 
-	assert_string_equal(resp_verdict_result(RESP_DO), "ok");
-	assert_string_equal(resp_verdict_result(RESP_WOULD), "would");
-	assert_string_equal(resp_verdict_result(RESP_SUPPRESSED), "suppressed");
-	assert_string_equal(resp_verdict_result(RESP_REFUSED), "refused");
-	assert_true(respond_action_is_cgroup(ACT_ISOLATE) && respond_action_is_cgroup(ACT_FREEZE) &&
-		    respond_action_is_cgroup(ACT_KILL_CONTAINER) && !respond_action_is_cgroup(ACT_KILL) &&
-		    !respond_action_is_cgroup(ACT_DENY));
-	assert_true(respond_action_is_api(ACT_LABEL) && respond_action_is_api(ACT_EVENT) &&
-		    respond_action_is_api(ACT_DELETE_POD) && !respond_action_is_api(ACT_ISOLATE));
+	assert_string_equal(decide_verdict_result(RESP_DO), "ok");
+	assert_string_equal(decide_verdict_result(RESP_WOULD), "would");
+	assert_string_equal(decide_verdict_result(RESP_SUPPRESSED), "suppressed");
+	assert_string_equal(decide_verdict_result(RESP_REFUSED), "refused");
+	assert_true(decide_action_is_cgroup(ACT_ISOLATE) && decide_action_is_cgroup(ACT_FREEZE) &&
+		    decide_action_is_cgroup(ACT_KILL_CONTAINER) && !decide_action_is_cgroup(ACT_KILL) &&
+		    !decide_action_is_cgroup(ACT_DENY));
+	assert_true(decide_action_is_api(ACT_LABEL) && decide_action_is_api(ACT_EVENT) &&
+		    decide_action_is_api(ACT_DELETE_POD) && !decide_action_is_api(ACT_ISOLATE));
 }
 
 static void test_decide_rate_limits(void **state)
@@ -509,45 +509,45 @@ static void test_decide_rate_limits(void **state)
 	struct rule a = mkrule("a", SCOPE_CONTAINER, TRI_ANY), b = mkrule("b", SCOPE_CONTAINER, TRI_ANY),
 		    c2 = mkrule("c", SCOPE_CONTAINER, TRI_ANY);
 	struct resp_case c = { .action = ACT_KILL, .rule = &a, .pid = 5, .is_container = true };
-	struct resp_rates *rr = resp_rates_new();
+	struct resp_rates *rr = decide_rates_new();
 	uint64_t t0 = 1000000000ull, min = 60000000000ull;
 	char why[256];
 
 	(void)state;
 	assert_non_null(rr);
 	/* per rule: 2 a minute */
-	assert_int_equal(respond_decide(&s, NULL, &c, rr, t0, why, sizeof(why)), RESP_DO);
-	assert_int_equal(respond_decide(&s, NULL, &c, rr, t0 + 1, why, sizeof(why)), RESP_DO);
-	assert_int_equal(respond_decide(&s, NULL, &c, rr, t0 + 2, why, sizeof(why)), RESP_SUPPRESSED);
+	assert_int_equal(decide_verdict(&s, NULL, &c, rr, t0, why, sizeof(why)), RESP_DO);
+	assert_int_equal(decide_verdict(&s, NULL, &c, rr, t0 + 1, why, sizeof(why)), RESP_DO);
+	assert_int_equal(decide_verdict(&s, NULL, &c, rr, t0 + 2, why, sizeof(why)), RESP_SUPPRESSED);
 	assert_string_equal(why, "rule a: 2 per minute");
 	/* the node: 3 a minute, whatever the rule */
 	c.rule = &b;
-	assert_int_equal(respond_decide(&s, NULL, &c, rr, t0 + 3, why, sizeof(why)), RESP_DO);
-	assert_int_equal(respond_decide(&s, NULL, &c, rr, t0 + 4, why, sizeof(why)), RESP_SUPPRESSED);
+	assert_int_equal(decide_verdict(&s, NULL, &c, rr, t0 + 3, why, sizeof(why)), RESP_DO);
+	assert_int_equal(decide_verdict(&s, NULL, &c, rr, t0 + 4, why, sizeof(why)), RESP_SUPPRESSED);
 	assert_string_equal(why, "node: 3 per minute");
 	c.rule = &c2;
-	assert_int_equal(respond_decide(&s, NULL, &c, rr, t0 + 5, why, sizeof(why)), RESP_SUPPRESSED);
+	assert_int_equal(decide_verdict(&s, NULL, &c, rr, t0 + 5, why, sizeof(why)), RESP_SUPPRESSED);
 	/* dry-run and API actions take no token */
 	c2.dry_run = TRI_TRUE;
-	assert_int_equal(respond_decide(&s, NULL, &c, rr, t0 + 6, why, sizeof(why)), RESP_WOULD);
+	assert_int_equal(decide_verdict(&s, NULL, &c, rr, t0 + 6, why, sizeof(why)), RESP_WOULD);
 	c2.dry_run = TRI_ANY;
 	c.no_rate = true;
-	assert_int_equal(respond_decide(&s, NULL, &c, rr, t0 + 7, why, sizeof(why)), RESP_DO);
+	assert_int_equal(decide_verdict(&s, NULL, &c, rr, t0 + 7, why, sizeof(why)), RESP_DO);
 	c.no_rate = false;
 	/* a minute later both windows are fresh */
-	assert_int_equal(respond_decide(&s, NULL, &c, rr, t0 + min, why, sizeof(why)), RESP_DO);
+	assert_int_equal(decide_verdict(&s, NULL, &c, rr, t0 + min, why, sizeof(why)), RESP_DO);
 	c.rule = &a;
-	assert_int_equal(respond_decide(&s, NULL, &c, rr, t0 + min + 1, why, sizeof(why)), RESP_DO);
-	assert_int_equal(respond_decide(&s, NULL, &c, rr, t0 + min + 2, why, sizeof(why)), RESP_DO);
-	assert_int_equal(respond_decide(&s, NULL, &c, rr, t0 + min + 3, why, sizeof(why)), RESP_SUPPRESSED);
+	assert_int_equal(decide_verdict(&s, NULL, &c, rr, t0 + min + 1, why, sizeof(why)), RESP_DO);
+	assert_int_equal(decide_verdict(&s, NULL, &c, rr, t0 + min + 2, why, sizeof(why)), RESP_DO);
+	assert_int_equal(decide_verdict(&s, NULL, &c, rr, t0 + min + 3, why, sizeof(why)), RESP_SUPPRESSED);
 	/* what the kernel did counts too */
 	c.rule = &b;
-	resp_rates_count(rr, "b", t0 + 3 * min);
-	resp_rates_count(rr, "b", t0 + 3 * min);
-	assert_int_equal(respond_decide(&s, NULL, &c, rr, t0 + 3 * min + 1, why, sizeof(why)), RESP_SUPPRESSED);
+	decide_rates_count(rr, "b", t0 + 3 * min);
+	decide_rates_count(rr, "b", t0 + 3 * min);
+	assert_int_equal(decide_verdict(&s, NULL, &c, rr, t0 + 3 * min + 1, why, sizeof(why)), RESP_SUPPRESSED);
 	assert_string_equal(why, "rule b: 2 per minute");
-	resp_rates_free(rr);
-	resp_rates_free(NULL);
+	decide_rates_free(rr);
+	decide_rates_free(NULL);
 }
 
 /* ------------------------------------------------------------------ actions */
@@ -905,7 +905,7 @@ static void test_kernel_enforce(void **state)
 			assert_true(!strncmp(js(a[1], "detail"), "protected", 9));
 	}
 	/* one incident, keyed like the agent's */
-	inc = incmgr_first(F.im);
+	inc = incident_mgr_first(F.im);
 	assert_non_null(inc);
 	assert_null(inc->next);
 	assert_string_equal(inc->key, "ctr:" ID1);
@@ -1177,8 +1177,8 @@ static void test_api_release_waits(void **state)
 	(void)state;
 	responder_up(false, 100, 10);
 	inc = detect("ctr:" ID1, "api", ctr_cgid(ID1));
-	assert_int_equal(incmgr_action(F.im, inc, &ia), 0);
-	assert_int_equal(incmgr_action(F.im, inc, &ok), 0);
+	assert_int_equal(incident_mgr_action(F.im, inc, &ia), 0);
+	assert_int_equal(incident_mgr_action(F.im, inc, &ok), 0);
 	from = F.nlines;
 	assert_int_equal(responder_release_incident(F.r, inc->id, "alice", msg, sizeof(msg)), 0);
 	assert_int_equal(actions_from(from, a, 32), 1);
@@ -1305,7 +1305,7 @@ static void test_manual(void **state)
 	from = F.nlines;
 	assert_int_equal(responder_manual(F.r, "freeze", "4f3c2b1a09e8", "alice", id, sizeof(id), msg, sizeof(msg)), 0);
 	assert_string_equal(msg, "frozen (cgroup.events: frozen 1)");
-	inc = incmgr_find(F.im, id);
+	inc = incident_mgr_find(F.im, id);
 	assert_non_null(inc);
 	assert_string_equal(inc->key, "ctr:" ID1);
 	assert_int_equal(inc->status, INC_CONTAINED);
@@ -1357,7 +1357,7 @@ static void test_manual(void **state)
 static void test_reconcile(void **state)
 {
 	const cJSON *a[16];
-	struct incmgr_opts io = { .node = "n1", .window_s = 600, .write = cap_write };
+	struct incident_mgr_opts io = { .node = "n1", .window_s = 600, .write = cap_write };
 	struct incmgr *im2;
 	struct incident *i1, *i2;
 	char id[48], msg[512], d[PATH_MAX], buf[64], summary[512];
@@ -1372,13 +1372,13 @@ static void test_reconcile(void **state)
 
 	/* a new agent: replay the journal into a fresh incident manager */
 	nlines = F.nlines;
-	im2 = incmgr_new(&io);
+	im2 = incident_mgr_new(&io);
 	assert_non_null(im2);
 	for (k = 0; k < nlines; k++)
-		assert_int_equal(incmgr_apply_record(im2, rec_at(k)), 0);
-	incmgr_free(F.im);
+		assert_int_equal(incident_mgr_apply_record(im2, rec_at(k)), 0);
+	incident_mgr_free(F.im);
 	F.im = im2;
-	i1 = incmgr_first(F.im);
+	i1 = incident_mgr_first(F.im);
 	i2 = i1->next;
 	assert_int_equal(i1->status, INC_CONTAINED);
 	assert_int_equal(i2->status, INC_CONTAINED);

@@ -19,7 +19,7 @@
 #include "nodeguard/event.h"
 #include "clock.h"
 #include "enforce.skel.h"
-#include "enforce.h"
+#include "enforcer.h"
 
 #define BPF_FS_MAGIC_ 0xcafe4a11
 
