@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent_int.h"
+#include "attrib.h"
 #include "apiq.h"
 #include "container.h"
 #include "enforcer.h"
@@ -207,6 +208,46 @@ static void start_pod_cache(struct agent *a)
 	}
 }
 
+/* ---------------------------------------------------------------- events */
+
+/*
+ * The sensor's callback: the process table learns the event, attribution
+ * builds its context once, then the kernel's own enforcement is journaled on
+ * the incident the context names, and detection sees everything else.
+ */
+int agent_on_event(const struct ng_event *ev, void *ctx)
+{
+	struct agent *a = ctx;
+	const struct attrib_src src = { .pt = a->pt, .ctr = a->ctr, .pods = a->pods,
+					.depth = a->pol->settings.ancestry_depth };
+	struct attrib_ctx cx;
+
+	a->events++;
+	proctab_apply(a->pt, ev);
+	/* a container's first exec: compile the exact deny rules for it */
+	if (ev->hdr.kind == NG_EV_EXEC && a->resp)
+		responder_cgroup_seen(a->resp, ev->hdr.cgroup_id, ev->hdr.flags & NG_HF_CONTAINER);
+	if (ev->hdr.kind == NG_EV_FORK || ev->hdr.kind == NG_EV_EXIT)
+		return 0;
+	attrib_event(&src, ev, &cx);
+	/* the kernel enforced (a kill at a sensor hook, or a deny/isolation
+	 * refusal from the enforcer's ring buffer): journal it, nothing to match */
+	if (ev->hdr.kind == NG_EV_ENFORCE) {
+		if (a->resp)
+			responder_on_enforce(a->resp, ev, cx.key);
+		return 0;
+	}
+	detect_event(a->det, &cx);
+	return 0;
+}
+
+void agent_on_kevent(void *ctx, const struct kevent *ev, const struct pod_info *pod)
+{
+	struct agent *a = ctx;
+
+	detect_kevent(a->det, ev, pod);
+}
+
 /* ---------------------------------------------------------------- lifecycle */
 
 static void agent_close(struct agent *a)
@@ -232,9 +273,8 @@ static void agent_close(struct agent *a)
 		close(a->prot_ino);
 	container_cache_free(a->ctr);
 	proctab_free(a->pt);
+	detect_free(a->det);
 	policy_free(a->pol);
-	jsonw_free(&a->ev_json);
-	jsonw_free(&a->out);
 }
 
 static void pick_node_name(struct agent *a)
@@ -270,8 +310,6 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 	}
 	a->opts = *o;
 	a->prot_ino = -1;
-	jsonw_init(&a->ev_json);
-	jsonw_init(&a->out);
 
 	a->pol = load_policy(o->policy_path);
 	if (!a->pol)
@@ -316,6 +354,17 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 			 journal_path(a->jr), rs.records, rs.files, rs.malformed,
 			 incident_mgr_count(a->im, true));
 	journal_set_rotate_cb(a->jr, on_rotate, a);
+	a->boot_off = evfmt_boot_offset_ns();
+	{
+		struct detect_opts dopt = { .policy = a->pol, .incidents = a->im, .node = a->node,
+					    .boot_off = a->boot_off, .quiet = o->quiet };
+
+		a->det = detect_new(&dopt);
+		if (!a->det) {
+			log_err("Failed to set up detection: %s", strerror(errno));
+			goto out;
+		}
+	}
 	/* after the replay: the Events watch starts from what it had handled */
 	start_pod_cache(a);
 
@@ -385,6 +434,7 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 		char summary[512];
 
 		a->resp = responder_new(&ro);
+		detect_set_responder(a->det, a->resp);
 		if (!a->resp) {
 			log_err("Failed to create the responder: %s", strerror(errno));
 			goto out;
@@ -406,7 +456,6 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 	n = proctab_seed(a->pt, "/proc", a->feat.host_pidns, a->feat.host_mntns);
 	if (n < 0)
 		log_warn("Failed to seed the process table from /proc: %s", strerror(-n));
-	a->boot_off = evfmt_boot_offset_ns();
 	{
 		struct inc_agent_start st = {
 			.node = a->node, .policy = a->pol->source, .rules = a->pol->nrules,
@@ -426,7 +475,7 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 	rc = agent_loop(a, exiting, reload);
 	if (!rc)
 		log_info("stopping: %" PRIu64 " events, %" PRIu64 " detections, %zu open incidents, "
-			 "%" PRIu64 " journal errors", a->events, a->detections,
+			 "%" PRIu64 " journal errors", a->events, detect_count(a->det),
 			 incident_mgr_count(a->im, true), a->journal_errors);
 out:
 	agent_close(a);

@@ -5,7 +5,9 @@
  *   agent.c        wiring: start-up in order, the journal and Kubernetes glue,
  *                  shutdown
  *   loop.c         the main loop: one epoll set over every source, the timers
- *   observe.c      kernel events and cluster Events to detections and incidents
+ *   agent.c        also the sensor's and the Event watch's callbacks: the
+ *                  process table, attribution, then detection (detect/) or
+ *                  the responder for what the kernel enforced
  *   protect.c      cgroups never contained: the agent's own, protected pods
  *   reload.c       the policy: loading it, its kill rules, SIGHUP reload
  *   ctl_dispatch.c the control socket's requests, served by the responder
@@ -20,6 +22,7 @@
 
 #include "agent.h"
 #include "clock.h"
+#include "detect.h"
 #include "ctl_dispatch.h"
 #include "jsonw.h"
 #include "kevents.h"
@@ -57,16 +60,15 @@ struct agent {
 	uint64_t self_cgroup;      /* the agent's own cgroup id (never contained) */
 	char node[256];
 	int64_t boot_off;
-	struct jsonw ev_json;
-	struct jsonw out;
-	uint64_t events, detections, journal_errors;
+	struct detect *det;             /* rules -> detections -> incidents -> actions */
+	uint64_t events, journal_errors;
 };
 
 /* loop.c: run until *exiting (or opts.duration_s); 0, or 1 on a fatal error */
 int agent_loop(struct agent *a, volatile sig_atomic_t *exiting, volatile sig_atomic_t *reload);
 
-/* observe.c: the sensor's callback (sensor_event_fn) and the cluster
- * Events' (kevents_opts.on_event) */
+/* agent.c: the sensor's callback (sensor_event_fn) and the cluster Events'
+ * (kevents_opts.on_event): attribution, then detection or the responder */
 int agent_on_event(const struct ng_event *ev, void *ctx);
 void agent_on_kevent(void *ctx, const struct kevent *ev, const struct pod_info *pod);
 

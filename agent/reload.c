@@ -144,6 +144,7 @@ void reload_policy(struct agent *a)
 		responder_set_policy(a->resp, np);
 	policy_free(a->pol);
 	a->pol = np;
+	detect_set_policy(a->det, np);
 	load_kill_rules(a, &kk, &ku);
 	protect_known_namespaces(a);
 	log_info("SIGHUP: policy %s reloaded: %zu rules", a->opts.policy_path, np->nrules);

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Detections: a kernel event (the sensor's callback) becomes an observation
- * the rules see, with its process ancestry and its pod; a cluster Event
+ * Detection, the stage after attribution: a kernel event (with its
+ * attribution context) becomes an observation the rules see; a cluster Event
  * about one of this node's pods does too. A rule hit joins or opens an
- * incident (journaled), is printed as a JSON line, and hands the rule's
- * actions to the responder.
+ * incident (journaled), is printed as a JSON line, and hands the rule, the
+ * incident and the target to the responder. See detect.h.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -13,8 +13,12 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "agent_int.h"
 #include "attrib.h"
+#include "clock.h"
+#include "detect.h"
+#include "jsonw.h"
+#include "kevents.h"
+#include "rules.h"
 #include "container.h"
 #include "evfmt.h"
 #include "incident.h"
@@ -22,6 +26,17 @@
 #include "podcache.h"
 #include "proctab.h"
 #include "respond.h"
+
+struct detect {
+	const struct policy *pol;
+	struct incmgr *im;
+	struct responder *resp;        /* NULL: no actions */
+	const char *node;
+	int64_t boot_off;
+	bool quiet;                    /* no JSON lines on stdout */
+	struct jsonw out, ev_json;
+	uint64_t detections;
+};
 
 /* a shell started within this long of its process's (or parent's) connect */
 #define PARENT_CONNECT_WINDOW_NS (60ull * 1000000000ull)
@@ -162,16 +177,16 @@ static bool on_timeline(const struct incident *inc, const char *rule, const char
 	return false;
 }
 
-/* a rule hit's context: the agent and the event's attribution */
+/* a rule hit's context: the stage and the event's attribution */
 struct hit {
-	struct agent *a;
+	struct detect *a;
 	const struct attrib_ctx *cx;
 };
 
 static void on_hit(const struct rule *r, const struct obs *o, void *ctx)
 {
 	const struct hit *hx = ctx;
-	struct agent *a = hx->a;
+	struct detect *a = hx->a;
 	const struct attrib_ctx *cx = hx->cx;
 	const struct ng_event *ev = cx->ev;
 	struct inc_proc tree[ATTRIB_CHAIN_MAX];
@@ -215,7 +230,7 @@ static void on_hit(const struct rule *r, const struct obs *o, void *ctx)
 	log_info("%s %s [%s] %s: %s%s", opened ? "opened" : "updated", inc->id,
 		 severity_name(inc->severity), r->name, summary,
 		 !err && !journaled ? " (timeline full: counted, not journaled)" : "");
-	if (!a->opts.quiet) {
+	if (!a->quiet) {
 		jsonw_reset(&a->out);
 		jsonw_obj_open(&a->out);
 		jsonw_kv_str(&a->out, "kind", "detection");
@@ -260,38 +275,13 @@ static void on_hit(const struct rule *r, const struct obs *o, void *ctx)
 	}
 }
 
-/*
- * The sensor's callback: the process table learns the event, attribution
- * builds its context once, then the kernel's own enforcement is journaled on
- * the incident the context names, and the rules see the event.
- */
-int agent_on_event(const struct ng_event *ev, void *ctx)
+void detect_event(struct detect *d, const struct attrib_ctx *cx)
 {
-	struct agent *a = ctx;
-	const struct attrib_src src = { .pt = a->pt, .ctr = a->ctr, .pods = a->pods,
-					.depth = a->pol->settings.ancestry_depth };
-	struct attrib_ctx cx;
-	struct hit hx = { .a = a, .cx = &cx };
+	struct hit hx = { .a = d, .cx = cx };
 	struct obs o;
 
-	a->events++;
-	proctab_apply(a->pt, ev);
-	/* a container's first exec: compile the exact deny rules for it */
-	if (ev->hdr.kind == NG_EV_EXEC && a->resp)
-		responder_cgroup_seen(a->resp, ev->hdr.cgroup_id, ev->hdr.flags & NG_HF_CONTAINER);
-	if (ev->hdr.kind == NG_EV_FORK || ev->hdr.kind == NG_EV_EXIT)
-		return 0;
-	attrib_event(&src, ev, &cx);
-	/* the kernel enforced (a kill at a sensor hook, or a deny/isolation
-	 * refusal from the enforcer's ring buffer): journal it, nothing to match */
-	if (ev->hdr.kind == NG_EV_ENFORCE) {
-		if (a->resp)
-			responder_on_enforce(a->resp, ev, cx.key);
-		return 0;
-	}
-	build_obs(&cx, &o);
-	rules_eval(a->pol, &o, on_hit, &hx);
-	return 0;
+	build_obs(cx, &o);
+	rules_eval(d->pol, &o, on_hit, &hx);
 }
 
 /* ---------------------------------------------------------------- cluster Events */
@@ -303,7 +293,7 @@ int agent_on_event(const struct ng_event *ev, void *ctx)
  * what the API server saw next to what the kernel saw.
  */
 struct kev_hit {
-	struct agent *a;
+	struct detect *a;
 	const struct kevent *ev;
 	const struct pod_info *pod;
 };
@@ -311,7 +301,7 @@ struct kev_hit {
 static void on_kev_hit(const struct rule *r, const struct obs *o, void *ctx)
 {
 	struct kev_hit *kh = ctx;
-	struct agent *a = kh->a;
+	struct detect *a = kh->a;
 	const struct kevent *ev = kh->ev;
 	const struct pod_info *pod = kh->pod;
 	struct inc_attr attr = { 0 };
@@ -402,12 +392,53 @@ static void on_kev_hit(const struct rule *r, const struct obs *o, void *ctx)
 	}
 }
 
-void agent_on_kevent(void *ctx, const struct kevent *ev, const struct pod_info *pod)
+void detect_kevent(struct detect *d, const struct kevent *ev, const struct pod_info *pod)
 {
-	struct agent *a = ctx;
-	struct kev_hit kh = { .a = a, .ev = ev, .pod = pod };
+	struct kev_hit kh = { .a = d, .ev = ev, .pod = pod };
 	struct obs o;
 
 	kevent_to_obs(ev, pod, &o);
-	rules_eval(a->pol, &o, on_kev_hit, &kh);
+	rules_eval(d->pol, &o, on_kev_hit, &kh);
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+struct detect *detect_new(const struct detect_opts *o)
+{
+	struct detect *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->pol = o->policy;
+	d->im = o->incidents;
+	d->node = o->node;
+	d->boot_off = o->boot_off;
+	d->quiet = o->quiet;
+	jsonw_init(&d->out);
+	jsonw_init(&d->ev_json);
+	return d;
+}
+
+void detect_free(struct detect *d)
+{
+	if (!d)
+		return;
+	jsonw_free(&d->out);
+	jsonw_free(&d->ev_json);
+	free(d);
+}
+
+void detect_set_policy(struct detect *d, const struct policy *p)
+{
+	d->pol = p;
+}
+
+void detect_set_responder(struct detect *d, struct responder *r)
+{
+	d->resp = r;
+}
+
+uint64_t detect_count(const struct detect *d)
+{
+	return d ? d->detections : 0;
 }
