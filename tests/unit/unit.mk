@@ -18,9 +18,13 @@ $(BUILD)/tests/test_netaddr: $(AGENT_LIB)
 $(BUILD)/tests/test_jsonget: $(AGENT_LIB)
 $(BUILD)/tests/test_procfs: $(AGENT_LIB)
 
-$(UNIT_BINS): $(BUILD)/tests/test_%: tests/unit/test_%.c $(UNIT_HDRS) | $(BUILD)
+# unit tests mirror agent/'s stage folders: tests/unit/<stage>/test_<module>.c
+UNIT_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard tests/unit/*/test_*.c))))
+vpath test_%.c $(UNIT_DIRS)
+
+$(UNIT_BINS): $(BUILD)/tests/test_%: test_%.c $(UNIT_HDRS) | $(BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(filter %.c %.o %.a,$^) -o $@ $(UNIT_LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit $(filter %.c %.o %.a,$^) -o $@ $(UNIT_LDLIBS)
 
 .PHONY: unit unit-valgrind
 unit: $(UNIT_BINS)
@@ -36,15 +40,15 @@ unit-valgrind: $(UNIT_BINS)
 	done; exit $$fail
 
 # per-module test fragments (each adds to UNIT_BINS and the unit targets)
-include tests/unit/journal.mk
-include tests/unit/container.mk
-include tests/unit/policy.mk
-include tests/unit/report.mk
-include tests/unit/rules.mk
-include tests/unit/credcheck.mk
-include tests/unit/incident.mk
-include tests/unit/proctab.mk
-include tests/unit/ctl.mk
-include tests/unit/respond.mk
-include tests/unit/kevents_rules.mk
-include tests/unit/killmatch.mk
+include tests/unit/store/journal.mk
+include tests/unit/attrib/container.mk
+include tests/unit/detect/policy.mk
+include tests/unit/store/report.mk
+include tests/unit/detect/rules.mk
+include tests/unit/kernel/credcheck.mk
+include tests/unit/store/incident.mk
+include tests/unit/attrib/proctab.mk
+include tests/unit/agent/ctl.mk
+include tests/unit/respond/respond.mk
+include tests/unit/k8s/kevents_rules.mk
+include tests/unit/kernel/killmatch.mk

@@ -13,11 +13,11 @@ KILLMATCH_UNIT_BIN  := $(BUILD)/tests/test_killmatch
 KILLMATCH_UNIT_OBJS := $(AGENT_LIB)
 UNIT_BINS += $(KILLMATCH_UNIT_BIN)
 
-$(KILLMATCH_UNIT_BIN): tests/unit/test_killmatch.c $(KILLMATCH_UNIT_OBJS) $(UNIT_HDRS) \
+$(KILLMATCH_UNIT_BIN): tests/unit/kernel/test_killmatch.c $(KILLMATCH_UNIT_OBJS) $(UNIT_HDRS) \
 		       include/nodeguard/killmatch.h include/nodeguard/enforce.h \
 		       include/nodeguard/credcheck.h | $(BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(filter %.c %.o %.a,$^) -o $@ $(UNIT_LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit $(filter %.c %.o %.a,$^) -o $@ $(UNIT_LDLIBS)
 
 unit unit-valgrind: $(KILLMATCH_UNIT_BIN)
 

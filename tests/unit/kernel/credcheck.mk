@@ -9,10 +9,10 @@ NG_CREDCHECK_UNIT_MK := 1
 CREDCHECK_UNIT_BIN := $(BUILD)/tests/test_credcheck
 UNIT_BINS += $(CREDCHECK_UNIT_BIN)
 
-$(CREDCHECK_UNIT_BIN): tests/unit/test_credcheck.c include/nodeguard/credcheck.h \
+$(CREDCHECK_UNIT_BIN): tests/unit/kernel/test_credcheck.c include/nodeguard/credcheck.h \
 		       include/nodeguard/event.h | $(BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(filter %.c,$^) -o $@ -lcmocka
+	$(CC) $(CFLAGS) -Itests/unit $(filter %.c,$^) -o $@ -lcmocka
 
 unit unit-valgrind: $(CREDCHECK_UNIT_BIN)
 

@@ -10,10 +10,10 @@ NG_KEVENTS_RULES_UNIT_MK := 1
 KEVENTS_RULES_UNIT_BIN := $(BUILD)/tests/test_kevents_rules
 UNIT_BINS += $(KEVENTS_RULES_UNIT_BIN)
 
-$(KEVENTS_RULES_UNIT_BIN): tests/unit/test_kevents_rules.c $(AGENT_LIB) \
+$(KEVENTS_RULES_UNIT_BIN): tests/unit/k8s/test_kevents_rules.c $(AGENT_LIB) \
 		   kevents.h podcache.h rules.h policy.h | $(BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(filter %.c %.o %.a,$^) -o $@ $(UNIT_LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit $(filter %.c %.o %.a,$^) -o $@ $(UNIT_LDLIBS)
 
 unit unit-valgrind: $(KEVENTS_RULES_UNIT_BIN)
 

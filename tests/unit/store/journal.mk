@@ -6,10 +6,10 @@
 JOURNAL_BINS := $(BUILD)/tests/test_journal
 UNIT_BINS    += $(JOURNAL_BINS)
 
-$(BUILD)/tests/test_journal: tests/unit/test_journal.c $(AGENT_LIB) \
+$(BUILD)/tests/test_journal: tests/unit/store/test_journal.c $(AGENT_LIB) \
                              journal.h policy.h | $(BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(filter %.c %.o %.a,$^) -o $@ \
+	$(CC) $(CFLAGS) -Itests/unit $(filter %.c %.o %.a,$^) -o $@ \
 		-Wl,--wrap=write -Wl,--wrap=fdatasync $(UNIT_LDLIBS)
 
 unit unit-valgrind: $(JOURNAL_BINS)

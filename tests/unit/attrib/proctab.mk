@@ -9,10 +9,10 @@ NG_PROCTAB_UNIT_MK := 1
 PROCTAB_UNIT_BIN := $(BUILD)/tests/test_proctab
 UNIT_BINS += $(PROCTAB_UNIT_BIN)
 
-$(PROCTAB_UNIT_BIN): tests/unit/test_proctab.c $(AGENT_LIB) proctab.h \
+$(PROCTAB_UNIT_BIN): tests/unit/attrib/test_proctab.c $(AGENT_LIB) proctab.h \
 		     decode.h include/nodeguard/event.h | $(BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(filter %.c %.o %.a,$^) -o $@ -lcmocka
+	$(CC) $(CFLAGS) -Itests/unit $(filter %.c %.o %.a,$^) -o $@ -lcmocka
 
 unit unit-valgrind: $(PROCTAB_UNIT_BIN)
 

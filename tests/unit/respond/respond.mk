@@ -12,9 +12,9 @@ RESPOND_UNIT_BIN  := $(BUILD)/tests/test_respond
 RESPOND_UNIT_OBJS := $(AGENT_LIB)
 UNIT_BINS += $(RESPOND_UNIT_BIN)
 
-$(RESPOND_UNIT_BIN): tests/unit/test_respond.c $(RESPOND_UNIT_OBJS) $(UNIT_HDRS) | $(BUILD)
+$(RESPOND_UNIT_BIN): tests/unit/respond/test_respond.c $(RESPOND_UNIT_OBJS) $(UNIT_HDRS) | $(BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(filter %.c %.o %.a,$^) -o $@ $(UNIT_LDLIBS) -pthread
+	$(CC) $(CFLAGS) -Itests/unit $(filter %.c %.o %.a,$^) -o $@ $(UNIT_LDLIBS) -pthread
 
 unit unit-valgrind: $(RESPOND_UNIT_BIN)
 

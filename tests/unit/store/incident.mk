@@ -10,7 +10,7 @@ NG_INCIDENT_UNIT_MK := 1
 INCIDENT_UNIT_BIN := $(BUILD)/tests/test_incident
 UNIT_BINS += $(INCIDENT_UNIT_BIN)
 
-$(INCIDENT_UNIT_BIN): tests/unit/test_incident.c tests/unit/unit_helpers.h \
+$(INCIDENT_UNIT_BIN): tests/unit/store/test_incident.c tests/unit/unit_helpers.h \
 		      $(AGENT_LIB) incident.h \
 		      jsonw.h policy.h | $(BUILD)
 	@mkdir -p $(@D)

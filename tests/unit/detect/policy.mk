@@ -9,10 +9,10 @@ NG_POLICY_UNIT_MK := 1
 POLICY_UNIT_BIN := $(BUILD)/tests/test_policy
 UNIT_BINS += $(POLICY_UNIT_BIN)
 
-$(POLICY_UNIT_BIN): tests/unit/test_policy.c $(AGENT_LIB) policy.h caps.h \
+$(POLICY_UNIT_BIN): tests/unit/detect/test_policy.c $(AGENT_LIB) policy.h caps.h \
 		    include/nodeguard/event.h include/nodeguard/credcheck.h | $(BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(filter %.c %.o %.a,$^) -o $@ $(UNIT_LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit $(filter %.c %.o %.a,$^) -o $@ $(UNIT_LDLIBS)
 
 unit unit-valgrind: $(POLICY_UNIT_BIN)
 

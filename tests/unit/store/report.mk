@@ -10,13 +10,13 @@ UNIT_BINS   += $(REPORT_BINS)
 
 REPORT_OBJS := $(AGENT_LIB)
 
-$(BUILD)/tests/test_report: tests/unit/test_report.c tests/unit/report_fixture.h \
+$(BUILD)/tests/test_report: tests/unit/store/test_report.c tests/unit/report_fixture.h \
                             $(REPORT_OBJS) $(UNIT_HDRS) | $(BUILD)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/unit $(filter %.c %.o %.a,$^) -o $@ $(UNIT_LDLIBS)
 
 # runs ./nodeguardctl (or $NODEGUARDCTL) on journals it writes
-$(BUILD)/tests/test_nodeguardctl: tests/unit/test_nodeguardctl.c tests/unit/report_fixture.h \
+$(BUILD)/tests/test_nodeguardctl: tests/unit/store/test_nodeguardctl.c tests/unit/report_fixture.h \
                                   $(REPORT_OBJS) $(UNIT_HDRS) nodeguardctl | $(BUILD)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/unit $(filter %.c %.o %.a,$^) -o $@ $(UNIT_LDLIBS)

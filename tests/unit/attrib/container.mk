@@ -8,7 +8,7 @@ NG_CONTAINER_UNIT_MK := 1
 CONTAINER_UNIT_BIN := $(BUILD)/tests/test_container
 UNIT_BINS += $(CONTAINER_UNIT_BIN)
 
-$(CONTAINER_UNIT_BIN): tests/unit/test_container.c $(AGENT_LIB) \
+$(CONTAINER_UNIT_BIN): tests/unit/attrib/test_container.c $(AGENT_LIB) \
 		       container.h | $(BUILD)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/unit $(filter %.c %.o %.a,$^) -o $@ -lcmocka

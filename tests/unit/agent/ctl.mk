@@ -12,8 +12,8 @@ UNIT_BINS += $(CTL_BINS)
 CTL_OBJS := $(AGENT_LIB)
 
 # runs ./nodeguardctl (or $NODEGUARDCTL) against a server in the test
-$(BUILD)/tests/test_ctl: tests/unit/test_ctl.c $(CTL_OBJS) $(UNIT_HDRS) nodeguardctl | $(BUILD)
+$(BUILD)/tests/test_ctl: tests/unit/agent/test_ctl.c $(CTL_OBJS) $(UNIT_HDRS) nodeguardctl | $(BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -pthread $(filter %.c %.o %.a,$^) -o $@ $(UNIT_LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit -pthread $(filter %.c %.o %.a,$^) -o $@ $(UNIT_LDLIBS)
 
 unit unit-valgrind: $(CTL_BINS)
