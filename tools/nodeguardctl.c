@@ -601,7 +601,7 @@ static int cmd_status(const struct ctl *c, struct incmgr *m)
 
 /*
  * The agent is down: release runs the agent's own release code (the
- * responder, agent/respond.c) on the journal it replays here, so what is
+ * responder, agent/respond/) on the journal it replays here, so what is
  * undone, and the "release" action and "released" status records appended,
  * are exactly what the agent would write. The undo data is the intent
  * records' detail ({"cgroup_id":"123","cgroup_path":"/kubepods.slice/...",

@@ -262,7 +262,7 @@ static void on_hit(const struct rule *r, const struct obs *o, void *ctx)
 	}
 
 	/* the rule's actions, after the detection is journaled (guardrails,
-	 * intent, action, result: agent/respond.c) */
+	 * intent, action, result: agent/respond/) */
 	if (a->resp && (r->actions & ~ACT_LOG)) {
 		struct resp_target t = {
 			.pid = ev->hdr.pid, .cgroup_id = ev->hdr.cgroup_id,

@@ -2,7 +2,7 @@
 /*
  * The guardrail decision (decide_verdict) and the per-rule and node-wide
  * one-minute rate windows it draws from: pure functions, no kernel, no
- * journal, exposed in respond.h so tests/unit/test_respond.c checks them
+ * journal, exposed in respond.h so tests/unit/respond/test_respond.c checks them
  * without root. The cgroup path helpers are shared with the responder.
  */
 #include <fnmatch.h>

@@ -126,7 +126,7 @@ void responder_tick(struct responder *r);
 
 /* ------------------------------------------------------------------------
  * The guardrail decision, pure (no kernel, no journal): exposed so it is
- * tested without root (tests/unit/test_respond.c).
+ * tested without root (tests/unit/respond/test_respond.c).
  */
 enum resp_verdict {
 	RESP_DO = 0,      /* carry it out */

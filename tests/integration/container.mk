@@ -1,4 +1,4 @@
-# agent/container.c on real cgroups (root). Included at the end of
+# agent/attrib/container.c on real cgroups (root). Included at the end of
 # tests/integration/integration.mk: adds its binary to INTEGRATION_BINS and
 # runs it as a prerequisite of `integration` (that target's recipe is the
 # sensor suite's).

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A "container" for the integration tests, shaped the way the sensors and
- * agent/container.c expect a kubelet's to be (DESIGN.md §6):
+ * agent/attrib/container.c expect a kubelet's to be (DESIGN.md §6):
  *
  *   <cgroup2 mount>/kubepods.slice/kubepods-besteffort.slice/
  *       kubepods-besteffort-pod<uid>.slice/cri-containerd-<64 hex>.scope

@@ -2,7 +2,7 @@
 /*
  * The scenario tests' own reader of the agent's incident journal
  * (docs/incidents.md): it replays the JSON lines of <dir>/journal.jsonl with
- * cJSON, independently of agent/incident.c, so the tests check what was
+ * cJSON, independently of agent/store/incident.c, so the tests check what was
  * written, not what the agent's reader makes of it.
  */
 #ifndef NG_IT_SCEN_JOURNAL_H

@@ -13,7 +13,7 @@
  * self guardrail is about.
  *
  * Journal assertions replay <journal>/journal.jsonl with cJSON
- * (scen_journal.c + contain_lib.c), independently of agent/incident.c.
+ * (scen_journal.c + contain_lib.c), independently of agent/store/incident.c.
  *
  *   kill          setuid(0) by a setuid-root helper run by uid 1000: SIGKILL
  *                 in the kernel, no marker; the journal names the rule

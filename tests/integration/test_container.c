@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * agent/container.c on real cgroups (root): kubelet-shaped cgroups made
+ * agent/attrib/container.c on real cgroups (root): kubelet-shaped cgroups made
  * under the cgroup v2 mount found in /proc/self/mountinfo, ids taken from
  * stat(2), then lookup through kernfs handles and through the walk, sweep
  * after rmdir, and find-by-prefix. Every cgroup made here is removed at the

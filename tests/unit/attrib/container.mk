@@ -1,4 +1,4 @@
-# agent/container.c unit tests (cmocka, no root). Included from
+# agent/attrib/container.c unit tests (cmocka, no root). Included from
 # tests/unit/unit.mk after its own rules, so it extends UNIT_BINS and the
 # `unit` target rather than relying on unit.mk's static pattern rule.
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * agent/container.c: a table of real cgroup paths (kubelet with the systemd
+ * agent/attrib/container.c: a table of real cgroup paths (kubelet with the systemd
  * and cgroupfs drivers, containerd, CRI-O, Docker, podman, kind, k3s) with
  * every field asserted, look-alikes that must stay host paths, and the cache
  * on a plain directory tree (no root: ids are inode numbers, resolved by the

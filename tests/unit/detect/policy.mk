@@ -1,4 +1,4 @@
-# agent/policy.c unit tests (cmocka, no root). Included at the end of
+# agent/detect/policy.c unit tests (cmocka, no root). Included at the end of
 # tests/unit/unit.mk, after its UNIT_BINS rules: the binary has its own rule
 # and is added to UNIT_BINS and to the unit targets here. It links the
 # embedded default policy so the shipped policy is checked on every run.

@@ -4,7 +4,7 @@
  * fed synthetic sequences of task states.
  *
  * A small simulator replays what the BPF sensors do with the ng_tasks map,
- * with the same record/compare discipline as bpf/common.bpf.h and its call
+ * with the same record/compare discipline as bpf/state.bpf.h and its call
  * sites:
  *
  *   ng_task_check (compare, report, then record what was reported):

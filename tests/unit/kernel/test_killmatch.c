@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * In-kernel kill rules: killrules_compile() (agent/enforce.c) and the
+ * In-kernel kill rules: killrules_compile() (agent/kernel/killrules.c) and the
  * matcher the sensors run, ng_kill_match() (nodeguard/killmatch.h).
  *
  * The masks replaced a per-slot evaluation whose meaning they must keep

@@ -1,4 +1,4 @@
-# agent/respond.c unit tests (cmocka, no root): the guardrail decision and
+# agent/respond/ unit tests (cmocka, no root): the guardrail decision and
 # the responder on a fake cgroup tree, without an enforcer. Included at the
 # end of tests/unit/unit.mk: the binary has its own rule and is added to
 # UNIT_BINS and to the unit targets here. It links the enforcer and sensor

@@ -1,4 +1,4 @@
-# agent/incident.c unit tests (cmocka, no root): correlation window, repeats
+# agent/store/incident.c unit tests (cmocka, no root): correlation window, repeats
 # and their journal coalescing, severity escalation, bounds, and replay of the
 # captured delta records. Included at the end of tests/unit/unit.mk, after its
 # UNIT_BINS rules: the binary has its own rule and is added to UNIT_BINS and

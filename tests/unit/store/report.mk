@@ -1,4 +1,4 @@
-# agent/report.c and tools/nodeguardctl: unit tests and the end-to-end test
+# agent/store/report.c and tools/nodeguardctl: unit tests and the end-to-end test
 # of the nodeguardctl binary. Included at the end of tests/unit/unit.mk,
 # after its UNIT_BINS rules: the binaries have their own rules and are added
 # to UNIT_BINS and to the unit targets here.

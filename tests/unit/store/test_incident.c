@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Incident correlation (agent/incident.c): the correlation window, identical
+ * Incident correlation (agent/store/incident.c): the correlation window, identical
  * repeats and their journal coalescing, severity escalation by category
  * chains, the bounded timeline and process tree, and replay of the journal
  * delta records (captured through opts.write) into a fresh manager.

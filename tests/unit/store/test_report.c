@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * agent/report.c: JSON, Markdown, HTML and terminal reports of incidents
+ * agent/store/report.c: JSON, Markdown, HTML and terminal reports of incidents
  * full of hostile strings (nothing from the incident may act as markup, a
  * control sequence, a table separator or a fence), the journal round trip
  * through incidents_load, severity escalation as the reports show it, the
