@@ -183,9 +183,9 @@ void storm_quiet_flush(struct responder *r, struct quiet *q);
 bool storm_journal_quiet(struct responder *r, struct incident *inc, uint32_t action,
 			 const char *rule, int verdict, const char *target, const char *undo,
 			 const char *det, bool dry);
-enum outcome storm_journal_verdict(struct responder *r, struct incident *inc, uint32_t act,
-				   const struct rule *ru, enum resp_verdict v, const char *target,
-				   const char *undo, const char *why, char *msg, size_t msgn);
+bool storm_decide(struct responder *r, const struct resp_case *c, struct incident *inc,
+		  uint32_t act, const struct rule *ru, const char *target, const char *undo,
+		  enum outcome *out, char *msg, size_t msgn);
 void storm_enf_flush(struct responder *r, struct enfseen *e);
 
 /* ---------------------------------------------------------------- decide.c */

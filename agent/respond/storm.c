@@ -122,7 +122,7 @@ bool storm_journal_quiet(struct responder *r, struct incident *inc, uint32_t act
 }
 
 /* a decision other than RESP_DO: journaled (storm-controlled), logged, said */
-enum outcome storm_journal_verdict(struct responder *r, struct incident *inc, uint32_t act,
+static enum outcome storm_journal_verdict(struct responder *r, struct incident *inc, uint32_t act,
 				   const struct rule *ru, enum resp_verdict v, const char *target,
 				   const char *undo, const char *why, char *msg, size_t msgn)
 {
@@ -140,6 +140,25 @@ enum outcome storm_journal_verdict(struct responder *r, struct incident *inc, ui
 	if (msg)
 		snprintf(msg, msgn, "%s", det);
 	return v == RESP_WOULD ? O_WOULD : v == RESP_SUPPRESSED ? O_SUPPRESSED : O_REFUSED;
+}
+
+/*
+ * The guardrails on an action (decide_verdict, with the responder's
+ * settings, self and rates): true when it may go ahead; otherwise the
+ * verdict is journaled as above and *out says what became of the action.
+ */
+bool storm_decide(struct responder *r, const struct resp_case *c, struct incident *inc,
+		  uint32_t act, const struct rule *ru, const char *target, const char *undo,
+		  enum outcome *out, char *msg, size_t msgn)
+{
+	char why[256];
+	enum resp_verdict v = decide_verdict(r->pol ? &r->pol->settings : NULL, &r->self, c,
+					     r->rates, clock_boot_ns(), why, sizeof(why));
+
+	if (v == RESP_DO)
+		return true;
+	*out = storm_journal_verdict(r, inc, act, ru, v, target, undo, why, msg, msgn);
+	return false;
 }
 
 /* journal the counted refusals of e as one "enforced" record */
