@@ -205,13 +205,13 @@ void responder_tick(struct responder *r)
 	for (i = 0; i < QUIET_MAX; i++) {
 		struct quiet *q = &r->quiet[i];
 
-		if (q->hidden && now - q->hidden_mono >= QUIET_FLUSH_NS)
+		if (q->b.hidden && now - q->b.hidden_mono >= QUIET_FLUSH_NS)
 			storm_quiet_flush(r, q);
 	}
 	for (i = 0; i < ENFSEEN_MAX; i++) {
 		struct enfseen *e = &r->enf_seen[i];
 
-		if (e->hidden && now - e->hidden_mono >= QUIET_FLUSH_NS)
+		if (e->b.hidden && now - e->b.hidden_mono >= QUIET_FLUSH_NS)
 			storm_enf_flush(r, e);
 	}
 	if (now - r->last_sweep >= SWEEP_NS) {
