@@ -7,9 +7,10 @@
  *                  process tree), terminal text, list lines, filters,
  *                  loading the journal
  *   report_json.c  JSON re-serialization and the JSON reports
- *   report_doc.c   the walk the Markdown and HTML reports share
- *   report_md.c    the Markdown markup (struct doc_fmt) and its tables
- *   report_html.c  the HTML markup (struct doc_fmt) and its tables
+ *   report_doc.c   the walk the Markdown and HTML reports share: field
+ *                  lists, tables, the process tree
+ *   report_md.c    the Markdown markup (struct doc_fmt)
+ *   report_html.c  the HTML markup (struct doc_fmt)
  */
 #ifndef NODEGUARD_REPORT_INT_H
 #define NODEGUARD_REPORT_INT_H
