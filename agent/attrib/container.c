@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -30,7 +31,7 @@
 
 struct ctr_entry {
 	struct ctr_entry *hnext;
-	struct ctr_entry *prev, *next; /* LRU, head is the most recent */
+	TAILQ_ENTRY(ctr_entry) lru;    /* first is the most recent */
 	char *relpath;                 /* full path (info.path may be cut) */
 	struct ctr_info info;
 };
@@ -43,7 +44,7 @@ struct container_cache {
 	size_t max, n;
 	unsigned bits;
 	struct ctr_entry **buckets;
-	struct ctr_entry *head, *tail;
+	TAILQ_HEAD(ctr_lru, ctr_entry) lru;
 	struct container_cache_stats st;
 };
 
@@ -62,28 +63,11 @@ static struct ctr_entry *entry_find(const struct container_cache *c, uint64_t id
 	return NULL;
 }
 
-static void lru_unlink(struct container_cache *c, struct ctr_entry *e)
+/* e becomes the most recent */
+static void lru_touch(struct container_cache *c, struct ctr_entry *e)
 {
-	if (e->prev)
-		e->prev->next = e->next;
-	else
-		c->head = e->next;
-	if (e->next)
-		e->next->prev = e->prev;
-	else
-		c->tail = e->prev;
-	e->prev = e->next = NULL;
-}
-
-static void lru_push(struct container_cache *c, struct ctr_entry *e)
-{
-	e->prev = NULL;
-	e->next = c->head;
-	if (c->head)
-		c->head->prev = e;
-	c->head = e;
-	if (!c->tail)
-		c->tail = e;
+	TAILQ_REMOVE(&c->lru, e, lru);
+	TAILQ_INSERT_HEAD(&c->lru, e, lru);
 }
 
 static void entry_remove(struct container_cache *c, struct ctr_entry *e)
@@ -94,7 +78,7 @@ static void entry_remove(struct container_cache *c, struct ctr_entry *e)
 		pp = &(*pp)->hnext;
 	if (*pp)
 		*pp = e->hnext;
-	lru_unlink(c, e);
+	TAILQ_REMOVE(&c->lru, e, lru);
 	c->n--;
 	free(e->relpath);
 	free(e);
@@ -114,12 +98,11 @@ static void entry_put(struct container_cache *c, const char *relpath, const stru
 		free(e->relpath);
 		e->relpath = p;
 		e->info = *info;
-		lru_unlink(c, e);
-		lru_push(c, e);
+		lru_touch(c, e);
 		return;
 	}
-	if (c->n >= c->max && c->tail) {
-		entry_remove(c, c->tail);
+	if (c->n >= c->max && !TAILQ_EMPTY(&c->lru)) {
+		entry_remove(c, TAILQ_LAST(&c->lru, ctr_lru));
 		c->st.evictions++;
 	}
 	e = calloc(1, sizeof(*e));
@@ -134,7 +117,7 @@ static void entry_put(struct container_cache *c, const char *relpath, const stru
 	b = bucket_of(c, info->cgroup_id);
 	e->hnext = c->buckets[b];
 	c->buckets[b] = e;
-	lru_push(c, e);
+	TAILQ_INSERT_HEAD(&c->lru, e, lru);
 	c->n++;
 }
 
@@ -176,6 +159,7 @@ struct container_cache *container_cache_new(const char *cgroup2_mount, size_t ma
 		return NULL;
 	c->mntfd = -1;
 	c->max = max_entries;
+	TAILQ_INIT(&c->lru);
 	for (c->bits = 4, nb = 16; nb < max_entries; c->bits++)
 		nb <<= 1;
 	c->buckets = calloc(nb, sizeof(*c->buckets));
@@ -223,8 +207,8 @@ void container_cache_free(struct container_cache *c)
 {
 	if (!c)
 		return;
-	while (c->head)
-		entry_remove(c, c->head);
+	while (!TAILQ_EMPTY(&c->lru))
+		entry_remove(c, TAILQ_FIRST(&c->lru));
 	free(c->buckets);
 	if (c->mntfd >= 0)
 		close(c->mntfd);
@@ -466,8 +450,7 @@ int container_cache_lookup(struct container_cache *c, uint64_t cgroup_id, struct
 	e = cgroup_id ? entry_find(c, cgroup_id) : NULL;
 	if (e) {
 		c->st.hits++;
-		lru_unlink(c, e);
-		lru_push(c, e);
+		lru_touch(c, e);
 		*out = e->info;
 		return 0;
 	}
@@ -503,8 +486,8 @@ int container_cache_sweep(struct container_cache *c)
 
 	if (!c)
 		return -EINVAL;
-	for (e = c->head; e; e = next) {
-		next = e->next;
+	for (e = TAILQ_FIRST(&c->lru); e; e = next) {
+		next = TAILQ_NEXT(e, lru);
 		/* ids are never reused, so a directory with another inode at
 		 * the same path is a new cgroup: drop the old entry too */
 		if (path_alive(c, e->relpath, e->info.cgroup_id) == 0) {
@@ -619,7 +602,7 @@ int container_cache_find_container(struct container_cache *c, const char *id, st
 	m->plen = n;
 
 	/* live cached containers first */
-	for (e = c->head; e; e = e->next) {
+	TAILQ_FOREACH(e, &c->lru, lru) {
 		if (!e->info.is_container || strncmp(e->info.container_id, m->pfx, n) != 0)
 			continue;
 		if (path_alive(c, e->relpath, e->info.cgroup_id) != 1)

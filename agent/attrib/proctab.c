@@ -17,9 +17,7 @@
  *   live:   least recently seen first (eviction candidate of last resort)
  *   exited: oldest exit first (evicted first, and by proctab_gc)
  */
-struct plist {
-	struct proc *head, *tail;
-};
+TAILQ_HEAD(plist, proc);
 
 struct proctab {
 	struct proc **buckets;
@@ -28,30 +26,6 @@ struct proctab {
 	size_t strbytes;
 	struct plist live, exited;
 };
-
-static void list_del(struct plist *l, struct proc *p)
-{
-	if (p->lprev)
-		p->lprev->lnext = p->lnext;
-	else
-		l->head = p->lnext;
-	if (p->lnext)
-		p->lnext->lprev = p->lprev;
-	else
-		l->tail = p->lprev;
-	p->lprev = p->lnext = NULL;
-}
-
-static void list_add_tail(struct plist *l, struct proc *p)
-{
-	p->lnext = NULL;
-	p->lprev = l->tail;
-	if (l->tail)
-		l->tail->lnext = p;
-	else
-		l->head = p;
-	l->tail = p;
-}
 
 static size_t bucket_of(const struct proctab *t, uint32_t pid)
 {
@@ -77,6 +51,8 @@ struct proctab *proctab_new(size_t max)
 	}
 	t->nbuckets = nb;
 	t->max = max;
+	TAILQ_INIT(&t->live);
+	TAILQ_INIT(&t->exited);
 	return t;
 }
 
@@ -115,7 +91,7 @@ static void unlink_proc(struct proctab *t, struct proc *p)
 		pp = &(*pp)->hnext;
 	if (*pp)
 		*pp = p->hnext;
-	list_del(p->exited ? &t->exited : &t->live, p);
+	TAILQ_REMOVE(p->exited ? &t->exited : &t->live, p, link);
 	proc_free_strings(t, p);
 	free(p);
 	t->count--;
@@ -160,8 +136,10 @@ static struct proc *proc_insert(struct proctab *t, uint32_t pid)
 	if (p)
 		unlink_proc(t, p);
 	if (t->count >= t->max) {
-		struct proc *victim = t->exited.head ? t->exited.head : t->live.head;
+		struct proc *victim = TAILQ_FIRST(&t->exited);
 
+		if (!victim)
+			victim = TAILQ_FIRST(&t->live);
 		if (victim) {
 			unlink_proc(t, victim);
 			t->evictions++;
@@ -174,7 +152,7 @@ static struct proc *proc_insert(struct proctab *t, uint32_t pid)
 	b = bucket_of(t, pid);
 	p->hnext = t->buckets[b];
 	t->buckets[b] = p;
-	list_add_tail(&t->live, p);
+	TAILQ_INSERT_TAIL(&t->live, p, link);
 	t->count++;
 	return p;
 }
@@ -183,8 +161,8 @@ static void touch(struct proctab *t, struct proc *p, uint64_t ts)
 {
 	p->seen_ns = ts;
 	if (!p->exited) {
-		list_del(&t->live, p);
-		list_add_tail(&t->live, p);
+		TAILQ_REMOVE(&t->live, p, link);
+		TAILQ_INSERT_TAIL(&t->live, p, link);
 	}
 }
 
@@ -296,8 +274,8 @@ void proctab_apply(struct proctab *t, const struct ng_event *ev)
 		p->exit_ns = h->ts_ns;
 		if (!p->start_ns)
 			p->start_ns = ev->exit.start_ns;
-		list_del(&t->live, p);
-		list_add_tail(&t->exited, p);
+		TAILQ_REMOVE(&t->live, p, link);
+		TAILQ_INSERT_TAIL(&t->exited, p, link);
 		break;
 	case NG_EV_CRED:
 		if (!p) {
@@ -354,10 +332,11 @@ size_t proctab_ancestry(struct proctab *t, uint32_t pid, struct proc **out, size
 
 size_t proctab_gc(struct proctab *t, uint64_t now_ns, uint64_t keep_ns)
 {
+	struct proc *p;
 	size_t n = 0;
 
-	while (t->exited.head && t->exited.head->exit_ns + keep_ns < now_ns) {
-		unlink_proc(t, t->exited.head);
+	while ((p = TAILQ_FIRST(&t->exited)) && p->exit_ns + keep_ns < now_ns) {
+		unlink_proc(t, p);
 		n++;
 	}
 	return n;

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "decode.h"
 
@@ -39,7 +40,7 @@ struct proc {
 	uint64_t seen_ns;        /* last event (boot ns) */
 	/* private */
 	struct proc *hnext;
-	struct proc *lprev, *lnext;
+	TAILQ_ENTRY(proc) link;  /* on the live or the exited list */
 };
 
 struct proctab;

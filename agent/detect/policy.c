@@ -27,6 +27,7 @@
 
 #include "nodeguard/event.h"
 #include "policy_int.h"
+#include "readall.h"
 
 /* ------------------------------------------------------------------ errors */
 
@@ -713,30 +714,18 @@ int policy_load_file(const char *path, struct policy **out, struct policy_errors
 		goto out;
 	}
 	/* read to EOF, never past the bound: the file may change under us */
-	buf = malloc(POLICY_MAX_BYTES + 1);
-	if (!buf) {
-		ret = -ENOMEM;
+	ret = read_all_fd(fd, POLICY_MAX_BYTES, &buf, &len);
+	if (ret == -ENOMEM) {
 		err_at(&c, 0, 0, "out of memory");
 		goto out;
 	}
-	for (;;) {
-		ssize_t r = read(fd, buf + len, POLICY_MAX_BYTES + 1 - len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			ret = -errno;
-			err_at(&c, 0, 0, "cannot read: %s", strerror(-ret));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len > POLICY_MAX_BYTES) {
-			ret = -EFBIG;
-			err_at(&c, 0, 0, "file is larger than %u MiB", POLICY_MAX_BYTES >> 20);
-			goto out;
-		}
+	if (ret == -EFBIG) {
+		err_at(&c, 0, 0, "file is larger than %u MiB", POLICY_MAX_BYTES >> 20);
+		goto out;
+	}
+	if (ret) {
+		err_at(&c, 0, 0, "cannot read: %s", strerror(-ret));
+		goto out;
 	}
 	ret = policy_parse(path, buf, len, out, errs);
 out:

@@ -234,18 +234,9 @@ void parse_lists(struct pctx *c, yaml_node_t *v)
 		perr(c, v, "lists: expected a mapping of name: [items], got %s", kind_name(v));
 		return;
 	}
-	n = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
-	if (n > MAX_LISTS) {
-		perr(c, v, "lists: more than %d lists", MAX_LISTS);
+	c->lists = node_calloc(c, v, MAX_LISTS, sizeof(*c->lists), "lists", " lists", &n);
+	if (!c->lists)
 		return;
-	}
-	if (!n)
-		return;
-	c->lists = calloc(n, sizeof(*c->lists));
-	if (!c->lists) {
-		set_oom(c);
-		return;
-	}
 	for (p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top && !c->stop; p++) {
 		yaml_node_t *k = node_at(c, p->key), *d = node_at(c, p->value);
 		const struct plist *prev;

@@ -636,18 +636,10 @@ static void parse_exceptions(struct pctx *c, yaml_node_t *v, struct rule *r, uin
 		perr(c, v, "exceptions: expected a list of mappings, got %s", kind_name(v));
 		return;
 	}
-	n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-	if (n > MAX_EXCEPTIONS) {
-		perr(c, v, "exceptions: more than %d", MAX_EXCEPTIONS);
+	r->exceptions = node_calloc(c, v, MAX_EXCEPTIONS, sizeof(*r->exceptions), "exceptions", "",
+				    &n);
+	if (!r->exceptions)
 		return;
-	}
-	if (!n)
-		return;
-	r->exceptions = calloc(n, sizeof(*r->exceptions));
-	if (!r->exceptions) {
-		set_oom(c);
-		return;
-	}
 	r->nexceptions = n;
 	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top && !c->stop; it++) {
 		yaml_node_t *e = node_at(c, *it);
@@ -761,18 +753,9 @@ void parse_rules(struct pctx *c, yaml_node_t *v, struct policy *p)
 		perr(c, v, "rules: expected a list of rules, got %s", kind_name(v));
 		return;
 	}
-	n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-	if (n > MAX_RULES) {
-		perr(c, v, "rules: more than %d rules", MAX_RULES);
+	p->rules = node_calloc(c, v, MAX_RULES, sizeof(*p->rules), "rules", " rules", &n);
+	if (!p->rules)
 		return;
-	}
-	if (!n)
-		return;
-	p->rules = calloc(n, sizeof(*p->rules));
-	if (!p->rules) {
-		set_oom(c);
-		return;
-	}
 	p->nrules = n;
 	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top && !c->stop; it++) {
 		yaml_node_t *r = node_at(c, *it);

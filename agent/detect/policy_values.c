@@ -346,6 +346,31 @@ bool grow(struct pctx *c, void **v, size_t n, size_t size)
 	return true;
 }
 
+/*
+ * Zeroed room for the *n children of v (a sequence's items or a mapping's
+ * pairs), size bytes each: NULL when there are none, more than max (the
+ * error "WHAT: more than MAX[UNIT]") or no memory (set_oom).
+ */
+void *node_calloc(struct pctx *c, yaml_node_t *v, size_t max, size_t size, const char *what,
+		  const char *unit, size_t *n)
+{
+	void *a;
+
+	*n = v->type == YAML_MAPPING_NODE
+		     ? (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start)
+		     : (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	if (*n > max) {
+		perr(c, v, "%s: more than %zu%s", what, max, unit);
+		return NULL;
+	}
+	if (!*n)
+		return NULL;
+	a = calloc(*n, size);
+	if (!a)
+		set_oom(c);
+	return a;
+}
+
 /* ------------------------------------------------------------------ mappings */
 
 /*

@@ -19,70 +19,21 @@
 #include "clock.h"
 #include "errbuf.h"
 #include "k8s_config.h"
+#include "readall.h"
 
 #define SERVER_MAX 2048
 
 /* the whole file, NUL-terminated, at most max bytes; 0 or -errno (-EFBIG) */
 static int read_bounded(const char *path, size_t max, char **out, size_t *len)
 {
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
-	int fd, rc = 0;
+	int fd, rc;
 
 	*out = NULL;
 	*len = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
-	for (;;) {
-		ssize_t r;
-
-		if (n + 1 >= cap) {
-			size_t ncap = cap ? cap * 2 : 4096;
-			char *nb;
-
-			if (ncap > max + 2)
-				ncap = max + 2;
-			if (ncap <= n + 1) {
-				rc = -EFBIG;
-				goto out;
-			}
-			nb = realloc(buf, ncap);
-			if (!nb) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-			cap = ncap;
-		}
-		r = read(fd, buf + n, cap - n - 1);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n > max) {
-			rc = -EFBIG;
-			goto out;
-		}
-	}
-	if (!buf) {
-		buf = malloc(1);
-		if (!buf) {
-			rc = -ENOMEM;
-			goto out;
-		}
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	buf = NULL;
-out:
-	free(buf);
+	rc = read_all_fd(fd, max, out, len);
 	close(fd);
 	return rc;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <time.h>
 
 #include "nodeguard/fnv.h"
@@ -18,7 +19,7 @@ struct pod_entry {
 	struct pod_info info;
 	uint64_t gen;                  /* list generation it was last seen in */
 	struct pod_entry *uid_next;    /* uid hash chain */
-	struct pod_entry *prev, *next; /* every entry */
+	LIST_ENTRY(pod_entry) all;     /* every entry */
 };
 
 struct cidx {
@@ -37,7 +38,7 @@ struct podcache {
 	size_t uid_nb;
 	struct cidx **ctr_tab;
 	size_t ctr_nb;
-	struct pod_entry *head;
+	LIST_HEAD(, pod_entry) all;
 	size_t npods, ndeleted, nctr;
 	uint64_t gen;
 	struct podcache_stats st;
@@ -163,12 +164,7 @@ static void entry_remove(struct podcache *pc, struct pod_entry *pe)
 {
 	ctr_unindex(pc, pe);
 	uid_unlink(pc, pe);
-	if (pe->prev)
-		pe->prev->next = pe->next;
-	else
-		pc->head = pe->next;
-	if (pe->next)
-		pe->next->prev = pe->prev;
+	LIST_REMOVE(pe, all);
 	if (pe->info.deleted)
 		pc->ndeleted--;
 	else
@@ -194,7 +190,7 @@ static bool make_room(struct podcache *pc)
 
 	if (pc->npods + pc->ndeleted < pc->o.max_pods)
 		return true;
-	for (e = pc->head; e; e = e->next)
+	LIST_FOREACH(e, &pc->all, all)
 		if (e->info.deleted && (!old || e->info.deleted_ms < old->info.deleted_ms))
 			old = e;
 	if (!old)
@@ -262,10 +258,7 @@ int podcache_apply(struct podcache *pc, enum k8s_event_type t, const cJSON *pod)
 	}
 	pe->info = p;
 	pe->gen = pc->gen;
-	pe->next = pc->head;
-	if (pc->head)
-		pc->head->prev = pe;
-	pc->head = pe;
+	LIST_INSERT_HEAD(&pc->all, pe, all);
 	{
 		size_t b = hash_str(pe->info.uid) & (pc->uid_nb - 1);
 
@@ -293,7 +286,7 @@ void podcache_list_end(struct podcache *pc)
 
 	if (!pc)
 		return;
-	for (e = pc->head; e; e = e->next)
+	LIST_FOREACH(e, &pc->all, all)
 		if (!e->info.deleted && e->gen != pc->gen)
 			mark_deleted(pc, e, now);
 	pc->st.synced = true;
@@ -307,8 +300,8 @@ size_t podcache_expire(struct podcache *pc)
 
 	if (!pc)
 		return 0;
-	for (e = pc->head; e; e = next) {
-		next = e->next;
+	for (e = LIST_FIRST(&pc->all); e; e = next) {
+		next = LIST_NEXT(e, all);
 		if (e->info.deleted && now - e->info.deleted_ms >= pc->o.grace_ms) {
 			entry_remove(pc, e);
 			n++;
@@ -420,8 +413,8 @@ void podcache_free(struct podcache *pc)
 	if (!pc)
 		return;
 	k8s_watch_free(pc->w);
-	while (pc->head)
-		entry_remove(pc, pc->head);
+	while (!LIST_EMPTY(&pc->all))
+		entry_remove(pc, LIST_FIRST(&pc->all));
 	if (pc->ctr_tab)
 		for (i = 0; i < pc->ctr_nb; i++)
 			while (pc->ctr_tab[i]) {
@@ -499,7 +492,7 @@ size_t podcache_foreach(const struct podcache *pc,
 	struct pod_entry *e;
 	size_t n = 0;
 
-	for (e = pc ? pc->head : NULL; e; e = e->next, n++)
+	for (e = pc ? LIST_FIRST(&pc->all) : NULL; e; e = LIST_NEXT(e, all), n++)
 		fn(&e->info, ctx);
 	return n;
 }
@@ -512,7 +505,7 @@ const struct pod_info *podcache_by_name(const struct podcache *pc, const char *n
 
 	if (!pc || !ns || !name || !*ns || !*name)
 		return NULL;
-	for (e = pc->head; e; e = e->next) {
+	LIST_FOREACH(e, &pc->all, all) {
 		if (strcmp(e->info.namespace, ns) || strcmp(e->info.name, name))
 			continue;
 		if (!e->info.deleted)

@@ -154,6 +154,14 @@ static int on_kernel_kill(struct responder *r, const struct ng_event *ev, const 
 	return 0;
 }
 
+static bool enfseen_same(const void *slot, const void *want)
+{
+	const struct enfseen *x = slot, *w = want;
+
+	return x->cg == w->cg && x->action == w->action && x->rule_id == w->rule_id &&
+	       !strcmp(x->b.inc, w->b.inc);
+}
+
 /*
  * A connect or send the kernel refused (deny entry or isolation): one
  * "enforced" record on the incident of the cgroup; QUIET_BURST a minute per
@@ -168,11 +176,11 @@ static int on_kernel_refusal(struct responder *r, const struct ng_event *ev, int
 	uint64_t now = clock_boot_ns(), when = (uint64_t)((int64_t)ev->hdr.ts_ns + boot_off);
 	const char *aname = ev->enforce.action == NG_ENF_DENY ? "deny" : "isolate";
 	char key[128], rname[160], target[128], det[512], ab[64], pb[8], summary[300], fp[160];
-	struct enfseen *e = NULL, *lru = &r->enf_seen[0];
+	struct enfseen want = { .cg = cg, .action = ev->enforce.action,
+				.rule_id = ev->enforce.rule_id }, *e;
 	struct incident *inc;
 	struct ctr_info ci;
-	bool have_ci;
-	size_t i;
+	bool have_ci, fresh;
 
 	if (ru)
 		snprintf(rname, sizeof(rname), "%s", ru->name);
@@ -212,44 +220,16 @@ static int on_kernel_refusal(struct responder *r, const struct ng_event *ev, int
 		 rid ? "rule" : "isolated by", rid ? rname : "hand",
 		 compiled ? " (compiled from the policy)" : "");
 
-	for (i = 0; i < ENFSEEN_MAX; i++) {
-		struct enfseen *x = &r->enf_seen[i];
-
-		if (x->last_use && x->cg == cg && x->action == ev->enforce.action &&
-		    x->rule_id == ev->enforce.rule_id && !strcmp(x->inc, inc->id)) {
-			e = x;
-			break;
-		}
-		if (x->last_use < lru->last_use)
-			lru = x;
-	}
-	if (!e) {
-		e = lru;
+	snprintf(want.b.inc, sizeof(want.b.inc), "%s", inc->id);
+	e = storm_slot(r->enf_seen, ENFSEEN_MAX, sizeof(*e), enfseen_same, &want, &fresh);
+	if (fresh) {
 		storm_enf_flush(r, e);
-		memset(e, 0, sizeof(*e));
-		e->cg = cg;
-		e->action = ev->enforce.action;
-		e->rule_id = ev->enforce.rule_id;
-		snprintf(e->inc, sizeof(e->inc), "%s", inc->id);
+		*e = want;
 	}
-	e->last_use = now ? now : 1;
-	if (!e->win_start || now - e->win_start >= QUIET_WINDOW_NS) {
+	if (storm_burst_minute(&e->b, now))
 		storm_enf_flush(r, e);
-		e->win_start = now ? now : 1;
-		e->in_win = 0;
-	}
-	if (e->in_win < QUIET_BURST) {
-		e->in_win++;
+	if (storm_burst_admit(&e->b, now, target, det))
 		rec(r, inc, aname, "enforced", target, "ok", det, false);
-		return 0;
-	}
-	if (!e->hidden) {
-		e->hidden_mono = now;
-		e->hidden_wall = clock_wall_ns();
-	}
-	e->hidden++;
-	snprintf(e->target, sizeof(e->target), "%s", target);
-	snprintf(e->det, sizeof(e->det), "%s", det);
 	return 0;
 }
 

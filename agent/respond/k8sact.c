@@ -145,14 +145,13 @@ int k8sact_act_one(struct responder *r, const struct rule *ru, uint32_t act, str
 {
 	const char *aname = action_name(act), *self_ns, *self_name;
 	const struct pod_info *p = t->pod;
-	char target[300], why[256], det[768];
+	char target[300], det[768];
 	struct resp_case c = {
 		.action = act, .rule = ru, .cgroup_id = t->cgroup_id, .is_container = t->is_container,
 		.pod_namespace = p ? p->namespace : t->pod_namespace,
 		/* an Event is a notification, not containment */
 		.no_rate = act == ACT_EVENT,
 	};
-	enum resp_verdict v;
 	char *args;
 	int err = 0;
 
@@ -184,12 +183,8 @@ int k8sact_act_one(struct responder *r, const struct rule *ru, uint32_t act, str
 	if (!args)
 		return -ENOMEM;
 
-	v = decide_verdict(r->pol ? &r->pol->settings : NULL, &r->self, &c, r->rates, clock_boot_ns(),
-			   why, sizeof(why));
-	if (v != RESP_DO) {
-		*out = storm_journal_verdict(r, inc, act, ru, v, target, args, why, msg, msgn);
+	if (!storm_decide(r, &c, inc, act, ru, target, args, out, msg, msgn))
 		goto done;
-	}
 	err = rec(r, inc, aname, "intent", target, "", args, false);
 	if (err) {
 		*out = O_FAILED;

@@ -67,9 +67,8 @@ static int act_one(struct responder *r, const struct rule *ru, uint32_t act, str
 {
 	const char *aname = action_name(act), *rel = t->ctr && !t->ctr->path_truncated ? t->ctr->path : NULL;
 	bool node_wide = act == ACT_DENY && !t->is_container && ru->match.scope != SCOPE_CONTAINER;
-	char target[128], why[256], det[768], dres[300];
+	char target[128], det[768], dres[300];
 	struct deny_plan *dp = NULL;
-	enum resp_verdict v;
 	struct resp_case c = {
 		.action = act, .rule = ru, .pid = act == ACT_KILL ? t->pid : 0,
 		.cgroup_id = node_wide ? 0 : t->cgroup_id, .cgroup_path = rel,
@@ -134,12 +133,8 @@ static int act_one(struct responder *r, const struct rule *ru, uint32_t act, str
 		goto done;
 	}
 
-	v = decide_verdict(r->pol ? &r->pol->settings : NULL, &r->self, &c, r->rates, clock_boot_ns(),
-			   why, sizeof(why));
-	if (v != RESP_DO) {
-		*out = storm_journal_verdict(r, inc, act, ru, v, target, undo, why, msg, msgn);
+	if (!storm_decide(r, &c, inc, act, ru, target, undo, out, msg, msgn))
 		goto done;
-	}
 
 	err = rec(r, inc, aname, "intent", target, "", undo, false);
 	if (err) {
@@ -210,13 +205,13 @@ void responder_tick(struct responder *r)
 	for (i = 0; i < QUIET_MAX; i++) {
 		struct quiet *q = &r->quiet[i];
 
-		if (q->hidden && now - q->hidden_mono >= QUIET_FLUSH_NS)
+		if (q->b.hidden && now - q->b.hidden_mono >= QUIET_FLUSH_NS)
 			storm_quiet_flush(r, q);
 	}
 	for (i = 0; i < ENFSEEN_MAX; i++) {
 		struct enfseen *e = &r->enf_seen[i];
 
-		if (e->hidden && now - e->hidden_mono >= QUIET_FLUSH_NS)
+		if (e->b.hidden && now - e->b.hidden_mono >= QUIET_FLUSH_NS)
 			storm_enf_flush(r, e);
 	}
 	if (now - r->last_sweep >= SWEEP_NS) {

@@ -58,39 +58,42 @@
 enum outcome { O_OK, O_FAILED, O_WOULD, O_SUPPRESSED, O_REFUSED, O_SKIPPED, O_NOOP };
 
 /*
- * Non-actions (would / suppressed / refused) of one rule and action on one
- * incident: QUIET_BURST records a minute, the rest counted and journaled
- * as one record ("(N more since T)") within QUIET_FLUSH_NS.
+ * A slot of a storm table (struct quiet, struct enfseen; the first member
+ * of each): records of one kind on one incident, QUIET_BURST a minute, the
+ * rest counted and journaled as one record ("(N more since T)") within
+ * QUIET_FLUSH_NS.
  */
-struct quiet {
+struct burst {
+	uint64_t last_use;         /* 0: a free slot */
 	char inc[48];
-	uint32_t action;
-	char rule[132];
-	int verdict;
 	uint64_t win_start;        /* monotonic ns: the minute's start */
 	uint32_t in_win;           /* records journaled in this minute */
 	uint32_t hidden;           /* counted, not journaled yet */
 	uint64_t hidden_mono, hidden_wall; /* the first of them */
-	uint64_t last_use;
 	/* the last counted one, journaled for all of them */
 	char target[128];
-	char *undo;
 	char det[512];
+};
+
+/* non-actions (would / suppressed / refused) of one rule and action */
+struct quiet {
+	struct burst b;
+	uint32_t action;
+	char rule[132];
+	int verdict;
+	char *undo;                /* of the last counted one */
 	bool dry;
 };
 
-/* kernel refusals (deny / isolate) of one cgroup, action and rule: as
- * struct quiet, a burst a minute, the rest counted */
+/* kernel refusals (deny / isolate) of one cgroup, action and rule */
 struct enfseen {
+	struct burst b;
 	uint64_t cg;
 	uint32_t action, rule_id;
-	char inc[48];
-	uint64_t win_start, last_use;
-	uint32_t in_win, hidden;
-	uint64_t hidden_mono, hidden_wall;
-	char target[128];
-	char det[512];
 };
+
+_Static_assert(offsetof(struct quiet, b) == 0, "storm_slot reads a slot's burst first");
+_Static_assert(offsetof(struct enfseen, b) == 0, "storm_slot reads a slot's burst first");
 
 /* a deny rule the kernel evaluates exactly: compiled per container */
 struct cdeny {
@@ -183,10 +186,14 @@ void storm_quiet_flush(struct responder *r, struct quiet *q);
 bool storm_journal_quiet(struct responder *r, struct incident *inc, uint32_t action,
 			 const char *rule, int verdict, const char *target, const char *undo,
 			 const char *det, bool dry);
-enum outcome storm_journal_verdict(struct responder *r, struct incident *inc, uint32_t act,
-				   const struct rule *ru, enum resp_verdict v, const char *target,
-				   const char *undo, const char *why, char *msg, size_t msgn);
+bool storm_decide(struct responder *r, const struct resp_case *c, struct incident *inc,
+		  uint32_t act, const struct rule *ru, const char *target, const char *undo,
+		  enum outcome *out, char *msg, size_t msgn);
 void storm_enf_flush(struct responder *r, struct enfseen *e);
+void *storm_slot(void *slots, size_t n, size_t size, bool (*same)(const void *slot, const void *want),
+		 const void *want, bool *fresh);
+bool storm_burst_minute(struct burst *b, uint64_t now);
+bool storm_burst_admit(struct burst *b, uint64_t now, const char *target, const char *det);
 
 /* ---------------------------------------------------------------- decide.c */
 

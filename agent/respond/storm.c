@@ -35,31 +35,103 @@ static const char *verdict_result(int v)
 	return decide_verdict_result((enum resp_verdict)v);
 }
 
+/* ---------------------------------------------------------------- slots */
+
+/*
+ * The slot of the n at slots (size bytes each, a struct burst first) that
+ * same() finds like want, else the least recently used one, with *fresh
+ * set (the caller flushes it and makes it want).
+ */
+void *storm_slot(void *slots, size_t n, size_t size, bool (*same)(const void *slot, const void *want),
+		 const void *want, bool *fresh)
+{
+	char *p = slots, *lru = slots;
+	size_t i;
+
+	*fresh = false;
+	for (i = 0; i < n; i++, p += size) {
+		const struct burst *x = (const struct burst *)p;
+
+		if (x->last_use && same(p, want))
+			return p;
+		if (x->last_use < ((const struct burst *)lru)->last_use)
+			lru = p;
+	}
+	*fresh = true;
+	return lru;
+}
+
+/* b used at now: true when a new minute starts (the caller flushes the count of the last) */
+bool storm_burst_minute(struct burst *b, uint64_t now)
+{
+	b->last_use = now ? now : 1;
+	if (b->win_start && now - b->win_start < QUIET_WINDOW_NS)
+		return false;
+	b->win_start = now ? now : 1;
+	b->in_win = 0;
+	return true;
+}
+
+/* one more record: true to journal it now, false when it is counted (its target and det kept) */
+bool storm_burst_admit(struct burst *b, uint64_t now, const char *target, const char *det)
+{
+	if (b->in_win < QUIET_BURST) {
+		b->in_win++;
+		return true;
+	}
+	if (!b->hidden) {
+		b->hidden_mono = now;
+		b->hidden_wall = clock_wall_ns();
+	}
+	b->hidden++;
+	snprintf(b->target, sizeof(b->target), "%s", target);
+	snprintf(b->det, sizeof(b->det), "%s", det);
+	return false;
+}
+
+/* the detail of a count's record: the last one's, and how many more since when */
+static void burst_det(const struct burst *b, char *det, size_t n)
+{
+	char t[32];
+
+	snprintf(det, n, "%s", b->det);
+	if (b->hidden > 1)
+		snprintf(det + strlen(det), n - strlen(det), " (%u more since %s)", b->hidden - 1,
+			 clock_rfc3339(b->hidden_wall, 0, t, sizeof(t)));
+}
+
+/* ---------------------------------------------------------------- non-actions */
+
 /* journal the counted non-actions of q as one intent/result pair */
 void storm_quiet_flush(struct responder *r, struct quiet *q)
 {
 	struct incident *inc;
-	char det[700], t[32];
+	char det[700];
 
-	if (!q->hidden)
+	if (!q->b.hidden)
 		return;
-	inc = incident_mgr_find(r->im, q->inc);
+	inc = incident_mgr_find(r->im, q->b.inc);
 	if (inc && have_room(inc)) {
-		snprintf(det, sizeof(det), "%s", q->det);
-		if (q->hidden > 1)
-			snprintf(det + strlen(det), sizeof(det) - strlen(det), " (%u more since %s)",
-				 q->hidden - 1, clock_rfc3339(q->hidden_wall, 0, t, sizeof(t)));
-		rec(r, inc, action_name(q->action), "intent", q->target, "", q->undo ? q->undo : "{}",
-		    q->dry);
-		rec(r, inc, action_name(q->action), "result", q->target, verdict_result(q->verdict), det,
-		    q->dry);
+		burst_det(&q->b, det, sizeof(det));
+		rec(r, inc, action_name(q->action), "intent", q->b.target, "",
+		    q->undo ? q->undo : "{}", q->dry);
+		rec(r, inc, action_name(q->action), "result", q->b.target, verdict_result(q->verdict),
+		    det, q->dry);
 	} else {
-		log_warn("incident %s: %u %s records of %s (rule %s) not journaled: no room", q->inc,
-			 q->hidden, verdict_result(q->verdict), action_name(q->action), q->rule);
+		log_warn("incident %s: %u %s records of %s (rule %s) not journaled: no room", q->b.inc,
+			 q->b.hidden, verdict_result(q->verdict), action_name(q->action), q->rule);
 	}
-	q->hidden = 0;
+	q->b.hidden = 0;
 	free(q->undo);
 	q->undo = NULL;
+}
+
+static bool quiet_same(const void *slot, const void *want)
+{
+	const struct quiet *x = slot, *w = want;
+
+	return x->action == w->action && x->verdict == w->verdict && !strcmp(x->b.inc, w->b.inc) &&
+	       !strcmp(x->rule, w->rule);
 }
 
 /*
@@ -72,49 +144,24 @@ bool storm_journal_quiet(struct responder *r, struct incident *inc, uint32_t act
 			 const char *rule, int verdict, const char *target, const char *undo,
 			 const char *det, bool dry)
 {
-	struct quiet *q = NULL, *lru = &r->quiet[0];
+	struct quiet want = { .action = action, .verdict = verdict }, *q;
 	uint64_t now = clock_boot_ns();
-	size_t i;
+	bool fresh;
 
-	for (i = 0; i < QUIET_MAX; i++) {
-		struct quiet *x = &r->quiet[i];
-
-		if (x->last_use && x->action == action && x->verdict == verdict &&
-		    !strcmp(x->inc, inc->id) && !strncmp(x->rule, rule, sizeof(x->rule) - 1)) {
-			q = x;
-			break;
-		}
-		if (x->last_use < lru->last_use)
-			lru = x;
-	}
-	if (!q) {
-		q = lru;
+	snprintf(want.b.inc, sizeof(want.b.inc), "%s", inc->id);
+	snprintf(want.rule, sizeof(want.rule), "%s", rule);
+	q = storm_slot(r->quiet, QUIET_MAX, sizeof(*q), quiet_same, &want, &fresh);
+	if (fresh) {
 		storm_quiet_flush(r, q);
-		memset(q, 0, sizeof(*q));
-		snprintf(q->inc, sizeof(q->inc), "%s", inc->id);
-		snprintf(q->rule, sizeof(q->rule), "%s", rule);
-		q->action = action;
-		q->verdict = verdict;
+		*q = want;
 	}
-	q->last_use = now ? now : 1;
-	if (!q->win_start || now - q->win_start >= QUIET_WINDOW_NS) {
+	if (storm_burst_minute(&q->b, now))
 		storm_quiet_flush(r, q);
-		q->win_start = now ? now : 1;
-		q->in_win = 0;
-	}
-	if (q->in_win < QUIET_BURST) {
-		q->in_win++;
+	if (storm_burst_admit(&q->b, now, target, det)) {
 		rec(r, inc, action_name(action), "intent", target, "", undo, dry);
 		rec(r, inc, action_name(action), "result", target, verdict_result(verdict), det, dry);
 		return true;
 	}
-	if (!q->hidden) {
-		q->hidden_mono = now;
-		q->hidden_wall = clock_wall_ns();
-	}
-	q->hidden++;
-	snprintf(q->target, sizeof(q->target), "%s", target);
-	snprintf(q->det, sizeof(q->det), "%s", det);
 	free(q->undo);
 	q->undo = strdup(undo ? undo : "{}");
 	q->dry = dry;
@@ -122,7 +169,7 @@ bool storm_journal_quiet(struct responder *r, struct incident *inc, uint32_t act
 }
 
 /* a decision other than RESP_DO: journaled (storm-controlled), logged, said */
-enum outcome storm_journal_verdict(struct responder *r, struct incident *inc, uint32_t act,
+static enum outcome storm_journal_verdict(struct responder *r, struct incident *inc, uint32_t act,
 				   const struct rule *ru, enum resp_verdict v, const char *target,
 				   const char *undo, const char *why, char *msg, size_t msgn)
 {
@@ -142,22 +189,38 @@ enum outcome storm_journal_verdict(struct responder *r, struct incident *inc, ui
 	return v == RESP_WOULD ? O_WOULD : v == RESP_SUPPRESSED ? O_SUPPRESSED : O_REFUSED;
 }
 
+/*
+ * The guardrails on an action (decide_verdict, with the responder's
+ * settings, self and rates): true when it may go ahead; otherwise the
+ * verdict is journaled as above and *out says what became of the action.
+ */
+bool storm_decide(struct responder *r, const struct resp_case *c, struct incident *inc,
+		  uint32_t act, const struct rule *ru, const char *target, const char *undo,
+		  enum outcome *out, char *msg, size_t msgn)
+{
+	char why[256];
+	enum resp_verdict v = decide_verdict(r->pol ? &r->pol->settings : NULL, &r->self, c,
+					     r->rates, clock_boot_ns(), why, sizeof(why));
+
+	if (v == RESP_DO)
+		return true;
+	*out = storm_journal_verdict(r, inc, act, ru, v, target, undo, why, msg, msgn);
+	return false;
+}
+
 /* journal the counted refusals of e as one "enforced" record */
 void storm_enf_flush(struct responder *r, struct enfseen *e)
 {
 	struct incident *inc;
-	char det[700], t[32];
+	char det[700];
 
-	if (!e->hidden)
+	if (!e->b.hidden)
 		return;
-	inc = incident_mgr_find(r->im, e->inc);
+	inc = incident_mgr_find(r->im, e->b.inc);
 	if (inc && have_room(inc)) {
-		snprintf(det, sizeof(det), "%s", e->det);
-		if (e->hidden > 1)
-			snprintf(det + strlen(det), sizeof(det) - strlen(det), " (%u more since %s)",
-				 e->hidden - 1, clock_rfc3339(e->hidden_wall, 0, t, sizeof(t)));
-		rec(r, inc, e->action == NG_ENF_DENY ? "deny" : "isolate", "enforced", e->target, "ok",
-		    det, false);
+		burst_det(&e->b, det, sizeof(det));
+		rec(r, inc, e->action == NG_ENF_DENY ? "deny" : "isolate", "enforced", e->b.target,
+		    "ok", det, false);
 	}
-	e->hidden = 0;
+	e->b.hidden = 0;
 }

@@ -3,14 +3,14 @@
  * Incident reports: the walk the Markdown and HTML reports share. Both are
  * the same document (a heading, summary, timeline, process tree,
  * attribution, detections, actions) in two markups; struct doc_fmt
- * (report_int.h) holds the markup, the functions here the walk. The
- * sections that are field lists (summary, attribution, detections) are
- * written here; the tables and the tree, whose markup differs in shape, by
- * each format through its doc_fmt hooks.
+ * (report_int.h) holds the markup, the functions here the walk: field
+ * lists (summary, attribution, detections), tables (timeline, actions) and
+ * the process tree.
  */
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "report_int.h"
@@ -75,6 +75,22 @@ static void heading(FILE *out, const struct doc_fmt *d, const char *title)
 	fputs(d->h2, out);
 	fputs(title, out);
 	fputs(d->h2_end, out);
+}
+
+/* a table cell, of incident text */
+static void cell_esc(FILE *out, const struct doc_fmt *d, const char *value)
+{
+	d->cell(out, NULL);
+	d->esc(out, value);
+	fputs(d->cell_end, out);
+}
+
+/* ours: written as it is */
+static void cell_raw(FILE *out, const struct doc_fmt *d, const char *value)
+{
+	d->cell(out, NULL);
+	fputs(value, out);
+	fputs(d->cell_end, out);
 }
 
 static void doc_summary(FILE *out, const struct incident *inc, const struct doc_fmt *d)
@@ -164,6 +180,7 @@ static void doc_detections(FILE *out, const struct incident *inc, const struct d
 	heading(out, d, "Detections");
 	if (!inc->nentries) {
 		d->para(out, "No detections.");
+		fputs(d->gap, out);
 		return;
 	}
 	for (i = 0; i < inc->nentries; i++) {
@@ -206,6 +223,144 @@ static void doc_detections(FILE *out, const struct incident *inc, const struct d
 	}
 }
 
+static const struct doc_col timeline_cols[] = {
+	{ "Time", false },     { "Source", false }, { "Rule", false },    { "Severity", false },
+	{ "Category", false }, { "MITRE", false },  { "Summary", false }, { "Count", true },
+};
+
+static void doc_timeline(FILE *out, const struct incident *inc, const struct doc_fmt *d)
+{
+	char tb[48], cls[32];
+	size_t i, k;
+
+	heading(out, d, "Timeline");
+	if (!inc->nentries) {
+		d->para(out, "No detections.");
+		fputs(d->gap, out);
+		return;
+	}
+	d->table(out, timeline_cols, sizeof(timeline_cols) / sizeof(timeline_cols[0]));
+	for (i = 0; i < inc->nentries; i++) {
+		const struct inc_entry *e = &inc->entries[i];
+
+		fputs(d->row, out);
+		cell_raw(out, d, report_time(e->first_ns, tb, sizeof(tb)));
+		cell_esc(out, d, e->source);
+		cell_esc(out, d, e->rule);
+		snprintf(cls, sizeof(cls), "sev-%s", severity_name(e->severity));
+		d->cell(out, cls);
+		fputs(severity_name(e->severity), out);
+		fputs(d->cell_end, out);
+		cell_esc(out, d, e->category);
+		d->cell(out, NULL);
+		for (k = 0; k < e->nmitre; k++) {
+			if (k)
+				fputs(", ", out);
+			d->esc(out, e->mitre[k]);
+		}
+		fputs(d->cell_end, out);
+		cell_esc(out, d, e->summary);
+		d->cell(out, NULL);
+		fprintf(out, "%" PRIu32, e->count);
+		fputs(d->cell_end, out);
+		fputs(d->row_end, out);
+	}
+	fputs(d->table_end, out);
+	fputs(d->gap, out);
+}
+
+static void proc_line(FILE *out, const struct inc_proc *p, const struct doc_fmt *d)
+{
+	fputs(d->code, out);
+	fprintf(out, "pid %" PRIu32, p->pid);
+	fputs(d->code_end, out);
+	fprintf(out, " (uid %" PRIu32 ", euid %" PRIu32 ") ", p->uid, p->euid);
+	fputs(d->code, out);
+	d->esc(out, p->exe && *p->exe ? p->exe : "(unknown executable)");
+	fputs(d->code_end, out);
+	if (p->cmdline && *p->cmdline) {
+		fputs(": ", out);
+		fputs(d->code, out);
+		d->esc(out, p->cmdline);
+		fputs(d->code_end, out);
+	}
+}
+
+static void doc_procs(FILE *out, const struct incident *inc, const struct doc_fmt *d)
+{
+	size_t *order = calloc(inc->nprocs ? inc->nprocs : 1, sizeof(*order));
+	unsigned *depth = calloc(inc->nprocs ? inc->nprocs : 1, sizeof(*depth));
+	unsigned cur = 0, dep, k;
+	size_t n, i;
+
+	heading(out, d, "Process tree");
+	if (!inc->nprocs || !order || !depth) {
+		d->para(out, inc->nprocs ? "(out of memory)" : "No processes recorded.");
+		fputs(d->gap, out);
+		goto out;
+	}
+	n = proc_tree(inc, order, depth);
+	fputs(d->tree, out);
+	for (i = 0; i < n; i++) {
+		dep = depth[i] > INDENT_MAX ? INDENT_MAX : depth[i];
+		if (i && dep > cur) {
+			/* depth-first order: one level deeper at most */
+			fputs(d->sub, out);
+			cur++;
+		} else {
+			if (i)
+				fputs(d->item_end, out);
+			for (; cur > dep; cur--)
+				fputs(d->sub_end, out);
+		}
+		for (k = 0; k < dep; k++)
+			fputs(d->indent, out);
+		fputs(d->item, out);
+		proc_line(out, &inc->procs[order[i]], d);
+	}
+	fputs(d->item_end, out);
+	for (k = 0; k < cur; k++)
+		fputs(d->sub_end, out);
+	fputs(d->tree_end, out);
+	fputs(d->gap, out);
+out:
+	free(order);
+	free(depth);
+}
+
+static const struct doc_col action_cols[] = {
+	{ "Time", false },   { "Action", false }, { "Phase", false },   { "Target", false },
+	{ "Result", false }, { "Detail", false }, { "Dry run", false },
+};
+
+/* the last section: no gap after it */
+static void doc_actions(FILE *out, const struct incident *inc, const struct doc_fmt *d)
+{
+	char tb[48];
+	size_t i;
+
+	heading(out, d, "Actions");
+	if (!inc->nactions) {
+		d->para(out, "No actions were taken.");
+		return;
+	}
+	d->table(out, action_cols, sizeof(action_cols) / sizeof(action_cols[0]));
+	for (i = 0; i < inc->nactions; i++) {
+		const struct inc_action *a = &inc->actions[i];
+
+		fputs(d->row, out);
+		cell_raw(out, d, report_time(a->ts_ns, tb, sizeof(tb)));
+		cell_esc(out, d, a->action);
+		cell_esc(out, d, a->phase);
+		cell_esc(out, d, a->target);
+		cell_esc(out, d, a->result);
+		cell_esc(out, d, a->detail);
+		cell_raw(out, d, a->dry_run ? "yes" : "no");
+		fputs(d->row_end, out);
+	}
+	fputs(d->table_end, out);
+}
+
 void doc_report(FILE *out, const struct incident *inc0, const struct doc_fmt *d)
 {
 	struct safe_inc s;
@@ -213,11 +368,11 @@ void doc_report(FILE *out, const struct incident *inc0, const struct doc_fmt *d)
 
 	d->head(out, inc);
 	doc_summary(out, inc, d);
-	d->timeline(out, inc);
-	d->procs(out, inc);
+	doc_timeline(out, inc, d);
+	doc_procs(out, inc, d);
 	doc_attr(out, inc, d);
 	doc_detections(out, inc, d);
-	d->actions(out, inc);
+	doc_actions(out, inc, d);
 	fputs(d->tail, out);
 	safe_close(&s);
 }

@@ -2,9 +2,7 @@
 /*
  * Incident reports: HTML (report_html), one self-contained page with a
  * restrictive CSP and no script. Every incident string goes through h().
- * The markup for the walk report_doc.c shares with Markdown (html_fmt) and
- * the sections whose markup differs in shape (timeline, process tree,
- * actions).
+ * The markup for the walk report_doc.c shares with Markdown (html_fmt).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -64,118 +62,6 @@ static void html_head(FILE *out, const struct incident *inc)
 	      "</style>\n</head>\n<body>\n", out);
 }
 
-static void html_timeline(FILE *out, const struct incident *inc)
-{
-	char tb[48];
-	size_t i, k;
-
-	fputs("<h2>Timeline</h2>\n", out);
-	if (!inc->nentries) {
-		fputs("<p>No detections.</p>\n", out);
-		return;
-	}
-	fputs("<table>\n<tr><th>Time</th><th>Source</th><th>Rule</th><th>Severity</th>"
-	      "<th>Category</th><th>MITRE</th><th>Summary</th><th>Count</th></tr>\n", out);
-	for (i = 0; i < inc->nentries; i++) {
-		const struct inc_entry *e = &inc->entries[i];
-
-		fprintf(out, "<tr><td>%s</td><td>", report_time(e->first_ns, tb, sizeof(tb)));
-		h(out, e->source);
-		fputs("</td><td>", out);
-		h(out, e->rule);
-		fprintf(out, "</td><td class=\"sev-%s\">%s</td><td>", severity_name(e->severity),
-			severity_name(e->severity));
-		h(out, e->category);
-		fputs("</td><td>", out);
-		for (k = 0; k < e->nmitre; k++) {
-			if (k)
-				fputs(", ", out);
-			h(out, e->mitre[k]);
-		}
-		fputs("</td><td>", out);
-		h(out, e->summary);
-		fprintf(out, "</td><td>%" PRIu32 "</td></tr>\n", e->count);
-	}
-	fputs("</table>\n", out);
-}
-
-static void html_procs(FILE *out, const struct incident *inc)
-{
-	size_t *order = calloc(inc->nprocs ? inc->nprocs : 1, sizeof(*order));
-	unsigned *depth = calloc(inc->nprocs ? inc->nprocs : 1, sizeof(*depth));
-	unsigned cur = 0, d, k;
-	size_t n, i;
-
-	fputs("<h2>Process tree</h2>\n", out);
-	if (!inc->nprocs || !order || !depth) {
-		fputs(inc->nprocs ? "<p>(out of memory)</p>\n" : "<p>No processes recorded.</p>\n", out);
-		goto out;
-	}
-	n = proc_tree(inc, order, depth);
-	fputs("<ul class=\"tree\">\n", out);
-	for (i = 0; i < n; i++) {
-		const struct inc_proc *p = &inc->procs[order[i]];
-
-		d = depth[i] > INDENT_MAX ? INDENT_MAX : depth[i];
-		if (i && d > cur) {
-			/* depth-first order: one level deeper at most */
-			fputs("\n<ul>\n", out);
-			cur++;
-		} else {
-			if (i)
-				fputs("</li>\n", out);
-			for (; cur > d; cur--)
-				fputs("</ul></li>\n", out);
-		}
-		fprintf(out, "<li><code>pid %" PRIu32 "</code> (uid %" PRIu32 ", euid %" PRIu32 ") <code>",
-			p->pid, p->uid, p->euid);
-		h(out, p->exe && *p->exe ? p->exe : "(unknown executable)");
-		fputs("</code>", out);
-		if (p->cmdline && *p->cmdline) {
-			fputs(": <code>", out);
-			h(out, p->cmdline);
-			fputs("</code>", out);
-		}
-	}
-	fputs("</li>\n", out);
-	for (k = 0; k < cur; k++)
-		fputs("</ul></li>\n", out);
-	fputs("</ul>\n", out);
-out:
-	free(order);
-	free(depth);
-}
-
-static void html_actions(FILE *out, const struct incident *inc)
-{
-	char tb[48];
-	size_t i;
-
-	fputs("<h2>Actions</h2>\n", out);
-	if (!inc->nactions) {
-		fputs("<p>No actions were taken.</p>\n", out);
-		return;
-	}
-	fputs("<table>\n<tr><th>Time</th><th>Action</th><th>Phase</th><th>Target</th>"
-	      "<th>Result</th><th>Detail</th><th>Dry run</th></tr>\n", out);
-	for (i = 0; i < inc->nactions; i++) {
-		const struct inc_action *a = &inc->actions[i];
-
-		fprintf(out, "<tr><td>%s</td><td>", report_time(a->ts_ns, tb, sizeof(tb)));
-		h(out, a->action);
-		fputs("</td><td>", out);
-		h(out, a->phase);
-		fputs("</td><td>", out);
-		h(out, a->target);
-		fputs("</td><td>", out);
-		h(out, a->result);
-		fputs("</td><td>", out);
-		h(out, a->detail);
-		fprintf(out, "</td><td>%s</td></tr>\n", a->dry_run ? "yes" : "no");
-	}
-	fputs("</table>\n", out);
-}
-
 /* the page up to the first section */
 static void html_top(FILE *out, const struct incident *inc)
 {
@@ -213,10 +99,29 @@ static void html_mitre_link(FILE *out, const char *id, const char *url)
 	fprintf(out, "<a href=\"%s\" rel=\"noopener noreferrer\">%s</a>", url, id);
 }
 
+static void html_table(FILE *out, const struct doc_col *cols, size_t ncols)
+{
+	size_t i;
+
+	fputs("<table>\n<tr>", out);
+	for (i = 0; i < ncols; i++)
+		fprintf(out, "<th>%s</th>", cols[i].name);
+	fputs("</tr>\n", out);
+}
+
+static void html_cell(FILE *out, const char *cls)
+{
+	if (cls)
+		fprintf(out, "<td class=\"%s\">", cls);
+	else
+		fputs("<td>", out);
+}
+
 static const struct doc_fmt html_fmt = {
 	.esc = h,
 	.head = html_top,
 	.tail = "</body>\n</html>\n",
+	.gap = "",
 	.h2 = "<h2>",
 	.h2_end = "</h2>\n",
 	.h3 = "<h3>",
@@ -230,9 +135,21 @@ static const struct doc_fmt html_fmt = {
 	.para = html_para,
 	.json = html_json,
 	.mitre_link = html_mitre_link,
-	.timeline = html_timeline,
-	.procs = html_procs,
-	.actions = html_actions,
+	.table = html_table,
+	.table_end = "</table>\n",
+	.row = "<tr>",
+	.row_end = "</tr>\n",
+	.cell = html_cell,
+	.cell_end = "</td>",
+	.tree = "<ul class=\"tree\">\n",
+	.tree_end = "</ul>\n",
+	.item = "<li>",
+	.item_end = "</li>\n",
+	.sub = "\n<ul>\n",
+	.sub_end = "</ul></li>\n",
+	.indent = "",
+	.code = "<code>",
+	.code_end = "</code>",
 };
 
 void report_html(FILE *out, const struct incident *inc)

@@ -7,9 +7,10 @@
  *                  process tree), terminal text, list lines, filters,
  *                  loading the journal
  *   report_json.c  JSON re-serialization and the JSON reports
- *   report_doc.c   the walk the Markdown and HTML reports share
- *   report_md.c    the Markdown markup (struct doc_fmt) and its tables
- *   report_html.c  the HTML markup (struct doc_fmt) and its tables
+ *   report_doc.c   the walk the Markdown and HTML reports share: field
+ *                  lists, tables, the process tree
+ *   report_md.c    the Markdown markup (struct doc_fmt)
+ *   report_html.c  the HTML markup (struct doc_fmt)
  */
 #ifndef NODEGUARD_REPORT_INT_H
 #define NODEGUARD_REPORT_INT_H
@@ -49,6 +50,12 @@ char *json_pretty(const char *json, bool html_safe, size_t *len);
 const struct incident *safe_open(struct safe_inc *s, const struct incident *inc);
 void safe_close(struct safe_inc *s);
 
+/* a column of a report table: its heading, and whether it is right-aligned */
+struct doc_col {
+	const char *name;
+	bool right;
+};
+
 /*
  * The markup of a Markdown or HTML report, for the walk both share
  * (report_doc.c). Strings are written as they are; esc writes incident text.
@@ -57,6 +64,7 @@ struct doc_fmt {
 	void (*esc)(FILE *out, const char *s);
 	void (*head)(FILE *out, const struct incident *inc); /* up to the first section */
 	const char *tail;                                    /* after the last */
+	const char *gap;     /* after a section's last table, tree or paragraph, but the last's */
 	const char *h2, *h2_end;                             /* a section heading */
 	const char *h3, *h3_end;                             /* a detection's heading */
 	const char *list, *list_end;                         /* around a list of fields */
@@ -67,10 +75,23 @@ struct doc_fmt {
 	void (*para)(FILE *out, const char *text);           /* a sentence of ours */
 	void (*json)(FILE *out, const char *label, const char *json); /* raw event JSON */
 	void (*mitre_link)(FILE *out, const char *id, const char *url);
-	/* the sections whose markup differs in shape */
-	void (*timeline)(FILE *out, const struct incident *inc);
-	void (*procs)(FILE *out, const struct incident *inc);
-	void (*actions)(FILE *out, const struct incident *inc);
+	/* tables (timeline, actions): the opening and the header row, then rows of cells */
+	void (*table)(FILE *out, const struct doc_col *cols, size_t ncols);
+	const char *table_end;
+	const char *row, *row_end;
+	void (*cell)(FILE *out, const char *cls); /* up to a cell's text; cls: a class or NULL */
+	const char *cell_end;
+	/*
+	 * The process tree, depth-first: an item, then either its children's
+	 * list (sub) or the item's end and the end of every list it closes
+	 * (sub_end closes a list and the item holding it). Markdown indents
+	 * instead of nesting.
+	 */
+	const char *tree, *tree_end;
+	const char *item, *item_end;
+	const char *sub, *sub_end;
+	const char *indent;                                  /* once a level */
+	const char *code, *code_end;                         /* around a pid, a path, a command */
 };
 
 /* report_doc.c */
