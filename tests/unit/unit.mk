@@ -42,9 +42,9 @@ unit-valgrind: $(UNIT_BINS)
 # per-module test fragments (each adds to UNIT_BINS and the unit targets)
 include tests/unit/store/journal.mk
 include tests/unit/attrib/container.mk
-include tests/unit/detect/policy.mk
+include tests/unit/policy/policy.mk
 include tests/unit/store/report.mk
-include tests/unit/detect/rules.mk
+include tests/unit/policy/rules.mk
 include tests/unit/kernel/credcheck.mk
 include tests/unit/store/incident.mk
 include tests/unit/attrib/proctab.mk

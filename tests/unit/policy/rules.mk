@@ -9,7 +9,7 @@ NG_RULES_UNIT_MK := 1
 RULES_UNIT_BIN := $(BUILD)/tests/test_rules
 UNIT_BINS += $(RULES_UNIT_BIN)
 
-$(RULES_UNIT_BIN): tests/unit/detect/test_rules.c $(AGENT_LIB) rules.h \
+$(RULES_UNIT_BIN): tests/unit/policy/test_rules.c $(AGENT_LIB) rules.h \
 		   policy.h caps.h include/nodeguard/event.h \
 		   include/nodeguard/credcheck.h | $(BUILD)
 	@mkdir -p $(@D)

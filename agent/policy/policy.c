@@ -44,17 +44,6 @@ void policy_error_format(const struct policy_error *e, char *buf, size_t n)
 
 /* ------------------------------------------------------------------ freeing */
 
-void strlist_free(struct strlist *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
-
 static void match_free(struct match *m)
 {
 	strlist_free(&m->binary);

@@ -13,6 +13,17 @@
 
 #include "policy_int.h"
 
+void strlist_free(struct strlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
 /* ------------------------------------------------------------------ lists */
 
 /* An error about one list item; names the reference when it came from lists: */
