@@ -430,6 +430,7 @@ int agent_run(const struct agent_opts *o, volatile sig_atomic_t *exiting,
 			.policy = a->pol, .enforcer = a->enf, .incidents = a->im,
 			.containers = a->ctr, .cgroup2 = a->feat.cgroup2_path,
 			.self_pid = (uint32_t)getpid(), .self_cgroup = a->self_cgroup,
+					.open_incident = detect_open_incident, .open_ctx = a->det,
 		};
 		char summary[512];
 

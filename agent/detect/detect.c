@@ -438,6 +438,14 @@ void detect_set_responder(struct detect *d, struct responder *r)
 	d->resp = r;
 }
 
+int detect_open_incident(void *ctx, const struct inc_detection *det, struct incident **inc,
+			 bool *opened)
+{
+	struct detect *d = ctx;
+
+	return incident_mgr_detect(d->im, det, inc, opened);
+}
+
 uint64_t detect_count(const struct detect *d)
 {
 	return d ? d->detections : 0;

@@ -42,6 +42,15 @@ void detect_set_responder(struct detect *d, struct responder *r);
 void detect_event(struct detect *d, const struct attrib_ctx *cx);
 /* a cluster Event about this node's pod (pod NULL: about the Node) */
 void detect_kevent(struct detect *d, const struct kevent *ev, const struct pod_info *pod);
+/*
+ * Open or join the incident of something the responder records with no rule
+ * hit behind it (responder_opts.open_incident; ctx is the struct detect):
+ * every incident is made here, in one stage. 0 or -errno, *inc when kept.
+ */
+struct inc_detection;
+struct incident;
+int detect_open_incident(void *ctx, const struct inc_detection *det, struct incident **inc,
+			 bool *opened);
 /* detections so far */
 uint64_t detect_count(const struct detect *d);
 

@@ -270,13 +270,15 @@ struct responder *responder_new(const struct responder_opts *o)
 {
 	struct responder *r;
 
-	if (!o || !o->incidents) {
+	if (!o || !o->incidents || !o->open_incident) {
 		errno = EINVAL;
 		return NULL;
 	}
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
+	r->open_incident = o->open_incident;
+	r->open_ctx = o->open_ctx;
 	r->rates = decide_rates_new();
 	if (!r->rates) {
 		free(r);
@@ -435,7 +437,7 @@ int responder_manual(struct responder *r, const char *action, const char *contai
 	d.fingerprint = fp;
 	d.key = key;
 	d.attr = &attr;
-	err = incident_mgr_detect(r->im, &d, &inc, &opened);
+	err = r->open_incident(r->open_ctx, &d, &inc, &opened);
 	if (!inc) {
 		snprintf(msg, msgn, "Failed to open an incident: %s", strerror(-err));
 		return err ? err : -ENOMEM;

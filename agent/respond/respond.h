@@ -40,6 +40,13 @@ struct responder_opts {
 	/* the agent's cgroup path relative to cgroup2; NULL: read from
 	 * /proc/self/cgroup. Cgroup-wide actions never touch it or an ancestor. */
 	const char *self_cgroup_path;
+	/* opens or joins the incident of what the responder records without a
+	 * rule hit behind it (a manual action, a kernel enforcement whose task
+	 * has no open incident): detection's (detect_open_incident), so incidents
+	 * are made in one stage. Required. 0 or -errno, *inc set when kept. */
+	int (*open_incident)(void *ctx, const struct inc_detection *d, struct incident **inc,
+			     bool *opened);
+	void *open_ctx;
 };
 
 /* what a detection acts on */

@@ -115,6 +115,9 @@ struct cgset {
 };
 
 struct responder {
+	int (*open_incident)(void *ctx, const struct inc_detection *d, struct incident **inc,
+			     bool *opened);       /* detection's: incidents are made there */
+	void *open_ctx;
 	const struct policy *pol;
 	struct enforcer *enf;
 	struct incmgr *im;

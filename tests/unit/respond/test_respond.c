@@ -200,6 +200,14 @@ static struct policy *load(bool dry, unsigned apm, unsigned rapm)
 	return p;
 }
 
+/* the agent wires detection's incident opener; these tests open incidents
+ * with the incident manager itself */
+static int open_incident(void *ctx, const struct inc_detection *d, struct incident **inc,
+			 bool *opened)
+{
+	return incident_mgr_detect(ctx, d, inc, opened);
+}
+
 static void responder_up(bool dry, unsigned apm, unsigned rapm)
 {
 	struct responder_opts ro = { 0 };
@@ -212,6 +220,8 @@ static void responder_up(bool dry, unsigned apm, unsigned rapm)
 	ro.self_pid = 999999;
 	ro.self_cgroup = 4242;
 	ro.self_cgroup_path = SELF_PATH;
+	ro.open_incident = open_incident;
+	ro.open_ctx = F.im;
 	F.r = responder_new(&ro);
 	assert_non_null(F.r);
 }
@@ -734,7 +744,8 @@ static void test_guardrail_records(void **state)
 	{
 		char self[PATH_MAX];
 		struct responder_opts ro = { .policy = F.pol, .incidents = F.im, .containers = F.ctr,
-					     .cgroup2 = F.dir, .self_pid = 1, .self_cgroup = ctr_cgid(ID3) };
+					     .cgroup2 = F.dir, .self_pid = 1, .self_cgroup = ctr_cgid(ID3),
+					     .open_incident = open_incident, .open_ctx = F.im };
 
 		responder_free(F.r);
 		F.r = responder_new(&ro);
@@ -1136,6 +1147,8 @@ static void test_api_queued_resumed(void **state)
 	ro.self_pid = 999999;
 	ro.self_cgroup = 4242;
 	ro.self_cgroup_path = SELF_PATH;
+	ro.open_incident = open_incident;
+	ro.open_ctx = F.im;
 	r2 = responder_new(&ro);
 	assert_non_null(r2);
 	assert_int_equal(responder_api_resume(r2), 0); /* no API: they wait */
@@ -1391,7 +1404,8 @@ static void test_reconcile(void **state)
 
 	{
 		struct responder_opts ro = { .policy = F.pol, .incidents = F.im, .containers = F.ctr,
-					     .cgroup2 = F.dir, .self_pid = 1, .self_cgroup_path = SELF_PATH };
+					     .cgroup2 = F.dir, .self_pid = 1, .self_cgroup_path = SELF_PATH,
+					     .open_incident = open_incident, .open_ctx = F.im };
 
 		F.r = responder_new(&ro);
 		assert_non_null(F.r);
