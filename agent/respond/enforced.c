@@ -48,7 +48,7 @@ static struct incident *open_for_kernel(struct responder *r, const char *key,
 	d.pid = pid;
 	d.key = key;
 	d.attr = &attr;
-	err = r->open_incident(r->open_ctx, &d, &inc, &opened);
+	err = r->open_incident ? r->open_incident(r->open_ctx, &d, &inc, &opened) : -ENOTSUP;
 	if (err && err != -ENOSPC)
 		log_err("Failed to journal the incident of a kernel enforcement: %s", strerror(-err));
 	return inc;

@@ -270,7 +270,7 @@ struct responder *responder_new(const struct responder_opts *o)
 {
 	struct responder *r;
 
-	if (!o || !o->incidents || !o->open_incident) {
+	if (!o || !o->incidents) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -437,7 +437,7 @@ int responder_manual(struct responder *r, const char *action, const char *contai
 	d.fingerprint = fp;
 	d.key = key;
 	d.attr = &attr;
-	err = r->open_incident(r->open_ctx, &d, &inc, &opened);
+	err = r->open_incident ? r->open_incident(r->open_ctx, &d, &inc, &opened) : -ENOTSUP;
 	if (!inc) {
 		snprintf(msg, msgn, "Failed to open an incident: %s", strerror(-err));
 		return err ? err : -ENOMEM;

@@ -43,7 +43,8 @@ struct responder_opts {
 	/* opens or joins the incident of what the responder records without a
 	 * rule hit behind it (a manual action, a kernel enforcement whose task
 	 * has no open incident): detection's (detect_open_incident), so incidents
-	 * are made in one stage. Required. 0 or -errno, *inc set when kept. */
+	 * are made in one stage. 0 or -errno, *inc set when kept. NULL: this
+	 * responder opens none (nodeguardctl's offline release). */
 	int (*open_incident)(void *ctx, const struct inc_detection *d, struct incident **inc,
 			     bool *opened);
 	void *open_ctx;
