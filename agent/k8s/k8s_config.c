@@ -18,6 +18,7 @@
 
 #include "clock.h"
 #include "errbuf.h"
+#include "errptr.h"
 #include "k8s_config.h"
 #include "readall.h"
 
@@ -212,8 +213,7 @@ struct k8s_config *k8s_config_new(const char *server, char *err, size_t errsz)
 	if (!c || !(c->server = strdup(server))) {
 		free(c);
 		seterr(err, errsz, "out of memory");
-		errno = ENOMEM;
-		return NULL;
+		return errno_null(ENOMEM);
 	}
 	n = strlen(c->server);
 	while (n > 0 && c->server[n - 1] == '/')
@@ -367,28 +367,24 @@ struct k8s_config *k8s_config_in_cluster(char *err, size_t errsz)
 		dir = K8S_SA_DIR;
 	if (!host || !*host || !port || !*port) {
 		seterr(err, errsz, "not in a cluster: KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT not set");
-		errno = ENOENT;
-		return NULL;
+		return errno_null(ENOENT);
 	}
 	if (strlen(host) > 253) {
 		seterr(err, errsz, "KUBERNETES_SERVICE_HOST is too long");
-		errno = EINVAL;
-		return NULL;
+		return errno_null(EINVAL);
 	}
 	for (i = 0; host[i]; i++)
 		if (!((host[i] >= 'a' && host[i] <= 'z') || (host[i] >= 'A' && host[i] <= 'Z') ||
 		      (host[i] >= '0' && host[i] <= '9') || host[i] == '.' || host[i] == '-' ||
 		      host[i] == ':')) {
 			seterr(err, errsz, "KUBERNETES_SERVICE_HOST \"%.100s\" is not a host name or address", host);
-			errno = EINVAL;
-			return NULL;
+			return errno_null(EINVAL);
 		}
 	errno = 0;
 	pv = strtoul(port, &end, 10);
 	if (errno || *end || pv == 0 || pv > 65535 || port[0] == '-' || port[0] == '+') {
 		seterr(err, errsz, "KUBERNETES_SERVICE_PORT \"%.20s\" is not a port", port);
-		errno = EINVAL;
-		return NULL;
+		return errno_null(EINVAL);
 	}
 	snprintf(server, sizeof(server), strchr(host, ':') ? "https://[%s]:%lu" : "https://%s:%lu", host, pv);
 	c = k8s_config_new(server, err, errsz);
@@ -690,8 +686,7 @@ struct k8s_config *k8s_config_from_kubeconfig(const char *path, const char *cont
 
 	if (!path || !*path) {
 		seterr(err, errsz, "no kubeconfig path");
-		errno = EINVAL;
-		return NULL;
+		return errno_null(EINVAL);
 	}
 	rc = read_bounded(path, K8S_KUBECONFIG_MAX, &buf, &len);
 	if (rc) {
