@@ -204,15 +204,9 @@ static void mitre_item(struct pctx *c, const struct item *it, void *arg)
 	strlist_item(c, it, arg);
 }
 
-struct cidr_arg {
-	struct match *m;
-	yaml_node_t *val;
-	bool full;
-};
-
 static void cidr_item(struct pctx *c, const struct item *it, void *arg)
 {
-	struct cidr_arg *a = arg;
+	struct match *m = arg;
 	struct cidr cd;
 	int r = netaddr_cidr_parse(it->s, &cd);
 
@@ -225,20 +219,15 @@ static void cidr_item(struct pctx *c, const struct item *it, void *arg)
 		item_err(c, it, "cidrs: '%s' has bits set past the /%u prefix", Q(it->s), cd.prefix);
 		return;
 	}
-	if (a->full)
+	if (!item_room(c, it, m->ncidrs, MAX_ITEMS))
 		return;
-	if (a->m->ncidrs >= MAX_ITEMS) {
-		perr(c, a->val, "cidrs: more than %d items", MAX_ITEMS);
-		a->full = true;
-		return;
-	}
-	if (grow(c, (void **)&a->m->cidrs, a->m->ncidrs, sizeof(*a->m->cidrs)))
-		a->m->cidrs[a->m->ncidrs++] = cd;
+	if (grow(c, (void **)&m->cidrs, m->ncidrs, sizeof(*m->cidrs)))
+		m->cidrs[m->ncidrs++] = cd;
 }
 
 static void port_item(struct pctx *c, const struct item *it, void *arg)
 {
-	struct cidr_arg *a = arg;
+	struct match *m = arg;
 	const char *dash = strchr(it->s, '-');
 	struct port_range pr;
 	bool ok;
@@ -257,15 +246,10 @@ static void port_item(struct pctx *c, const struct item *it, void *arg)
 	}
 	if (!dash)
 		pr.hi = pr.lo;
-	if (a->full)
+	if (!item_room(c, it, m->nports, MAX_ITEMS))
 		return;
-	if (a->m->nports >= MAX_ITEMS) {
-		perr(c, a->val, "ports: more than %d items", MAX_ITEMS);
-		a->full = true;
-		return;
-	}
-	if (grow(c, (void **)&a->m->ports, a->m->nports, sizeof(*a->m->ports)))
-		a->m->ports[a->m->nports++] = pr;
+	if (grow(c, (void **)&m->ports, m->nports, sizeof(*m->ports)))
+		m->ports[m->nports++] = pr;
 }
 
 /* ------------------------------------------------------------------ match */
@@ -526,18 +510,12 @@ static bool parse_match(struct pctx *c, yaml_node_t *map, struct match *m, bool 
 		case MK_ANOMALY:
 			m->anomaly_reasons = GET_BITS(c, v, key, "anomaly reason", anomaly_names);
 			break;
-		case MK_CIDRS: {
-			struct cidr_arg a = { .m = m, .val = v };
-
-			walk_nonempty(c, v, key, cidr_item, &a);
+		case MK_CIDRS:
+			walk_nonempty(c, v, key, cidr_item, m);
 			break;
-		}
-		case MK_PORTS: {
-			struct cidr_arg a = { .m = m, .val = v };
-
-			walk_nonempty(c, v, key, port_item, &a);
+		case MK_PORTS:
+			walk_nonempty(c, v, key, port_item, m);
 			break;
-		}
 		case MK_PROTOCOL:
 			if (get_choice(c, v, key, "protocol", protocol_names, NV_LEN(protocol_names),
 				       &u))
@@ -719,11 +697,8 @@ static void parse_rule(struct pctx *c, yaml_node_t *n, struct policy *p, size_t 
 			perr(c, kv[RK_CATEGORY].val,
 			     "unknown category '%s' (see docs/policy.md for the list)", Q(s));
 	}
-	if (kv[RK_MITRE].val) {
-		struct sl_arg a = { .l = &r->mitre, .val = kv[RK_MITRE].val };
-
-		walk_nonempty(c, kv[RK_MITRE].val, "mitre", mitre_item, &a);
-	}
+	if (kv[RK_MITRE].val)
+		walk_nonempty(c, kv[RK_MITRE].val, "mitre", mitre_item, &r->mitre);
 	if (kv[RK_ACTIONS].val) {
 		r->actions = 0;
 		walk_nonempty(c, kv[RK_ACTIONS].val, "actions", action_item, &r->actions);
