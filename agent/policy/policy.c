@@ -311,10 +311,8 @@ static void parse_settings(struct pctx *c, yaml_node_t *v, struct policy_setting
 	bool b;
 	size_t i;
 
-	if (v->type != YAML_MAPPING_NODE) {
-		perr(c, v, "settings: expected a mapping, got %s", kind_name(v));
+	if (!node_is(c, v, YAML_MAPPING_NODE, "settings: expected a mapping"))
 		return;
-	}
 	map_collect(c, v, "settings", settings_keys, SK_COUNT, kv, NULL);
 	for (i = 0; i < SK_COUNT && !c->stop; i++) {
 		const char *key = settings_keys[i].name;

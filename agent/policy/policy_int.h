@@ -129,6 +129,7 @@ bool get_choice(struct pctx *c, const yaml_node_t *n, const char *key, const cha
 		const struct nameval *t, size_t nt, uint32_t *out);
 char *dup_str(struct pctx *c, const yaml_node_t *at, const char *s);
 bool grow(struct pctx *c, void **v, size_t n, size_t size);
+bool node_is(struct pctx *c, const yaml_node_t *v, yaml_node_type_t type, const char *what);
 void *node_calloc(struct pctx *c, yaml_node_t *v, size_t max, size_t size, const char *what,
 		  const char *unit, size_t *n);
 size_t map_collect(struct pctx *c, yaml_node_t *map, const char *what, const struct keydef *keys,

@@ -250,10 +250,8 @@ void parse_lists(struct pctx *c, yaml_node_t *v)
 	yaml_node_pair_t *p;
 	size_t n;
 
-	if (v->type != YAML_MAPPING_NODE) {
-		perr(c, v, "lists: expected a mapping of name: [items], got %s", kind_name(v));
+	if (!node_is(c, v, YAML_MAPPING_NODE, "lists: expected a mapping of name: [items]"))
 		return;
-	}
 	c->lists = node_calloc(c, v, MAX_LISTS, sizeof(*c->lists), "lists", " lists", &n);
 	if (!c->lists)
 		return;

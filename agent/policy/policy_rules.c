@@ -610,10 +610,8 @@ static void parse_exceptions(struct pctx *c, yaml_node_t *v, struct rule *r, uin
 		parse_match(c, v, &r->exceptions[0], true, rule_events);
 		return;
 	}
-	if (v->type != YAML_SEQUENCE_NODE) {
-		perr(c, v, "exceptions: expected a list of mappings, got %s", kind_name(v));
+	if (!node_is(c, v, YAML_SEQUENCE_NODE, "exceptions: expected a list of mappings"))
 		return;
-	}
 	r->exceptions = node_calloc(c, v, MAX_EXCEPTIONS, sizeof(*r->exceptions), "exceptions", "",
 				    &n);
 	if (!r->exceptions)
@@ -651,10 +649,8 @@ static void parse_rule(struct pctx *c, yaml_node_t *n, struct policy *p, size_t 
 	r->dry_run = TRI_ANY;
 	r->line = line_of(n);
 	r->col = col_of(n);
-	if (n->type != YAML_MAPPING_NODE) {
-		perr(c, n, "rule: expected a mapping, got %s", kind_name(n));
+	if (!node_is(c, n, YAML_MAPPING_NODE, "rule: expected a mapping"))
 		return;
-	}
 	map_collect(c, n, "rule", rule_keys, RK_COUNT, kv, rule_hint);
 
 	if (kv[RK_NAME].val && (s = get_str(c, kv[RK_NAME].val, "name"))) {
@@ -724,10 +720,8 @@ void parse_rules(struct pctx *c, yaml_node_t *v, struct policy *p)
 	yaml_node_item_t *it;
 	size_t n, i = 0;
 
-	if (v->type != YAML_SEQUENCE_NODE) {
-		perr(c, v, "rules: expected a list of rules, got %s", kind_name(v));
+	if (!node_is(c, v, YAML_SEQUENCE_NODE, "rules: expected a list of rules"))
 		return;
-	}
 	p->rules = node_calloc(c, v, MAX_RULES, sizeof(*p->rules), "rules", " rules", &n);
 	if (!p->rules)
 		return;
