@@ -308,7 +308,6 @@ static void parse_settings(struct pctx *c, yaml_node_t *v, struct policy_setting
 {
 	struct kv kv[SK_COUNT];
 	uint32_t u;
-	bool b;
 	size_t i;
 
 	if (!node_is(c, v, YAML_MAPPING_NODE, "settings: expected a mapping"))
@@ -361,12 +360,10 @@ static void parse_settings(struct pctx *c, yaml_node_t *v, struct policy_setting
 			get_u32(c, n, key, 1, 1u << 24, &s->proctab_max);
 			break;
 		case SK_TRACE_HOST:
-			if (get_bool(c, n, key, &b))
-				s->trace_host = b;
+			get_bool(c, n, key, &s->trace_host);
 			break;
 		case SK_DRY_RUN:
-			if (get_bool(c, n, key, &b))
-				s->dry_run = b;
+			get_bool(c, n, key, &s->dry_run);
 			break;
 		case SK_PROTECTED_NAMESPACES:
 			get_strlist(c, n, key, &s->protected_namespaces, true);
@@ -385,8 +382,7 @@ static void parse_settings(struct pctx *c, yaml_node_t *v, struct policy_setting
 			break;
 		}
 		case SK_QUARANTINE_ALLOW_DNS:
-			if (get_bool(c, n, key, &b))
-				s->quarantine_allow_dns = b;
+			get_bool(c, n, key, &s->quarantine_allow_dns);
 			break;
 		case SK_QUARANTINE_ALLOW_NAMESPACES:
 			get_strlist(c, n, key, &s->quarantine_allow_namespaces, true);

@@ -375,6 +375,36 @@ static bool parse_match(struct pctx *c, yaml_node_t *map, struct match *m, bool 
 	uint32_t eff = 0;
 	bool ev_ok = true;
 	size_t nkeys, i;
+	/* the keys whose values are of a common kind, and where each goes */
+	struct strlist *strlists[MK_COUNT] = {
+		[MK_BINARY] = &m->binary,
+		[MK_PARENT_BINARY] = &m->parent_binary,
+		[MK_ANCESTOR_BINARY] = &m->ancestor_binary,
+		[MK_COMM] = &m->comm,
+		[MK_CMDLINE] = &m->cmdline,
+		[MK_K8S_REASON] = &m->k8s_reason,
+		[MK_K8S_TYPE] = &m->k8s_type,
+		[MK_K8S_KIND] = &m->k8s_kind,
+		[MK_K8S_MESSAGE] = &m->k8s_message,
+		[MK_K8S_NOT_MESSAGE] = &m->k8s_not_message,
+		[MK_NAMESPACES] = &m->namespaces,
+		[MK_IMAGES] = &m->images,
+	};
+	struct uid_match *uidsels[MK_COUNT] = {
+		[MK_UID] = &m->uid,
+		[MK_UID_FROM] = &m->uid_from,
+		[MK_UID_TO] = &m->uid_to,
+		[MK_EUID_FROM] = &m->euid_from,
+		[MK_EUID_TO] = &m->euid_to,
+		[MK_FSUID_TO] = &m->fsuid_to,
+	};
+	enum ng_tri *tris[MK_COUNT] = {
+		[MK_TTY] = &m->tty,
+		[MK_STDIO_SOCKET] = &m->stdio_socket,
+		[MK_PARENT_CONNECTED] = &m->parent_connected,
+		[MK_GAINS_ROOT] = &m->gains_root,
+		[MK_SUCCESS] = &m->success,
+	};
 
 	m->line = line_of(map);
 	m->col = col_of(map);
@@ -448,53 +478,8 @@ static bool parse_match(struct pctx *c, yaml_node_t *map, struct match *m, bool 
 				m->scope_set = true;
 			}
 			break;
-		case MK_BINARY:
-			get_strlist(c, v, key, &m->binary, false);
-			break;
-		case MK_PARENT_BINARY:
-			get_strlist(c, v, key, &m->parent_binary, false);
-			break;
-		case MK_ANCESTOR_BINARY:
-			get_strlist(c, v, key, &m->ancestor_binary, false);
-			break;
-		case MK_COMM:
-			get_strlist(c, v, key, &m->comm, false);
-			break;
-		case MK_CMDLINE:
-			get_strlist(c, v, key, &m->cmdline, false);
-			break;
-		case MK_UID:
-			get_uidsel(c, v, key, &m->uid);
-			break;
-		case MK_TTY:
-			get_tri(c, v, key, &m->tty);
-			break;
-		case MK_STDIO_SOCKET:
-			get_tri(c, v, key, &m->stdio_socket);
-			break;
-		case MK_PARENT_CONNECTED:
-			get_tri(c, v, key, &m->parent_connected);
-			break;
 		case MK_LOCATION:
 			m->locations = GET_BITS(c, v, key, "location", location_names);
-			break;
-		case MK_UID_FROM:
-			get_uidsel(c, v, key, &m->uid_from);
-			break;
-		case MK_UID_TO:
-			get_uidsel(c, v, key, &m->uid_to);
-			break;
-		case MK_EUID_FROM:
-			get_uidsel(c, v, key, &m->euid_from);
-			break;
-		case MK_EUID_TO:
-			get_uidsel(c, v, key, &m->euid_to);
-			break;
-		case MK_FSUID_TO:
-			get_uidsel(c, v, key, &m->fsuid_to);
-			break;
-		case MK_GAINS_ROOT:
-			get_tri(c, v, key, &m->gains_root);
 			break;
 		case MK_CAPS_GAINED:
 			m->caps_gained = 0;
@@ -503,9 +488,6 @@ static bool parse_match(struct pctx *c, yaml_node_t *map, struct match *m, bool 
 		case MK_CAPS_EFFECTIVE:
 			m->caps_effective = 0;
 			walk_nonempty(c, v, key, caps_item, &m->caps_effective);
-			break;
-		case MK_SUCCESS:
-			get_tri(c, v, key, &m->success);
 			break;
 		case MK_ANOMALY:
 			m->anomaly_reasons = GET_BITS(c, v, key, "anomaly reason", anomaly_names);
@@ -521,31 +503,16 @@ static bool parse_match(struct pctx *c, yaml_node_t *map, struct match *m, bool 
 				       &u))
 				m->protocol = (uint8_t)u;
 			break;
-		case MK_K8S_REASON:
-			get_strlist(c, v, key, &m->k8s_reason, false);
-			break;
-		case MK_K8S_TYPE:
-			get_strlist(c, v, key, &m->k8s_type, false);
-			break;
-		case MK_K8S_KIND:
-			get_strlist(c, v, key, &m->k8s_kind, false);
-			break;
-		case MK_K8S_MESSAGE:
-			get_strlist(c, v, key, &m->k8s_message, false);
-			break;
-		case MK_K8S_NOT_MESSAGE:
-			get_strlist(c, v, key, &m->k8s_not_message, false);
-			break;
 		case MK_K8S_MESSAGE_REGEX:
 			get_regex(c, v, key, &m->message_re);
 			break;
-		case MK_NAMESPACES:
-			get_strlist(c, v, key, &m->namespaces, false);
-			break;
-		case MK_IMAGES:
-			get_strlist(c, v, key, &m->images, false);
-			break;
-		case MK_COUNT:
+		default: /* a list of strings, a uid selector or a tri-state */
+			if (strlists[i])
+				get_strlist(c, v, key, strlists[i], false);
+			else if (uidsels[i])
+				get_uidsel(c, v, key, uidsels[i]);
+			else if (tris[i])
+				get_tri(c, v, key, tris[i]);
 			break;
 		}
 	}
