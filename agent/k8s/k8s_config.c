@@ -17,6 +17,7 @@
 #include <yaml.h>
 
 #include "clock.h"
+#include "digits.h"
 #include "errbuf.h"
 #include "errptr.h"
 #include "k8s_config.h"
@@ -40,21 +41,6 @@ static int read_bounded(const char *path, size_t max, char **out, size_t *len)
 }
 
 /* ---------------------------------------------------------------- base64 */
-
-static int b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
 
 int k8s_base64_decode(const char *in, size_t max, struct k8s_blob *out)
 {
@@ -84,7 +70,7 @@ int k8s_base64_decode(const char *in, size_t max, struct k8s_blob *out)
 			pad++;
 			continue;
 		}
-		v = b64val(c);
+		v = digit_value(BASE64_ALPHABET, c);
 		if (v < 0 || pad)   /* data after padding */
 			goto bad;
 		acc = acc << 6 | (uint32_t)v;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "digits.h"
 #include "report_int.h"
 
 /* ---------------------------------------------------------------- JSON */
@@ -78,9 +79,11 @@ static bool hex4(const unsigned char *p, uint32_t *v)
 
 	*v = 0;
 	for (i = 0; i < 4; i++) {
-		if (!isxdigit(p[i]))
+		int d = hex_digit(p[i]);
+
+		if (d < 0)
 			return false;
-		*v = *v << 4 | (uint32_t)(isdigit(p[i]) ? p[i] - '0' : (tolower(p[i]) - 'a' + 10));
+		*v = *v << 4 | (uint32_t)d;
 	}
 	return true;
 }
