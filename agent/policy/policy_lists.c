@@ -79,8 +79,7 @@ static size_t expand_item(struct pctx *c, const struct plist *l, yaml_node_t *d,
 	return 1;
 }
 
-static size_t expand_list(struct pctx *c, const struct plist *l, yaml_node_t *ref,
-			  struct walk *w)
+static size_t expand_list(struct pctx *c, const struct plist *l, yaml_node_t *ref, struct walk *w)
 {
 	yaml_node_item_t *it;
 	size_t n = 0;
