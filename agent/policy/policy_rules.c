@@ -375,35 +375,37 @@ static bool parse_match(struct pctx *c, yaml_node_t *map, struct match *m, bool 
 	uint32_t eff = 0;
 	bool ev_ok = true;
 	size_t nkeys, i;
-	/* the keys whose values are of a common kind, and where each goes */
-	struct strlist *strlists[MK_COUNT] = {
-		[MK_BINARY] = &m->binary,
-		[MK_PARENT_BINARY] = &m->parent_binary,
-		[MK_ANCESTOR_BINARY] = &m->ancestor_binary,
-		[MK_COMM] = &m->comm,
-		[MK_CMDLINE] = &m->cmdline,
-		[MK_K8S_REASON] = &m->k8s_reason,
-		[MK_K8S_TYPE] = &m->k8s_type,
-		[MK_K8S_KIND] = &m->k8s_kind,
-		[MK_K8S_MESSAGE] = &m->k8s_message,
-		[MK_K8S_NOT_MESSAGE] = &m->k8s_not_message,
-		[MK_NAMESPACES] = &m->namespaces,
-		[MK_IMAGES] = &m->images,
-	};
-	struct uid_match *uidsels[MK_COUNT] = {
-		[MK_UID] = &m->uid,
-		[MK_UID_FROM] = &m->uid_from,
-		[MK_UID_TO] = &m->uid_to,
-		[MK_EUID_FROM] = &m->euid_from,
-		[MK_EUID_TO] = &m->euid_to,
-		[MK_FSUID_TO] = &m->fsuid_to,
-	};
-	enum ng_tri *tris[MK_COUNT] = {
-		[MK_TTY] = &m->tty,
-		[MK_STDIO_SOCKET] = &m->stdio_socket,
-		[MK_PARENT_CONNECTED] = &m->parent_connected,
-		[MK_GAINS_ROOT] = &m->gains_root,
-		[MK_SUCCESS] = &m->success,
+
+	/* where the value of a key of a common kind goes: a list of strings, a
+	 * uid selector or a tri-state */
+	const struct {
+		struct strlist *strlist;
+		struct uid_match *uidsel;
+		enum ng_tri *tri;
+	} to[MK_COUNT] = {
+		[MK_BINARY] = { .strlist = &m->binary },
+		[MK_PARENT_BINARY] = { .strlist = &m->parent_binary },
+		[MK_ANCESTOR_BINARY] = { .strlist = &m->ancestor_binary },
+		[MK_COMM] = { .strlist = &m->comm },
+		[MK_CMDLINE] = { .strlist = &m->cmdline },
+		[MK_UID] = { .uidsel = &m->uid },
+		[MK_TTY] = { .tri = &m->tty },
+		[MK_STDIO_SOCKET] = { .tri = &m->stdio_socket },
+		[MK_PARENT_CONNECTED] = { .tri = &m->parent_connected },
+		[MK_UID_FROM] = { .uidsel = &m->uid_from },
+		[MK_UID_TO] = { .uidsel = &m->uid_to },
+		[MK_EUID_FROM] = { .uidsel = &m->euid_from },
+		[MK_EUID_TO] = { .uidsel = &m->euid_to },
+		[MK_FSUID_TO] = { .uidsel = &m->fsuid_to },
+		[MK_GAINS_ROOT] = { .tri = &m->gains_root },
+		[MK_SUCCESS] = { .tri = &m->success },
+		[MK_K8S_REASON] = { .strlist = &m->k8s_reason },
+		[MK_K8S_TYPE] = { .strlist = &m->k8s_type },
+		[MK_K8S_KIND] = { .strlist = &m->k8s_kind },
+		[MK_K8S_MESSAGE] = { .strlist = &m->k8s_message },
+		[MK_K8S_NOT_MESSAGE] = { .strlist = &m->k8s_not_message },
+		[MK_NAMESPACES] = { .strlist = &m->namespaces },
+		[MK_IMAGES] = { .strlist = &m->images },
 	};
 
 	m->line = line_of(map);
@@ -506,13 +508,13 @@ static bool parse_match(struct pctx *c, yaml_node_t *map, struct match *m, bool 
 		case MK_K8S_MESSAGE_REGEX:
 			get_regex(c, v, key, &m->message_re);
 			break;
-		default: /* a list of strings, a uid selector or a tri-state */
-			if (strlists[i])
-				get_strlist(c, v, key, strlists[i], false);
-			else if (uidsels[i])
-				get_uidsel(c, v, key, uidsels[i]);
-			else if (tris[i])
-				get_tri(c, v, key, tris[i]);
+		default: /* a key of a common kind (to[]) */
+			if (to[i].strlist)
+				get_strlist(c, v, key, to[i].strlist, false);
+			else if (to[i].uidsel)
+				get_uidsel(c, v, key, to[i].uidsel);
+			else if (to[i].tri)
+				get_tri(c, v, key, to[i].tri);
 			break;
 		}
 	}
