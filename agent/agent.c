@@ -268,9 +268,7 @@ static void agent_close(struct agent *a)
 	journal_close(a->jr);
 	incident_mgr_free(a->im);
 	free(a->seen);
-	free(a->prot);
-	if (a->prot_ino >= 0)
-		close(a->prot_ino);
+	protect_free(a);
 	container_cache_free(a->ctr);
 	proctab_free(a->pt);
 	detect_free(a->det);

@@ -77,6 +77,7 @@ uint64_t self_cgroup_id(const char *cgroup2);
 void protect_cgroup(struct agent *a, uint64_t cgid, const char *what);
 void prot_watch(struct agent *a);
 bool prot_news(struct agent *a);
+void protect_free(struct agent *a);
 void protect_pods(struct agent *a);
 void protect_known_namespaces(struct agent *a);
 

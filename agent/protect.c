@@ -169,6 +169,15 @@ bool prot_news(struct agent *a)
 	return news;
 }
 
+/* at shutdown: what the protection holds in user space (the list of
+ * protected pods, the inotify on the QoS cgroups) */
+void protect_free(struct agent *a)
+{
+	free(a->prot);
+	if (a->prot_ino >= 0)
+		close(a->prot_ino);
+}
+
 /*
  * Once a second: the pod cgroups of this node's pods in protected
  * namespaces go into the kernel's protected and exempt sets (checked with

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "container_int.h"
+#include "errptr.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -150,10 +151,8 @@ struct container_cache *container_cache_new(const char *cgroup2_mount, size_t ma
 	int err;
 
 	if (!cgroup2_mount || !*cgroup2_mount || max_entries == 0 ||
-	    max_entries > CACHE_MAX_ENTRIES) {
-		errno = EINVAL;
-		return NULL;
-	}
+	    max_entries > CACHE_MAX_ENTRIES)
+		return errno_null(EINVAL);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
@@ -199,8 +198,7 @@ struct container_cache *container_cache_new(const char *cgroup2_mount, size_t ma
 	return c;
 fail:
 	container_cache_free(c);
-	errno = err;
-	return NULL;
+	return errno_null(err);
 }
 
 void container_cache_free(struct container_cache *c)

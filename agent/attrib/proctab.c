@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "errptr.h"
 #include "procfs.h"
 #include "proctab.h"
 
@@ -46,8 +47,7 @@ struct proctab *proctab_new(size_t max)
 	t->buckets = calloc(nb, sizeof(*t->buckets));
 	if (!t->buckets) {
 		free(t);
-		errno = ENOMEM;
-		return NULL;
+		return errno_null(ENOMEM);
 	}
 	t->nbuckets = nb;
 	t->max = max;

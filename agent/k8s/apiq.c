@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "errptr.h"
 #include "jsonget.h"
 #include "apiq.h"
 #include "k8s_actions.h"
@@ -449,15 +450,12 @@ struct apiq *apiq_new(const struct apiq_opts *o)
 	pthread_condattr_t ca;
 	int e;
 
-	if (!o || !o->client) {
-		errno = EINVAL;
-		return NULL;
-	}
+	if (!o || !o->client)
+		return errno_null(EINVAL);
 	q = calloc(1, sizeof(*q));
 	if (!q) {
 		k8s_client_free(o->client);
-		errno = ENOMEM;
-		return NULL;
+		return errno_null(ENOMEM);
 	}
 	q->c = o->client;
 	q->max = o->max ? o->max : APIQ_MAX_DEFAULT;
@@ -473,14 +471,12 @@ struct apiq *apiq_new(const struct apiq_opts *o)
 	if (q->efd < 0) {
 		e = errno;
 		apiq_free(q);
-		errno = e;
-		return NULL;
+		return errno_null(e);
 	}
 	e = pthread_create(&q->thr, NULL, worker, q);
 	if (e) {
 		apiq_free(q);
-		errno = e;
-		return NULL;
+		return errno_null(e);
 	}
 	q->started = true;
 	return q;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "errptr.h"
 #include "growbuf.h"
 #include "k8s_client.h"
 
@@ -47,14 +48,12 @@ struct k8s_client *k8s_client_new(struct k8s_config *cfg, const struct k8s_clien
 
 	if (!cfg || !cfg->server) {
 		k8s_config_free(cfg);
-		errno = EINVAL;
-		return NULL;
+		return errno_null(EINVAL);
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		k8s_config_free(cfg);
-		errno = ENOMEM;
-		return NULL;
+		return errno_null(ENOMEM);
 	}
 	c->cfg = cfg;
 	if (o)
@@ -87,8 +86,7 @@ struct k8s_client *k8s_client_new(struct k8s_config *cfg, const struct k8s_clien
 	c->h = curl_easy_init();
 	if (!c->h) {
 		k8s_client_free(c);
-		errno = ENOMEM;
-		return NULL;
+		return errno_null(ENOMEM);
 	}
 	return c;
 }

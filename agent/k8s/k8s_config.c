@@ -17,7 +17,9 @@
 #include <yaml.h>
 
 #include "clock.h"
+#include "digits.h"
 #include "errbuf.h"
+#include "errptr.h"
 #include "k8s_config.h"
 #include "readall.h"
 
@@ -39,21 +41,6 @@ static int read_bounded(const char *path, size_t max, char **out, size_t *len)
 }
 
 /* ---------------------------------------------------------------- base64 */
-
-static int b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
 
 int k8s_base64_decode(const char *in, size_t max, struct k8s_blob *out)
 {
@@ -83,7 +70,7 @@ int k8s_base64_decode(const char *in, size_t max, struct k8s_blob *out)
 			pad++;
 			continue;
 		}
-		v = b64val(c);
+		v = digit_value(BASE64_ALPHABET, c);
 		if (v < 0 || pad)   /* data after padding */
 			goto bad;
 		acc = acc << 6 | (uint32_t)v;
@@ -212,8 +199,7 @@ struct k8s_config *k8s_config_new(const char *server, char *err, size_t errsz)
 	if (!c || !(c->server = strdup(server))) {
 		free(c);
 		seterr(err, errsz, "out of memory");
-		errno = ENOMEM;
-		return NULL;
+		return errno_null(ENOMEM);
 	}
 	n = strlen(c->server);
 	while (n > 0 && c->server[n - 1] == '/')
@@ -367,28 +353,24 @@ struct k8s_config *k8s_config_in_cluster(char *err, size_t errsz)
 		dir = K8S_SA_DIR;
 	if (!host || !*host || !port || !*port) {
 		seterr(err, errsz, "not in a cluster: KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT not set");
-		errno = ENOENT;
-		return NULL;
+		return errno_null(ENOENT);
 	}
 	if (strlen(host) > 253) {
 		seterr(err, errsz, "KUBERNETES_SERVICE_HOST is too long");
-		errno = EINVAL;
-		return NULL;
+		return errno_null(EINVAL);
 	}
 	for (i = 0; host[i]; i++)
 		if (!((host[i] >= 'a' && host[i] <= 'z') || (host[i] >= 'A' && host[i] <= 'Z') ||
 		      (host[i] >= '0' && host[i] <= '9') || host[i] == '.' || host[i] == '-' ||
 		      host[i] == ':')) {
 			seterr(err, errsz, "KUBERNETES_SERVICE_HOST \"%.100s\" is not a host name or address", host);
-			errno = EINVAL;
-			return NULL;
+			return errno_null(EINVAL);
 		}
 	errno = 0;
 	pv = strtoul(port, &end, 10);
 	if (errno || *end || pv == 0 || pv > 65535 || port[0] == '-' || port[0] == '+') {
 		seterr(err, errsz, "KUBERNETES_SERVICE_PORT \"%.20s\" is not a port", port);
-		errno = EINVAL;
-		return NULL;
+		return errno_null(EINVAL);
 	}
 	snprintf(server, sizeof(server), strchr(host, ':') ? "https://[%s]:%lu" : "https://%s:%lu", host, pv);
 	c = k8s_config_new(server, err, errsz);
@@ -690,8 +672,7 @@ struct k8s_config *k8s_config_from_kubeconfig(const char *path, const char *cont
 
 	if (!path || !*path) {
 		seterr(err, errsz, "no kubeconfig path");
-		errno = EINVAL;
-		return NULL;
+		return errno_null(EINVAL);
 	}
 	rc = read_bounded(path, K8S_KUBECONFIG_MAX, &buf, &len);
 	if (rc) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "errptr.h"
 #include "growbuf.h"
 #include "jsonget.h"
 #include "k8s_watch.h"
@@ -562,16 +563,13 @@ struct k8s_watch *k8s_watch_new(struct k8s_client *c, const struct k8s_watch_opt
 				const struct k8s_watch_handler *h)
 {
 	struct k8s_watch *w;
+	int e;
 
-	if (!c || !o || !o->path || o->path[0] != '/' || !h) {
-		errno = EINVAL;
-		return NULL;
-	}
+	if (!c || !o || !o->path || o->path[0] != '/' || !h)
+		return errno_null(EINVAL);
 	w = calloc(1, sizeof(*w));
-	if (!w) {
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (!w)
+		return errno_null(ENOMEM);
 	w->epfd = w->tfd = -1;
 	w->c = c;
 	w->o = *o;
@@ -626,13 +624,9 @@ struct k8s_watch *k8s_watch_new(struct k8s_client *c, const struct k8s_watch_opt
 nomem:
 	errno = ENOMEM;
 fail:
-	{
-		int e = errno;
-
-		k8s_watch_free(w);
-		errno = e;
-	}
-	return NULL;
+	e = errno;
+	k8s_watch_free(w);
+	return errno_null(e);
 }
 
 void k8s_watch_free(struct k8s_watch *w)

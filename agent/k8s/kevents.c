@@ -4,6 +4,7 @@
  */
 #include "nodeguard/event.h"
 #include "nodeguard/fnv.h"
+#include "errptr.h"
 #include "jsonget.h"
 #include "kevents.h"
 
@@ -421,8 +422,7 @@ static struct k8s_watch *start_watch(struct kevents *k, struct k8s_client *clien
 		int e = errno;
 
 		k8s_watch_free(w);
-		errno = e;
-		return NULL;
+		return errno_null(e);
 	}
 	return w;
 }
@@ -436,15 +436,11 @@ struct kevents *kevents_new(struct k8s_client *client, struct podcache *pc,
 	int e;
 
 	if (!o || !o->on_event || !o->node_name || !*o->node_name ||
-	    strlen(o->node_name) >= 254 || o->max_dedup > (1u << 24)) {
-		errno = EINVAL;
-		return NULL;
-	}
+	    strlen(o->node_name) >= 254 || o->max_dedup > (1u << 24))
+		return errno_null(EINVAL);
 	k = calloc(1, sizeof(*k));
-	if (!k) {
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (!k)
+		return errno_null(ENOMEM);
 	k->epfd = -1;
 	k->o = *o;
 	k->o.watch = NULL;
@@ -458,8 +454,7 @@ struct kevents *kevents_new(struct k8s_client *client, struct podcache *pc,
 	k->park = calloc(KEV_PARK_MAX, sizeof(*k->park));
 	if (!k->node || !k->ents || !k->buckets || !k->park) {
 		kevents_free(k);
-		errno = ENOMEM;
-		return NULL;
+		return errno_null(ENOMEM);
 	}
 	k->o.node_name = k->node;
 	for (i = 0; i < k->nb; i++)
@@ -483,8 +478,7 @@ struct kevents *kevents_new(struct k8s_client *client, struct podcache *pc,
 fail:
 	e = errno ? errno : EIO;
 	kevents_free(k);
-	errno = e;
-	return NULL;
+	return errno_null(e);
 }
 
 int kevents_seen(struct kevents *k, const char *uid, const char *ns, const char *name,

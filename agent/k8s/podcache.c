@@ -13,6 +13,7 @@
 
 #include "nodeguard/fnv.h"
 #include "clock.h"
+#include "errptr.h"
 #include "podcache_int.h"
 
 struct pod_entry {
@@ -341,15 +342,11 @@ struct podcache *podcache_new(struct k8s_client *client, const struct podcache_o
 	struct podcache *pc;
 	int e;
 
-	if (!o || (client && (!o->node_name || !*o->node_name))) {
-		errno = EINVAL;
-		return NULL;
-	}
+	if (!o || (client && (!o->node_name || !*o->node_name)))
+		return errno_null(EINVAL);
 	pc = calloc(1, sizeof(*pc));
-	if (!pc) {
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (!pc)
+		return errno_null(ENOMEM);
 	pc->o = *o;
 	if (!pc->o.grace_ms)
 		pc->o.grace_ms = POD_GRACE_MS_DEFAULT;
@@ -361,8 +358,7 @@ struct podcache *podcache_new(struct k8s_client *client, const struct podcache_o
 		pc->o.max_labels = POD_MAX_LABELS_DEFAULT;
 	if (pc->o.max_pods > (1u << 20) || pc->o.max_containers > 4096 || pc->o.max_labels > 4096) {
 		free(pc);
-		errno = EINVAL;
-		return NULL;
+		return errno_null(EINVAL);
 	}
 	pc->o.watch = NULL;
 	if (o->node_name && !(pc->node = strdup(o->node_name)))
@@ -385,16 +381,14 @@ struct podcache *podcache_new(struct k8s_client *client, const struct podcache_o
 		wo.path = "/api/v1/pods";
 		if ((size_t)snprintf(fsel, sizeof(fsel), "spec.nodeName=%s", pc->node) >= sizeof(fsel)) {
 			podcache_free(pc);
-			errno = EINVAL;
-			return NULL;
+			return errno_null(EINVAL);
 		}
 		wo.field_selector = fsel;
 		pc->w = k8s_watch_new(client, &wo, &h);
 		if (!pc->w) {
 			e = errno;
 			podcache_free(pc);
-			errno = e;
-			return NULL;
+			return errno_null(e);
 		}
 	} else {
 		pc->st.synced = true; /* fed by hand: as complete as its caller makes it */
@@ -402,8 +396,7 @@ struct podcache *podcache_new(struct k8s_client *client, const struct podcache_o
 	return pc;
 nomem:
 	podcache_free(pc);
-	errno = ENOMEM;
-	return NULL;
+	return errno_null(ENOMEM);
 }
 
 void podcache_free(struct podcache *pc)

@@ -166,6 +166,17 @@ bool utf8_valid(const char *s, size_t n)
 	return true;
 }
 
+/* JSON's two-character escapes (RFC 8259 section 7), by the character */
+static const char *const short_escapes[] = {
+	['"'] = "\\\"", ['\\'] = "\\\\", ['\b'] = "\\b", ['\f'] = "\\f",
+	['\n'] = "\\n", ['\r'] = "\\r", ['\t'] = "\\t",
+};
+
+const char *jsonw_short_escape(uint32_t c)
+{
+	return c < sizeof(short_escapes) / sizeof(short_escapes[0]) ? short_escapes[c] : NULL;
+}
+
 /* escaped string; returns false if any byte had to be replaced */
 static bool put_escaped(struct jsonw *w, const char *s, size_t n)
 {
@@ -177,33 +188,19 @@ static bool put_escaped(struct jsonw *w, const char *s, size_t n)
 	putc_(w, '"');
 	while (i < n) {
 		unsigned char c = p[i];
+		const char *named = jsonw_short_escape(c);
 
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+		if (c >= 0x20 && c < 0x7f && !named) {
 			i++;
 			continue;
 		}
 		put(w, s + start, i - start);
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)c;
-			put(w, esc, 2);
+		if (named) {
+			put(w, named, 2);
 			i++;
 		} else if (c < 0x20 || c == 0x7f) {
-			const char *named = NULL;
-
-			switch (c) {
-			case '\n': named = "\\n"; break;
-			case '\r': named = "\\r"; break;
-			case '\t': named = "\\t"; break;
-			case '\b': named = "\\b"; break;
-			case '\f': named = "\\f"; break;
-			}
-			if (named) {
-				put(w, named, 2);
-			} else {
-				snprintf(esc, sizeof(esc), "\\u%04x", c);
-				put(w, esc, 6);
-			}
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			put(w, esc, 6);
 			i++;
 		} else {
 			l = utf8_seq_len(p + i, n - i);

@@ -52,6 +52,8 @@ void jsonw_kv_u64(struct jsonw *w, const char *key, uint64_t v);
 void jsonw_kv_i64(struct jsonw *w, const char *key, int64_t v);
 void jsonw_kv_bool(struct jsonw *w, const char *key, bool v);
 
+/* JSON's two-character escape of c ("\\n", "\\\"", ...), NULL when it has none */
+const char *jsonw_short_escape(uint32_t c);
 /* true if s[0..n) is valid UTF-8 without NUL */
 bool utf8_valid(const char *s, size_t n);
 /* length of a valid UTF-8 sequence at s (max n bytes), 0 if invalid */

@@ -205,15 +205,9 @@ static void set_str(struct pctx *c, yaml_node_t *v, const char *key, char **out)
  * A CIDR may appear several times with different ports, at most
  * ISOLATE_ALLOW_PORTS_MAX of them (one kernel allow entry holds that many).
  */
-struct allow_arg {
-	struct policy_settings *s;
-	yaml_node_t *val;
-	bool full;
-};
-
 static void allow_item(struct pctx *c, const struct item *it, void *arg)
 {
-	struct allow_arg *a = arg;
+	struct policy_settings *set = arg;
 	struct allow_net an = { 0 };
 	char cidr[INET6_ADDRSTRLEN + 8];
 	const char *port = NULL, *s = it->s, *close;
@@ -276,10 +270,10 @@ static void allow_item(struct pctx *c, const struct item *it, void *arg)
 		if (!dash)
 			an.port.hi = an.port.lo;
 	}
-	if (a->full)
+	if (it->walk->full)
 		return;
-	for (i = 0; i < a->s->nisolate_allow; i++) {
-		const struct allow_net *x = &a->s->isolate_allow[i];
+	for (i = 0; i < set->nisolate_allow; i++) {
+		const struct allow_net *x = &set->isolate_allow[i];
 
 		if (x->cidr.family == an.cidr.family && x->cidr.prefix == an.cidr.prefix &&
 		    !memcmp(x->cidr.addr, an.cidr.addr, 16) && x->port.lo)
@@ -290,13 +284,10 @@ static void allow_item(struct pctx *c, const struct item *it, void *arg)
 			 Q(cidr));
 		return;
 	}
-	if (a->s->nisolate_allow >= ISOLATE_ALLOW_MAX) {
-		perr(c, a->val, "isolate_allow: more than %d items", ISOLATE_ALLOW_MAX);
-		a->full = true;
+	if (!item_room(c, it, set->nisolate_allow, ISOLATE_ALLOW_MAX))
 		return;
-	}
-	if (grow(c, (void **)&a->s->isolate_allow, a->s->nisolate_allow, sizeof(an)))
-		a->s->isolate_allow[a->s->nisolate_allow++] = an;
+	if (grow(c, (void **)&set->isolate_allow, set->nisolate_allow, sizeof(an)))
+		set->isolate_allow[set->nisolate_allow++] = an;
 }
 
 /* settings.quarantine_allow_cidrs items: "ADDRESS/PREFIX" with no host bits */
@@ -317,13 +308,10 @@ static void parse_settings(struct pctx *c, yaml_node_t *v, struct policy_setting
 {
 	struct kv kv[SK_COUNT];
 	uint32_t u;
-	bool b;
 	size_t i;
 
-	if (v->type != YAML_MAPPING_NODE) {
-		perr(c, v, "settings: expected a mapping, got %s", kind_name(v));
+	if (!node_is(c, v, YAML_MAPPING_NODE, "settings: expected a mapping"))
 		return;
-	}
 	map_collect(c, v, "settings", settings_keys, SK_COUNT, kv, NULL);
 	for (i = 0; i < SK_COUNT && !c->stop; i++) {
 		const char *key = settings_keys[i].name;
@@ -372,12 +360,10 @@ static void parse_settings(struct pctx *c, yaml_node_t *v, struct policy_setting
 			get_u32(c, n, key, 1, 1u << 24, &s->proctab_max);
 			break;
 		case SK_TRACE_HOST:
-			if (get_bool(c, n, key, &b))
-				s->trace_host = b;
+			get_bool(c, n, key, &s->trace_host);
 			break;
 		case SK_DRY_RUN:
-			if (get_bool(c, n, key, &b))
-				s->dry_run = b;
+			get_bool(c, n, key, &s->dry_run);
 			break;
 		case SK_PROTECTED_NAMESPACES:
 			get_strlist(c, n, key, &s->protected_namespaces, true);
@@ -389,26 +375,21 @@ static void parse_settings(struct pctx *c, yaml_node_t *v, struct policy_setting
 			get_u32(c, n, key, 1, 100000, &s->rule_actions_per_minute);
 			break;
 		case SK_ISOLATE_ALLOW: {
-			struct allow_arg a = { .s = s, .val = n };
-
 			free(s->isolate_allow);
 			s->isolate_allow = NULL;
 			s->nisolate_allow = 0;
-			walk_list(c, n, key, allow_item, &a);
+			walk_list(c, n, key, allow_item, s);
 			break;
 		}
 		case SK_QUARANTINE_ALLOW_DNS:
-			if (get_bool(c, n, key, &b))
-				s->quarantine_allow_dns = b;
+			get_bool(c, n, key, &s->quarantine_allow_dns);
 			break;
 		case SK_QUARANTINE_ALLOW_NAMESPACES:
 			get_strlist(c, n, key, &s->quarantine_allow_namespaces, true);
 			break;
 		case SK_QUARANTINE_ALLOW_CIDRS: {
-			struct sl_arg a = { .l = &s->quarantine_allow_cidrs, .val = n };
-
 			strlist_free(&s->quarantine_allow_cidrs);
-			walk_list(c, n, key, qcidr_item, &a);
+			walk_list(c, n, key, qcidr_item, &s->quarantine_allow_cidrs);
 			break;
 		}
 		case SK_DELETE_GRACE_SECONDS:

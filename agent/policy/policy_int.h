@@ -75,20 +75,25 @@ struct kv {
 
 /* ------------------------------------------------------------------ lists */
 
+struct item;
+typedef void (*item_fn)(struct pctx *c, const struct item *it, void *arg);
+
+/* one walk over a list-valued key (walk_list) */
+struct walk {
+	const char *key;
+	item_fn fn;
+	void *arg;
+	yaml_node_t *val; /* the key's value: where "more than N items" points */
+	bool full;        /* that was said: later items are still checked, not kept */
+};
+
 struct item {
 	yaml_node_t *node; /* where the string is written */
 	const char *s;     /* the string, "@@" unescaped to "@" */
 	const char *key;   /* the key being parsed */
 	const char *via;   /* list name when it came from lists:, else NULL */
 	yaml_node_t *ref;  /* the "@name" scalar that pulled it in */
-};
-
-typedef void (*item_fn)(struct pctx *c, const struct item *it, void *arg);
-
-struct sl_arg {
-	struct strlist *l;
-	yaml_node_t *val;
-	bool full;
+	struct walk *walk; /* the walk it came from (item_room) */
 };
 
 /* policy.c */
@@ -124,6 +129,7 @@ bool get_choice(struct pctx *c, const yaml_node_t *n, const char *key, const cha
 		const struct nameval *t, size_t nt, uint32_t *out);
 char *dup_str(struct pctx *c, const yaml_node_t *at, const char *s);
 bool grow(struct pctx *c, void **v, size_t n, size_t size);
+bool node_is(struct pctx *c, const yaml_node_t *v, yaml_node_type_t type, const char *what);
 void *node_calloc(struct pctx *c, yaml_node_t *v, size_t max, size_t size, const char *what,
 		  const char *unit, size_t *n);
 size_t map_collect(struct pctx *c, yaml_node_t *map, const char *what, const struct keydef *keys,
@@ -139,6 +145,7 @@ __attribute__((format(printf, 3, 4))) void item_err(struct pctx *c, const struct
 						    const char *fmt, ...);
 size_t walk_list(struct pctx *c, yaml_node_t *val, const char *key, item_fn fn, void *arg);
 bool walk_nonempty(struct pctx *c, yaml_node_t *val, const char *key, item_fn fn, void *arg);
+bool item_room(struct pctx *c, const struct item *it, size_t n, size_t max);
 void strlist_item(struct pctx *c, const struct item *it, void *arg);
 void get_strlist(struct pctx *c, yaml_node_t *val, const char *key, struct strlist *l,
 		 bool allow_empty);

@@ -62,9 +62,9 @@ static bool count_visit(struct pctx *c, const yaml_node_t *at)
 
 /* one item of a list definition (already validated by parse_lists) */
 static size_t expand_item(struct pctx *c, const struct plist *l, yaml_node_t *d, yaml_node_t *ref,
-			  const char *key, item_fn fn, void *arg)
+			  struct walk *w)
 {
-	struct item item = { .node = d, .key = key, .via = l->name, .ref = ref };
+	struct item item = { .node = d, .key = w->key, .via = l->name, .ref = ref, .walk = w };
 	const char *s;
 
 	if (!d || !str_ok(d))
@@ -75,44 +75,43 @@ static size_t expand_item(struct pctx *c, const struct plist *l, yaml_node_t *d,
 	if (!count_visit(c, ref))
 		return 0;
 	item.s = s[0] == '@' ? s + 1 : s;
-	fn(c, &item, arg);
+	w->fn(c, &item, w->arg);
 	return 1;
 }
 
-static size_t expand_list(struct pctx *c, const struct plist *l, yaml_node_t *ref,
-			  const char *key, item_fn fn, void *arg)
+static size_t expand_list(struct pctx *c, const struct plist *l, yaml_node_t *ref, struct walk *w)
 {
 	yaml_node_item_t *it;
 	size_t n = 0;
 
 	if (l->node->type == YAML_SCALAR_NODE)
-		return expand_item(c, l, l->node, ref, key, fn, arg);
+		return expand_item(c, l, l->node, ref, w);
 	for (it = l->node->data.sequence.items.start;
 	     it < l->node->data.sequence.items.top && !c->stop; it++)
-		n += expand_item(c, l, node_at(c, *it), ref, key, fn, arg);
+		n += expand_item(c, l, node_at(c, *it), ref, w);
 	return n;
 }
 
-static size_t visit_one(struct pctx *c, yaml_node_t *n, const char *key, item_fn fn, void *arg)
+static size_t visit_one(struct pctx *c, yaml_node_t *n, struct walk *w)
 {
-	struct item item = { .node = n, .key = key };
+	struct item item = { .node = n, .key = w->key, .walk = w };
 	const struct plist *l;
-	const char *s = get_str(c, n, key);
+	const char *s = get_str(c, n, w->key);
 
 	if (!s)
 		return 1; /* counted: an empty-list error on top would be noise */
 	if (s[0] == '@' && s[1] != '@') {
 		l = list_find(c, s + 1);
 		if (!l) {
-			perr(c, n, "%s: unknown list '%s'", key, Q(s));
+			perr(c, n, "%s: unknown list '%s'", w->key, Q(s));
 			return 1;
 		}
-		return expand_list(c, l, n, key, fn, arg);
+		return expand_list(c, l, n, w);
 	}
 	if (!count_visit(c, n))
 		return 1;
 	item.s = s[0] == '@' ? s + 1 : s;
-	fn(c, &item, arg);
+	w->fn(c, &item, w->arg);
 	return 1;
 }
 
@@ -123,11 +122,12 @@ static size_t visit_one(struct pctx *c, yaml_node_t *n, const char *key, item_fn
  */
 size_t walk_list(struct pctx *c, yaml_node_t *val, const char *key, item_fn fn, void *arg)
 {
+	struct walk w = { .key = key, .fn = fn, .arg = arg, .val = val };
 	yaml_node_item_t *it;
 	size_t n = 0;
 
 	if (val->type == YAML_SCALAR_NODE)
-		return visit_one(c, val, key, fn, arg);
+		return visit_one(c, val, &w);
 	if (val->type != YAML_SEQUENCE_NODE) {
 		perr(c, val, "%s: expected a string or a list of strings, got %s", key,
 		     kind_name(val));
@@ -138,7 +138,7 @@ size_t walk_list(struct pctx *c, yaml_node_t *val, const char *key, item_fn fn, 
 		yaml_node_t *item = node_at(c, *it);
 
 		if (item)
-			n += visit_one(c, item, key, fn, arg);
+			n += visit_one(c, item, &w);
 	}
 	return n;
 }
@@ -152,35 +152,43 @@ bool walk_nonempty(struct pctx *c, yaml_node_t *val, const char *key, item_fn fn
 	return false;
 }
 
+/*
+ * Whether the list an item goes to, holding n, has room for it: false once
+ * it holds max, with "KEY: more than MAX items" said once, at the key's value.
+ */
+bool item_room(struct pctx *c, const struct item *it, size_t n, size_t max)
+{
+	if (it->walk->full)
+		return false;
+	if (n < max)
+		return true;
+	perr(c, it->walk->val, "%s: more than %zu items", it->key, max);
+	it->walk->full = true;
+	return false;
+}
+
 void strlist_item(struct pctx *c, const struct item *it, void *arg)
 {
-	struct sl_arg *a = arg;
+	struct strlist *l = arg;
 	char *d;
 
-	if (a->full)
+	if (!item_room(c, it, l->n, MAX_ITEMS))
 		return;
-	if (a->l->n >= MAX_ITEMS) {
-		perr(c, a->val, "%s: more than %d items", it->key, MAX_ITEMS);
-		a->full = true;
-		return;
-	}
-	if (!grow(c, (void **)&a->l->v, a->l->n, sizeof(*a->l->v)))
+	if (!grow(c, (void **)&l->v, l->n, sizeof(*l->v)))
 		return;
 	d = dup_str(c, it->node, it->s);
 	if (d)
-		a->l->v[a->l->n++] = d;
+		l->v[l->n++] = d;
 }
 
 void get_strlist(struct pctx *c, yaml_node_t *val, const char *key, struct strlist *l,
 		 bool allow_empty)
 {
-	struct sl_arg a = { .l = l, .val = val };
-
 	strlist_free(l);
 	if (allow_empty)
-		walk_list(c, val, key, strlist_item, &a);
+		walk_list(c, val, key, strlist_item, l);
 	else
-		walk_nonempty(c, val, key, strlist_item, &a);
+		walk_nonempty(c, val, key, strlist_item, l);
 }
 
 /* a set of names -> OR of their bits */
@@ -241,10 +249,8 @@ void parse_lists(struct pctx *c, yaml_node_t *v)
 	yaml_node_pair_t *p;
 	size_t n;
 
-	if (v->type != YAML_MAPPING_NODE) {
-		perr(c, v, "lists: expected a mapping of name: [items], got %s", kind_name(v));
+	if (!node_is(c, v, YAML_MAPPING_NODE, "lists: expected a mapping of name: [items]"))
 		return;
-	}
 	c->lists = node_calloc(c, v, MAX_LISTS, sizeof(*c->lists), "lists", " lists", &n);
 	if (!c->lists)
 		return;

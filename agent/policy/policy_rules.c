@@ -204,15 +204,9 @@ static void mitre_item(struct pctx *c, const struct item *it, void *arg)
 	strlist_item(c, it, arg);
 }
 
-struct cidr_arg {
-	struct match *m;
-	yaml_node_t *val;
-	bool full;
-};
-
 static void cidr_item(struct pctx *c, const struct item *it, void *arg)
 {
-	struct cidr_arg *a = arg;
+	struct match *m = arg;
 	struct cidr cd;
 	int r = netaddr_cidr_parse(it->s, &cd);
 
@@ -225,20 +219,15 @@ static void cidr_item(struct pctx *c, const struct item *it, void *arg)
 		item_err(c, it, "cidrs: '%s' has bits set past the /%u prefix", Q(it->s), cd.prefix);
 		return;
 	}
-	if (a->full)
+	if (!item_room(c, it, m->ncidrs, MAX_ITEMS))
 		return;
-	if (a->m->ncidrs >= MAX_ITEMS) {
-		perr(c, a->val, "cidrs: more than %d items", MAX_ITEMS);
-		a->full = true;
-		return;
-	}
-	if (grow(c, (void **)&a->m->cidrs, a->m->ncidrs, sizeof(*a->m->cidrs)))
-		a->m->cidrs[a->m->ncidrs++] = cd;
+	if (grow(c, (void **)&m->cidrs, m->ncidrs, sizeof(*m->cidrs)))
+		m->cidrs[m->ncidrs++] = cd;
 }
 
 static void port_item(struct pctx *c, const struct item *it, void *arg)
 {
-	struct cidr_arg *a = arg;
+	struct match *m = arg;
 	const char *dash = strchr(it->s, '-');
 	struct port_range pr;
 	bool ok;
@@ -257,15 +246,10 @@ static void port_item(struct pctx *c, const struct item *it, void *arg)
 	}
 	if (!dash)
 		pr.hi = pr.lo;
-	if (a->full)
+	if (!item_room(c, it, m->nports, MAX_ITEMS))
 		return;
-	if (a->m->nports >= MAX_ITEMS) {
-		perr(c, a->val, "ports: more than %d items", MAX_ITEMS);
-		a->full = true;
-		return;
-	}
-	if (grow(c, (void **)&a->m->ports, a->m->nports, sizeof(*a->m->ports)))
-		a->m->ports[a->m->nports++] = pr;
+	if (grow(c, (void **)&m->ports, m->nports, sizeof(*m->ports)))
+		m->ports[m->nports++] = pr;
 }
 
 /* ------------------------------------------------------------------ match */
@@ -392,6 +376,38 @@ static bool parse_match(struct pctx *c, yaml_node_t *map, struct match *m, bool 
 	bool ev_ok = true;
 	size_t nkeys, i;
 
+	/* where the value of a key of a common kind goes: a list of strings, a
+	 * uid selector or a tri-state */
+	const struct {
+		struct strlist *strlist;
+		struct uid_match *uidsel;
+		enum ng_tri *tri;
+	} to[MK_COUNT] = {
+		[MK_BINARY] = { .strlist = &m->binary },
+		[MK_PARENT_BINARY] = { .strlist = &m->parent_binary },
+		[MK_ANCESTOR_BINARY] = { .strlist = &m->ancestor_binary },
+		[MK_COMM] = { .strlist = &m->comm },
+		[MK_CMDLINE] = { .strlist = &m->cmdline },
+		[MK_UID] = { .uidsel = &m->uid },
+		[MK_TTY] = { .tri = &m->tty },
+		[MK_STDIO_SOCKET] = { .tri = &m->stdio_socket },
+		[MK_PARENT_CONNECTED] = { .tri = &m->parent_connected },
+		[MK_UID_FROM] = { .uidsel = &m->uid_from },
+		[MK_UID_TO] = { .uidsel = &m->uid_to },
+		[MK_EUID_FROM] = { .uidsel = &m->euid_from },
+		[MK_EUID_TO] = { .uidsel = &m->euid_to },
+		[MK_FSUID_TO] = { .uidsel = &m->fsuid_to },
+		[MK_GAINS_ROOT] = { .tri = &m->gains_root },
+		[MK_SUCCESS] = { .tri = &m->success },
+		[MK_K8S_REASON] = { .strlist = &m->k8s_reason },
+		[MK_K8S_TYPE] = { .strlist = &m->k8s_type },
+		[MK_K8S_KIND] = { .strlist = &m->k8s_kind },
+		[MK_K8S_MESSAGE] = { .strlist = &m->k8s_message },
+		[MK_K8S_NOT_MESSAGE] = { .strlist = &m->k8s_not_message },
+		[MK_NAMESPACES] = { .strlist = &m->namespaces },
+		[MK_IMAGES] = { .strlist = &m->images },
+	};
+
 	m->line = line_of(map);
 	m->col = col_of(map);
 	if (map->type != YAML_MAPPING_NODE) {
@@ -464,53 +480,8 @@ static bool parse_match(struct pctx *c, yaml_node_t *map, struct match *m, bool 
 				m->scope_set = true;
 			}
 			break;
-		case MK_BINARY:
-			get_strlist(c, v, key, &m->binary, false);
-			break;
-		case MK_PARENT_BINARY:
-			get_strlist(c, v, key, &m->parent_binary, false);
-			break;
-		case MK_ANCESTOR_BINARY:
-			get_strlist(c, v, key, &m->ancestor_binary, false);
-			break;
-		case MK_COMM:
-			get_strlist(c, v, key, &m->comm, false);
-			break;
-		case MK_CMDLINE:
-			get_strlist(c, v, key, &m->cmdline, false);
-			break;
-		case MK_UID:
-			get_uidsel(c, v, key, &m->uid);
-			break;
-		case MK_TTY:
-			get_tri(c, v, key, &m->tty);
-			break;
-		case MK_STDIO_SOCKET:
-			get_tri(c, v, key, &m->stdio_socket);
-			break;
-		case MK_PARENT_CONNECTED:
-			get_tri(c, v, key, &m->parent_connected);
-			break;
 		case MK_LOCATION:
 			m->locations = GET_BITS(c, v, key, "location", location_names);
-			break;
-		case MK_UID_FROM:
-			get_uidsel(c, v, key, &m->uid_from);
-			break;
-		case MK_UID_TO:
-			get_uidsel(c, v, key, &m->uid_to);
-			break;
-		case MK_EUID_FROM:
-			get_uidsel(c, v, key, &m->euid_from);
-			break;
-		case MK_EUID_TO:
-			get_uidsel(c, v, key, &m->euid_to);
-			break;
-		case MK_FSUID_TO:
-			get_uidsel(c, v, key, &m->fsuid_to);
-			break;
-		case MK_GAINS_ROOT:
-			get_tri(c, v, key, &m->gains_root);
 			break;
 		case MK_CAPS_GAINED:
 			m->caps_gained = 0;
@@ -520,54 +491,30 @@ static bool parse_match(struct pctx *c, yaml_node_t *map, struct match *m, bool 
 			m->caps_effective = 0;
 			walk_nonempty(c, v, key, caps_item, &m->caps_effective);
 			break;
-		case MK_SUCCESS:
-			get_tri(c, v, key, &m->success);
-			break;
 		case MK_ANOMALY:
 			m->anomaly_reasons = GET_BITS(c, v, key, "anomaly reason", anomaly_names);
 			break;
-		case MK_CIDRS: {
-			struct cidr_arg a = { .m = m, .val = v };
-
-			walk_nonempty(c, v, key, cidr_item, &a);
+		case MK_CIDRS:
+			walk_nonempty(c, v, key, cidr_item, m);
 			break;
-		}
-		case MK_PORTS: {
-			struct cidr_arg a = { .m = m, .val = v };
-
-			walk_nonempty(c, v, key, port_item, &a);
+		case MK_PORTS:
+			walk_nonempty(c, v, key, port_item, m);
 			break;
-		}
 		case MK_PROTOCOL:
 			if (get_choice(c, v, key, "protocol", protocol_names, NV_LEN(protocol_names),
 				       &u))
 				m->protocol = (uint8_t)u;
 			break;
-		case MK_K8S_REASON:
-			get_strlist(c, v, key, &m->k8s_reason, false);
-			break;
-		case MK_K8S_TYPE:
-			get_strlist(c, v, key, &m->k8s_type, false);
-			break;
-		case MK_K8S_KIND:
-			get_strlist(c, v, key, &m->k8s_kind, false);
-			break;
-		case MK_K8S_MESSAGE:
-			get_strlist(c, v, key, &m->k8s_message, false);
-			break;
-		case MK_K8S_NOT_MESSAGE:
-			get_strlist(c, v, key, &m->k8s_not_message, false);
-			break;
 		case MK_K8S_MESSAGE_REGEX:
 			get_regex(c, v, key, &m->message_re);
 			break;
-		case MK_NAMESPACES:
-			get_strlist(c, v, key, &m->namespaces, false);
-			break;
-		case MK_IMAGES:
-			get_strlist(c, v, key, &m->images, false);
-			break;
-		case MK_COUNT:
+		default: /* a key of a common kind (to[]) */
+			if (to[i].strlist)
+				get_strlist(c, v, key, to[i].strlist, false);
+			else if (to[i].uidsel)
+				get_uidsel(c, v, key, to[i].uidsel);
+			else if (to[i].tri)
+				get_tri(c, v, key, to[i].tri);
 			break;
 		}
 	}
@@ -632,10 +579,8 @@ static void parse_exceptions(struct pctx *c, yaml_node_t *v, struct rule *r, uin
 		parse_match(c, v, &r->exceptions[0], true, rule_events);
 		return;
 	}
-	if (v->type != YAML_SEQUENCE_NODE) {
-		perr(c, v, "exceptions: expected a list of mappings, got %s", kind_name(v));
+	if (!node_is(c, v, YAML_SEQUENCE_NODE, "exceptions: expected a list of mappings"))
 		return;
-	}
 	r->exceptions = node_calloc(c, v, MAX_EXCEPTIONS, sizeof(*r->exceptions), "exceptions", "",
 				    &n);
 	if (!r->exceptions)
@@ -673,10 +618,8 @@ static void parse_rule(struct pctx *c, yaml_node_t *n, struct policy *p, size_t 
 	r->dry_run = TRI_ANY;
 	r->line = line_of(n);
 	r->col = col_of(n);
-	if (n->type != YAML_MAPPING_NODE) {
-		perr(c, n, "rule: expected a mapping, got %s", kind_name(n));
+	if (!node_is(c, n, YAML_MAPPING_NODE, "rule: expected a mapping"))
 		return;
-	}
 	map_collect(c, n, "rule", rule_keys, RK_COUNT, kv, rule_hint);
 
 	if (kv[RK_NAME].val && (s = get_str(c, kv[RK_NAME].val, "name"))) {
@@ -719,11 +662,8 @@ static void parse_rule(struct pctx *c, yaml_node_t *n, struct policy *p, size_t 
 			perr(c, kv[RK_CATEGORY].val,
 			     "unknown category '%s' (see docs/policy.md for the list)", Q(s));
 	}
-	if (kv[RK_MITRE].val) {
-		struct sl_arg a = { .l = &r->mitre, .val = kv[RK_MITRE].val };
-
-		walk_nonempty(c, kv[RK_MITRE].val, "mitre", mitre_item, &a);
-	}
+	if (kv[RK_MITRE].val)
+		walk_nonempty(c, kv[RK_MITRE].val, "mitre", mitre_item, &r->mitre);
 	if (kv[RK_ACTIONS].val) {
 		r->actions = 0;
 		walk_nonempty(c, kv[RK_ACTIONS].val, "actions", action_item, &r->actions);
@@ -749,10 +689,8 @@ void parse_rules(struct pctx *c, yaml_node_t *v, struct policy *p)
 	yaml_node_item_t *it;
 	size_t n, i = 0;
 
-	if (v->type != YAML_SEQUENCE_NODE) {
-		perr(c, v, "rules: expected a list of rules, got %s", kind_name(v));
+	if (!node_is(c, v, YAML_SEQUENCE_NODE, "rules: expected a list of rules"))
 		return;
-	}
 	p->rules = node_calloc(c, v, MAX_RULES, sizeof(*p->rules), "rules", " rules", &n);
 	if (!p->rules)
 		return;

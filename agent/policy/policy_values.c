@@ -346,6 +346,15 @@ bool grow(struct pctx *c, void **v, size_t n, size_t size)
 	return true;
 }
 
+/* Whether v is a node of that type; else the error "WHAT, got KIND" at v. */
+bool node_is(struct pctx *c, const yaml_node_t *v, yaml_node_type_t type, const char *what)
+{
+	if (v->type == type)
+		return true;
+	perr(c, v, "%s, got %s", what, kind_name(v));
+	return false;
+}
+
 /*
  * Zeroed room for the *n children of v (a sequence's items or a mapping's
  * pairs), size bytes each: NULL when there are none, more than max (the

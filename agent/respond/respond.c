@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errptr.h"
 #include "evfmt.h"
 #include "jsonw.h"
 #include "killrules.h"
@@ -270,10 +271,8 @@ struct responder *responder_new(const struct responder_opts *o)
 {
 	struct responder *r;
 
-	if (!o || !o->incidents) {
-		errno = EINVAL;
-		return NULL;
-	}
+	if (!o || !o->incidents)
+		return errno_null(EINVAL);
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
@@ -282,8 +281,7 @@ struct responder *responder_new(const struct responder_opts *o)
 	r->rates = decide_rates_new();
 	if (!r->rates) {
 		free(r);
-		errno = ENOMEM;
-		return NULL;
+		return errno_null(ENOMEM);
 	}
 	r->pol = o->policy;
 	r->enf = o->enforcer;

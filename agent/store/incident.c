@@ -15,6 +15,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "errptr.h"
 #include "incident_int.h"
 
 static const char *const status_names[] = { "open", "contained", "released", "closed" };
@@ -112,8 +113,7 @@ struct incmgr *incident_mgr_new(const struct incident_mgr_opts *o)
 	m->node = strdup(o->node ? o->node : "");
 	if (!m->node) {
 		free(m);
-		errno = ENOMEM;
-		return NULL;
+		return errno_null(ENOMEM);
 	}
 	m->window_s = o->window_s ? o->window_s : 600;
 	m->write = o->write;

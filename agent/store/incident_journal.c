@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "digits.h"
 #include "incident_int.h"
 #include "jsonget.h"
 
@@ -167,17 +168,6 @@ void incident_to_json(const struct incident *inc, struct jsonw *w)
 
 /* ---------------------------------------------------------------- JSON in */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * A copy of the string member k, or of dflt when it is missing. jsonw writes
  * bytes that are not UTF-8 as U+FFFD and keeps the exact bytes in a sibling
@@ -195,7 +185,7 @@ static char *jdup(const cJSON *o, const char *k, const char *dflt)
 	n = h ? strlen(h) : 0;
 	if (n && n % 2 == 0 && (b = malloc(n / 2 + 1))) {
 		for (i = 0; i < n / 2; i++) {
-			int hi = hexval(h[2 * i]), lo = hexval(h[2 * i + 1]);
+			int hi = hex_digit(h[2 * i]), lo = hex_digit(h[2 * i + 1]);
 
 			if (hi < 0 || lo < 0 || (hi | lo) == 0)
 				break;

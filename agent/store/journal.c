@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "errptr.h"
 #include "journal.h"
 
 /*
@@ -294,14 +295,10 @@ struct journal *journal_open(const struct journal_opts *o, struct journal_recove
 	if (!rec)
 		rec = &local;
 	memset(rec, 0, sizeof(*rec));
-	if (!o || !o->dir || !o->dir[0] || (unsigned)o->fsync > FSYNC_NEVER) {
-		errno = EINVAL;
-		return NULL;
-	}
-	if (strlen(o->dir) > JOURNAL_MAX_DIR) {
-		errno = ENAMETOOLONG;
-		return NULL;
-	}
+	if (!o || !o->dir || !o->dir[0] || (unsigned)o->fsync > FSYNC_NEVER)
+		return errno_null(EINVAL);
+	if (strlen(o->dir) > JOURNAL_MAX_DIR)
+		return errno_null(ENAMETOOLONG);
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return NULL;

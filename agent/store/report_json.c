@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "digits.h"
+#include "jsonw.h"
 #include "report_int.h"
 
 /* ---------------------------------------------------------------- JSON */
@@ -37,20 +39,14 @@ static void put_u_escape(FILE *out, uint32_t cp)
  * html_safe < > &), everything else as UTF-8 */
 static void json_put_cp(FILE *out, uint32_t cp, bool html_safe)
 {
+	const char *named = jsonw_short_escape(cp);
 	char u[4];
 
-	switch (cp) {
-	case '"': fputs("\\\"", out); return;
-	case '\\': fputs("\\\\", out); return;
-	case '\b': fputs("\\b", out); return;
-	case '\f': fputs("\\f", out); return;
-	case '\n': fputs("\\n", out); return;
-	case '\r': fputs("\\r", out); return;
-	case '\t': fputs("\\t", out); return;
-	}
-	if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || textesc_format_char(cp) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ||
-	    (html_safe && (cp == '<' || cp == '>' || cp == '&'))) {
+	if (named) {
+		fputs(named, out);
+	} else if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || textesc_format_char(cp) ||
+		 (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ||
+		 (html_safe && (cp == '<' || cp == '>' || cp == '&'))) {
 		put_u_escape(out, cp > 0x10ffff ? 0xfffd : cp);
 	} else if (cp < 0x80) {
 		fputc((int)cp, out);
@@ -78,9 +74,11 @@ static bool hex4(const unsigned char *p, uint32_t *v)
 
 	*v = 0;
 	for (i = 0; i < 4; i++) {
-		if (!isxdigit(p[i]))
+		int d = hex_digit(p[i]);
+
+		if (d < 0)
 			return false;
-		*v = *v << 4 | (uint32_t)(isdigit(p[i]) ? p[i] - '0' : (tolower(p[i]) - 'a' + 10));
+		*v = *v << 4 | (uint32_t)d;
 	}
 	return true;
 }

@@ -5,7 +5,7 @@
 #
 # Each test links only the agent objects it exercises.
 
-UNIT_TESTS  := jsonw decode evfmt probe netaddr jsonget procfs
+UNIT_TESTS  := jsonw decode evfmt probe netaddr jsonget procfs errptr digits
 UNIT_BINS   := $(patsubst %,$(BUILD)/tests/test_%,$(UNIT_TESTS))
 UNIT_LDLIBS := -lcmocka $(LDLIBS)
 UNIT_HDRS   := tests/unit/unit_helpers.h $(wildcard $(addsuffix /*.h,$(AGENT_DIRS))) include/nodeguard/event.h
@@ -17,6 +17,8 @@ $(BUILD)/tests/test_probe:  $(AGENT_LIB)
 $(BUILD)/tests/test_netaddr: $(AGENT_LIB)
 $(BUILD)/tests/test_jsonget: $(AGENT_LIB)
 $(BUILD)/tests/test_procfs: $(AGENT_LIB)
+$(BUILD)/tests/test_errptr: $(AGENT_LIB)
+$(BUILD)/tests/test_digits: $(AGENT_LIB)
 
 # unit tests mirror agent/'s stage folders: tests/unit/<stage>/test_<module>.c
 UNIT_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard tests/unit/*/test_*.c))))
