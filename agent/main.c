@@ -410,6 +410,11 @@ static int sensor_nop(const struct ng_event *ev, void *ctx)
 struct probe_load {
 	struct sensor *s;
 	char err[1024];
+	/* every program, the sensors' and the enforcer's */
+	struct prog_cost progs[SENSOR_PROGS_MAX + 16];
+	size_t nprogs;
+	int enf_err;
+	char enf_msg[1024];
 	uint32_t kill_rules, kill_loaded;
 	int kill_err;
 	char not_compiled[2048];
@@ -428,11 +433,20 @@ static void probe_load_sensors(struct probe_load *pl, const struct ng_features *
 		.kernel_kill = true, .load_only = true,
 	};
 	struct kill_maps km;
-	size_t i;
+	size_t i, n;
 
 	for (i = 0; i < p->nrules; i++)
 		pl->kill_rules += p->rules[i].enabled && (p->rules[i].actions & ACT_KILL);
 	pl->s = sensor_open(&so, f, sensor_nop, NULL, pl->err, sizeof(pl->err));
+	if (pl->s) {
+		const struct prog_cost *sp = sensor_progs(pl->s, &n);
+
+		memcpy(pl->progs, sp, n * sizeof(*sp));
+		pl->nprogs = n;
+		pl->enf_err = enforcer_probe(pl->progs + n, sizeof(pl->progs) / sizeof(pl->progs[0]) - n,
+					     &n, pl->enf_msg, sizeof(pl->enf_msg));
+		pl->nprogs += n;
+	}
 	if (!pl->s || !sensor_kill_in_kernel(pl->s, NULL))
 		return;
 	km.rules = sensor_map_fd(pl->s, "ng_kill_rules");
@@ -446,7 +460,7 @@ static void probe_load_sensors(struct probe_load *pl, const struct ng_features *
 
 static void probe_print_progs(const struct probe_load *pl, const struct policy *p)
 {
-	const struct sensor_prog *sp;
+	const struct prog_cost *sp;
 	const char *why;
 	size_t n, i, worst = 0;
 
@@ -455,7 +469,8 @@ static void probe_print_progs(const struct probe_load *pl, const struct policy *
 		printf("  load failed: %s\n", pl->err);
 		return;
 	}
-	sp = sensor_progs(pl->s, &n);
+	sp = pl->progs;
+	n = pl->nprogs;
 	printf("  %-10s %-22s %14s %12s\n", "object", "program", "verified insns", "verify time");
 	for (i = 0; i < n; i++) {
 		printf("  %-10s %-22s %14u %9.1f ms%s\n", sp[i].object, sp[i].name, sp[i].verified_insns,
@@ -467,6 +482,8 @@ static void probe_print_progs(const struct probe_load *pl, const struct policy *
 	if (n)
 		printf("  budget %u instructions per program (a tenth of the verifier's limit); "
 		       "largest %u (%s)\n", NG_VERIFIER_BUDGET, sp[worst].verified_insns, sp[worst].name);
+	if (pl->enf_err)
+		printf("  enforcer: %s (deny and isolate unavailable)\n", pl->enf_msg);
 	if (sensor_kill_in_kernel(pl->s, &why))
 		printf("in-kernel kill:    yes: %u of %u kill rules compiled into the kernel%s%s\n",
 		       pl->kill_loaded, pl->kill_rules, pl->kill_err ? ", load failed: " : "",
@@ -479,7 +496,7 @@ static void probe_print_progs(const struct probe_load *pl, const struct policy *
 static void probe_json(const struct probe_load *pl, const struct ng_features *f,
 		       const struct policy *p)
 {
-	const struct sensor_prog *sp = NULL;
+	const struct prog_cost *sp = NULL;
 	const char *why = "";
 	struct jsonw w;
 	size_t n = 0, i;
@@ -495,7 +512,7 @@ static void probe_json(const struct probe_load *pl, const struct ng_features *f,
 	if (!pl->s)
 		jsonw_kv_str(&w, "error", pl->err);
 	else
-		sp = sensor_progs(pl->s, &n);
+		sp = pl->progs, n = pl->nprogs;
 	jsonw_key(&w, "programs");
 	jsonw_arr_open(&w);
 	for (i = 0; i < n; i++) {
@@ -508,6 +525,12 @@ static void probe_json(const struct probe_load *pl, const struct ng_features *f,
 		jsonw_obj_close(&w);
 	}
 	jsonw_arr_close(&w);
+	jsonw_key(&w, "enforcer");
+	jsonw_obj_open(&w);
+	jsonw_kv_bool(&w, "loaded", pl->s && !pl->enf_err);
+	if (pl->s && pl->enf_err)
+		jsonw_kv_str(&w, "error", pl->enf_msg);
+	jsonw_obj_close(&w);
 	jsonw_key(&w, "kill");
 	jsonw_obj_open(&w);
 	jsonw_kv_bool(&w, "in_kernel", pl->s && sensor_kill_in_kernel(pl->s, &why));

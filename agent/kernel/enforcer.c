@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "enforce.skel.h"
 #include "enforcer.h"
+#include "vlog.h"
 
 #define BPF_FS_MAGIC_ 0xcafe4a11
 
@@ -203,13 +204,24 @@ struct enforcer *enforcer_open(const char *pin_dir, const char *cgroup2_mount,
 		if ((err = bpf_map__set_pin_path(m, path)))
 			goto fail_load;
 	}
-	err = ngsk_enforce__load(e->skel);
-	if (err) {
+	{
+		struct vlog v;
+		char why[VLOG_WHY_MAX] = "";
+
+		err = vlog_attach(&v, e->skel->obj);
+		if (!err)
+			err = ngsk_enforce__load(e->skel);
+		if (err)
+			vlog_refusal(&v, why, sizeof(why));
+		vlog_free(&v);
+		if (err) {
 fail_load:
-		snprintf(errbuf, errlen,
-			 "Failed to load the enforcement object (a pinned map of another shape "
-			 "under %s? 'nodeguard uninstall' clears it): %s", e->pin_dir, strerror(-err));
-		goto fail;
+			snprintf(errbuf, errlen,
+				 "Failed to load the enforcement object (a pinned map of another shape "
+				 "under %s? 'nodeguard uninstall' clears it): %s%s%s", e->pin_dir,
+				 strerror(-err), why[0] ? "; verifier on " : "", why);
+			goto fail;
+		}
 	}
 
 	cgfd = open(cgroup2_mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -638,4 +650,35 @@ int enforcer_uninstall(const char *pin_dir, size_t *removed)
 	if (removed)
 		*removed = 0;
 	return remove_tree(pin_dir ? pin_dir : NG_PIN_DIR, removed);
+}
+
+/* ---------------------------------------------------------------- probe */
+
+int enforcer_probe(struct prog_cost *out, size_t max, size_t *n, char *errbuf, size_t errlen)
+{
+	struct ngsk_enforce *skel = ngsk_enforce__open();
+	char why[VLOG_WHY_MAX];
+	struct vlog v;
+	int err;
+
+	*n = 0;
+	if (!skel) {
+		err = -errno;
+		snprintf(errbuf, errlen, "Failed to open the enforcement object: %s", strerror(-err));
+		return err;
+	}
+	/* nothing pinned, nothing attached: the maps go with the object */
+	err = vlog_attach(&v, skel->obj);
+	if (!err)
+		err = ngsk_enforce__load(skel);
+	if (err) {
+		vlog_refusal(&v, why, sizeof(why));
+		snprintf(errbuf, errlen, "Failed to load the enforcement object: %s; verifier on %s",
+			 strerror(-err), why);
+	} else {
+		*n = vlog_record(&v, "enforce", out, max);
+	}
+	vlog_free(&v);
+	ngsk_enforce__destroy(skel);
+	return err;
 }

@@ -70,6 +70,12 @@ typedef void (*enforcer_deny_fn)(uint64_t cgid, const struct cidr *c, const stru
 				 void *ctx);
 int enforcer_foreach_deny(struct enforcer *e, enforcer_deny_fn fn, void *ctx);
 
+/* load (verify; nothing pinned or attached) the enforcement object and say
+ * what the verifier spent on each of its programs (nodeguard probe); 0 or
+ * -errno with the verifier's reason in err */
+struct prog_cost;
+int enforcer_probe(struct prog_cost *out, size_t max, size_t *n, char *err, size_t errlen);
+
 /* remove every pinned object under pin_dir (links detach); 0 or -errno */
 int enforcer_uninstall(const char *pin_dir, size_t *removed);
 

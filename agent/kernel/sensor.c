@@ -20,9 +20,10 @@
 #include "process.skel.h"
 #include "procfs.h"
 #include "sensor.h"
+#include "vlog.h"
 
 struct sensor {
-	struct sensor_prog progs[SENSOR_PROGS_MAX];
+	struct prog_cost progs[SENSOR_PROGS_MAX];
 	size_t nprogs;
 	bool kill_in_kernel;
 	char kill_why[SENSOR_WHY_MAX];
@@ -227,128 +228,6 @@ static int pin_enf_maps(struct bpf_object *obj, const char *dir)
 
 /* ------------------------------------------------------------ loading */
 
-/*
- * Every program is loaded with verifier log level 4 (statistics: the
- * instruction count and verification time of each program; on a refusal,
- * also the verifier's reason) into a buffer of its own, so a refusal names
- * the program and the verifier's last lines, and `nodeguard probe` can show
- * each program's verification cost.
- */
-#define VLOG_BYTES (16u << 10)
-#define VLOG_PROGS 64
-
-struct vlogs {
-	size_t n;
-	struct bpf_program *prog[VLOG_PROGS];
-	char *buf[VLOG_PROGS];
-};
-
-static int vlogs_attach(struct vlogs *v, struct bpf_object *obj)
-{
-	struct bpf_program *prog;
-
-	memset(v, 0, sizeof(*v));
-	bpf_object__for_each_program(prog, obj) {
-		if (!bpf_program__autoload(prog))
-			continue;
-		if (v->n == VLOG_PROGS)
-			return -E2BIG;
-		v->buf[v->n] = calloc(1, VLOG_BYTES);
-		if (!v->buf[v->n])
-			return -ENOMEM;
-		v->prog[v->n] = prog;
-		bpf_program__set_log_level(prog, 4);
-		bpf_program__set_log_buf(prog, v->buf[v->n], VLOG_BYTES);
-		v->n++;
-	}
-	return 0;
-}
-
-static void vlogs_free(struct vlogs *v)
-{
-	size_t i;
-
-	for (i = 0; i < v->n; i++) {
-		bpf_program__set_log_buf(v->prog[i], NULL, 0);
-		free(v->buf[i]);
-	}
-	v->n = 0;
-}
-
-/* the last `want` non-empty lines of a log, joined with " | " */
-static void last_lines(const char *log, int want, char *out, size_t n)
-{
-	const char *end = log + strlen(log), *p = end, *from = end;
-	size_t o = 0;
-	int got = 0;
-
-	while (p > log && got < want) {
-		const char *q = p;
-
-		while (q > log && q[-1] != '\n')
-			q--;
-		if (p - q > 1 || (p - q == 1 && *q != '\n'))
-			got++, from = q;
-		p = q > log ? q - 1 : q;
-	}
-	out[0] = '\0';
-	for (p = from; p < end && o + 4 < n; p++) {
-		if (*p == '\n') {
-			if (p + 1 < end && o + 4 < n)
-				o += (size_t)snprintf(out + o, n - o, " | ");
-			continue;
-		}
-		out[o++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
-		out[o] = '\0';
-	}
-}
-
-/* libbpf loads programs in order and stops at the first refusal: the last
- * program with a log is the one refused; name it and quote the verifier */
-static void vlogs_refusal(const struct vlogs *v, char *out, size_t n)
-{
-	char lines[SENSOR_WHY_MAX];
-	size_t i;
-
-	for (i = v->n; i-- > 0;) {
-		if (!v->buf[i][0])
-			continue;
-		last_lines(v->buf[i], 4, lines, sizeof(lines));
-		snprintf(out, n, "%s: %s", bpf_program__name(v->prog[i]), lines);
-		return;
-	}
-	snprintf(out, n, "no verifier output (the refusal came before verification)");
-}
-
-static uint64_t log_u64_after(const char *log, const char *key)
-{
-	const char *p = strstr(log, key);
-
-	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
-}
-
-static void vlogs_record(struct sensor *s, const struct vlogs *v, const char *object)
-{
-	size_t i;
-
-	for (i = 0; i < v->n && s->nprogs < SENSOR_PROGS_MAX; i++) {
-		struct sensor_prog *sp = &s->progs[s->nprogs++];
-		struct bpf_prog_info info;
-		__u32 len = sizeof(info);
-		int fd = bpf_program__fd(v->prog[i]);
-
-		memset(sp, 0, sizeof(*sp));
-		snprintf(sp->object, sizeof(sp->object), "%s", object);
-		snprintf(sp->name, sizeof(sp->name), "%s", bpf_program__name(v->prog[i]));
-		snprintf(sp->section, sizeof(sp->section), "%s", bpf_program__section_name(v->prog[i]));
-		sp->verify_us = log_u64_after(v->buf[i], "verification time ");
-		sp->verified_insns = (uint32_t)log_u64_after(v->buf[i], "processed ");
-		memset(&info, 0, sizeof(info));
-		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) && info.verified_insns)
-			sp->verified_insns = info.verified_insns;
-	}
-}
-
 #define FAIL(...)                                            \
 	do {                                                 \
 		snprintf(errbuf, errlen, __VA_ARGS__);       \
@@ -459,23 +338,24 @@ static int obj_load(struct sensor *s, enum sensor_obj which, struct ng_bpf_confi
 		    const struct sensor_opts *opts, char *errbuf, size_t errlen)
 {
 	char why[SENSOR_WHY_MAX];
-	struct vlogs v;
+	struct vlog v;
 	int err;
 
 	for (;;) {
 		err = obj_prepare(s, which, cfg, opts, errbuf, errlen);
 		if (err)
 			return err;
-		err = vlogs_attach(&v, obj_of(s, which));
+		err = vlog_attach(&v, obj_of(s, which));
 		if (!err)
 			err = bpf_object__load(obj_of(s, which));
 		if (!err) {
-			vlogs_record(s, &v, obj_name[which]);
-			vlogs_free(&v);
+			s->nprogs += vlog_record(&v, obj_name[which], s->progs + s->nprogs,
+						 SENSOR_PROGS_MAX - s->nprogs);
+			vlog_free(&v);
 			return 0;
 		}
-		vlogs_refusal(&v, why, sizeof(why));
-		vlogs_free(&v);
+		vlog_refusal(&v, why, sizeof(why));
+		vlog_free(&v);
 		obj_destroy(s, which);
 		if (!cfg->kill_rules) {
 			snprintf(errbuf, errlen, "Failed to load the %s sensor: %s; verifier on %s",
@@ -596,7 +476,7 @@ fail:
 	return NULL;
 }
 
-const struct sensor_prog *sensor_progs(const struct sensor *s, size_t *n)
+const struct prog_cost *sensor_progs(const struct sensor *s, size_t *n)
 {
 	*n = s->nprogs;
 	return s->progs;

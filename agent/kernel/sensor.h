@@ -12,6 +12,7 @@
 
 #include "decode.h"
 #include "probe.h"
+#include "vlog.h"
 
 enum sensor_creds_mode { CREDS_AUTO = 0, CREDS_TRACEPOINTS, CREDS_RAW_SYSCALLS };
 
@@ -28,16 +29,8 @@ struct sensor_opts {
 	bool load_only;         /* load (verify) but do not attach or seed: probe */
 };
 
-/* one loaded program and what the verifier spent on it */
-struct sensor_prog {
-	char object[16];          /* process, credential, network */
-	char name[48];
-	char section[64];
-	uint32_t verified_insns;  /* bpf_prog_info.verified_insns */
-	uint64_t verify_us;       /* the verifier's own "verification time" */
-};
 #define SENSOR_PROGS_MAX 64
-#define SENSOR_WHY_MAX 512
+#define SENSOR_WHY_MAX VLOG_WHY_MAX
 
 /* return non-zero to stop polling */
 typedef int (*sensor_event_fn)(const struct ng_event *ev, void *ctx);
@@ -66,7 +59,7 @@ uint64_t sensor_decode_errors(const struct sensor *s);
 /* "tracepoint/syscalls/..." or "tp_btf/sys_enter+sys_exit (fallback)" */
 const char *sensor_creds_attach(const struct sensor *s);
 /* the programs loaded, in load order */
-const struct sensor_prog *sensor_progs(const struct sensor *s, size_t *n);
+const struct prog_cost *sensor_progs(const struct sensor *s, size_t *n);
 /* false if the kill evaluation is not in the kernel (why: the verifier's
  * refusal, or "not requested"); kill rules then act from user space */
 bool sensor_kill_in_kernel(const struct sensor *s, const char **why);

@@ -2,7 +2,7 @@
 # Verifier budget and the in-kernel kill fallback, on the real kernel (root).
 #
 #   budget    `nodeguard probe --json` loads every BPF program `nodeguard run`
-#             loads, with (a) the embedded policy and (b) a policy that fills
+#             loads (the sensors' and the enforcer's), with (a) the embedded policy and (b) a policy that fills
 #             every kill-rule slot with every key set (and overflows them), in
 #             both credential modes and with host tracing on: every program's
 #             verified_insns must stay at most 100,000 (a tenth of the
@@ -120,9 +120,14 @@ errs = []
 if not d.get("loaded"):
     errs.append("sensors not loaded: %s" % d.get("error"))
 progs = d.get("programs", [])
-# process (3) + credential tracepoints (22) or fallback (2) + network (4)
-if len(progs) < 9:
+# process (3) + credential tracepoints (22) or fallback (2) + network (4),
+# and the enforcer's six (deny, isolation)
+if len(progs) < 15:
     errs.append("only %d programs listed" % len(progs))
+if d.get("loaded") and not d.get("enforcer", {}).get("loaded"):
+    errs.append("enforcer not loaded: %s" % d.get("enforcer", {}).get("error"))
+if d.get("loaded") and sum(1 for p in progs if p["object"] == "enforce") < 6:
+    errs.append("the enforcer's programs are not listed")
 for p in progs:
     n = p["verified_insns"]
     if n <= 0:
