@@ -14,12 +14,12 @@ endif
 
 TOOLS_BINS := nodeguardctl
 
-$(BUILD)/tools/nodeguardctl.o: tools/nodeguardctl.c $(SKELS) | $(BUILD)
+$(BUILD)/tools/%.o: tools/%.c $(SKELS) | $(BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) -Itools $(DEPFLAGS) -c $< -o $@
 
 # the archive: nodeguardctl links only the modules it uses
-nodeguardctl: $(BUILD)/tools/nodeguardctl.o $(AGENT_LIB)
+nodeguardctl: $(BUILD)/tools/nodeguardctl.o $(BUILD)/tools/ctl_release.o $(AGENT_LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 .PHONY: tools-clean
