@@ -33,8 +33,11 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-t
             -D_GNU_SOURCE -Iinclude $(addprefix -I,$(AGENT_DIRS)) -I$(BUILD) \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -lcjson -lyaml -lcurl)
-# header dependencies, written by the compilers (-MMD) and read back below
+# header dependencies, written by the compilers (-MMD) and read back below;
+# the source itself is taken out of them (vpath finds it), so moving a
+# source file between stage folders never leaves a stale path behind
 DEPFLAGS  = -MMD -MP -MF $@.d
+DEPFIX    = sed -i -e 's|^\([^:]*:\) *$<|\1|' $@.d
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
@@ -88,6 +91,7 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 # the skeletons are generated headers: every object waits for them
 $(BUILD)/agent/%.o: %.c $(SKELS) | $(BUILD)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+	@$(DEPFIX)
 
 $(BUILD)/agent/default_policy.o: default_policy.S policy/default.yaml | $(BUILD)
 	$(CC) -c $< -o $@

@@ -17,6 +17,7 @@ TOOLS_BINS := nodeguardctl
 $(BUILD)/tools/%.o: tools/%.c $(SKELS) | $(BUILD)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itools $(DEPFLAGS) -c $< -o $@
+	@$(DEPFIX)
 
 # the archive: nodeguardctl links only the modules it uses
 nodeguardctl: $(BUILD)/tools/nodeguardctl.o $(BUILD)/tools/ctl_release.o $(AGENT_LIB)
