@@ -119,6 +119,19 @@ __noinline int ng_cg_protected(__u64 cg)
 	return 0;
 }
 
+/* any kill rule loaded? Callers check before building a struct ng_kill_in
+ * (160 bytes zeroed and filled) on a hot path such as every exec */
+static __always_inline int ng_kill_armed(void)
+{
+	__u32 zero = 0;
+	struct ng_enf_state *st;
+
+	if (!ng_cfg.kill_rules)
+		return 0;
+	st = bpf_map_lookup_elem(&ng_kill_state, &zero);
+	return st && st->n_kill;
+}
+
 /*
  * Kill the current task if a kill rule says so (nodeguard/killmatch.h: a
  * constant-cost AND of precompiled masks, the same for 0 or 32 rules). The

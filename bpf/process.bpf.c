@@ -99,6 +99,8 @@ int BPF_PROG(ng_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		/* out of scope for the stream, but a host-scoped kill rule may apply */
 		struct ng_kill_in in;
 
+		if (!ng_kill_armed())
+			return 0;
 		exec_kill_in(&in, exe_hash);
 		ng_read_creds(t->cred, &in.cur);
 		if (in.cur.euid != in.cur.uid || in.cur.egid != in.cur.gid)
@@ -205,6 +207,8 @@ int BPF_PROG(ng_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	{
 		struct ng_kill_in in;
 
+		if (!ng_kill_armed())
+			return 0;
 		exec_kill_in(&in, exe_hash);
 		in.cur = e->cur;
 		in.old = e->old; /* zeroed when unknown */
