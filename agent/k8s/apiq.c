@@ -25,6 +25,10 @@
 #define RETRY_MAX_S_DEFAULT 86400
 #define BACKOFF_BASE_MS 500
 #define BACKOFF_MAX_MS 30000
+/* an API server that has just come back can deny requests (403) until its
+ * authorization caches have synced; for this long after an outage a 403 is
+ * retried like an outage, not journaled as a final failure */
+#define AUTHZ_SETTLE_MS 60000
 
 struct qjob {
 	uint64_t seq;
@@ -56,6 +60,8 @@ struct apiq {
 	char node[254];
 	uint64_t rnd;
 	bool down;                 /* the head job found the API unreachable */
+	bool outage;               /* the last answer was no answer (apiq_transient) */
+	uint64_t recovered_ms;     /* when the API answered again after an outage */
 	char down_why[sizeof(((struct apiq_done *)0)->detail)];
 };
 
@@ -407,9 +413,21 @@ static void *worker(void *arg)
 		snprintf(d.target, sizeof(d.target), "%s", jb->j.target);
 		first = clock_mono_ms();
 		for (;;) {
+			bool settling;
+
 			d.attempts++;
 			apiq_exec(q->c, q->node, &jb->j, &d);
-			if (!apiq_transient(d.err))
+			pthread_mutex_lock(&q->mu);
+			if (apiq_transient(d.err)) {
+				q->outage = true;
+			} else if (q->outage) {
+				q->outage = false;
+				q->recovered_ms = clock_mono_ms();
+			}
+			settling = q->recovered_ms &&
+				   clock_mono_ms() - q->recovered_ms < AUTHZ_SETTLE_MS;
+			pthread_mutex_unlock(&q->mu);
+			if (!apiq_transient(d.err) && !(d.err == -EACCES && settling))
 				break;
 			pthread_mutex_lock(&q->mu);
 			retry_max_s = q->retry_max_s;
